@@ -1,0 +1,385 @@
+//! The detectors: from a window's figures to one risk per detector, and their combination.
+//!
+//! | detector   | observed                                  | risk                                   |
+//! |------------|-------------------------------------------|----------------------------------------|
+//! | burst      | events in the window                      | `(observed - max) / max`, in [0, 1]    |
+//! | repetition | occurrences of this (action, target)      | as burst                               |
+//! | interval   | fraction of gaps within tolerance of the period | the fraction, once `interval_min_samples` gaps |
+//! | regularity | coefficient of variation of the gaps      | `1 - cv / regularity_max_cv`, in [0, 1], once `regularity_min_samples` gaps |
+//! | hopping    | distinct targets                          | as burst                               |
+//! | switching  | target changes between consecutive events | as burst                               |
+//! | weight     | total weight                              | as burst                               |
+//!
+//! Every count includes the event being checked. Interval, regularity and switching are off until
+//! configured; the others are on with the documented defaults.
+
+use crate::clock::secs_to_nanos;
+use crate::config::{Combine, Settings};
+use crate::decision::{Decision, Detector, Reading};
+use crate::window::Figures;
+use std::time::Duration;
+
+/// One actor's settings, compiled for the hot path.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Policy {
+    pub settings: Settings,
+    pub window_ns: u64,
+    pub max_events: usize,
+    /// Inclusive bounds of a matching gap, nanoseconds, when `interval_secs` is set.
+    pub interval_ns: Option<(u64, u64)>,
+    pub future_ns: u64,
+    pub cooldown_ns: u64,
+}
+
+impl Policy {
+    pub fn new(settings: Settings) -> Self {
+        let interval_ns = settings.interval_secs.map(|p| {
+            let tol = p * settings.interval_tolerance_ratio;
+            (secs_to_nanos(p - tol), secs_to_nanos(p + tol))
+        });
+        Policy {
+            window_ns: secs_to_nanos(settings.window_secs).max(1),
+            max_events: usize::try_from(settings.max_events_per_actor).unwrap_or(usize::MAX),
+            interval_ns,
+            future_ns: secs_to_nanos(settings.future_tolerance_secs),
+            cooldown_ns: secs_to_nanos(settings.escalation_cooldown_secs).max(1),
+            settings,
+        }
+    }
+
+    /// Whether a gap matches the configured period.
+    #[inline]
+    pub fn interval_hit(&self, gap: u64) -> bool {
+        matches!(self.interval_ns, Some((lo, hi)) if gap >= lo && gap <= hi)
+    }
+
+    /// Whether a detector is configured for this actor (and so reported).
+    pub fn enabled(&self, detector: Detector) -> bool {
+        match detector {
+            Detector::Interval => self.settings.interval_secs.is_some(),
+            Detector::Regularity => self.settings.regularity_max_cv.is_some(),
+            Detector::Switching => self.settings.switching_max_count.is_some(),
+            _ => true,
+        }
+    }
+
+    fn risk_weight(&self, detector: Detector) -> f64 {
+        let s = &self.settings;
+        match detector {
+            Detector::Burst => s.risk_weight_burst,
+            Detector::Repetition => s.risk_weight_repetition,
+            Detector::Interval => s.risk_weight_interval,
+            Detector::Regularity => s.risk_weight_regularity,
+            Detector::Hopping => s.risk_weight_hopping,
+            Detector::Switching => s.risk_weight_switching,
+            Detector::Weight => s.risk_weight_weight,
+        }
+    }
+
+    /// The decision band a risk falls in; `level` scales the delay.
+    pub fn band(&self, risk: f64, level: u8) -> Decision {
+        let s = &self.settings;
+        if risk < s.allow_below {
+            Decision::Allow
+        } else if risk < s.warn_below {
+            Decision::Warn
+        } else if risk < s.delay_below {
+            Decision::Delay(self.delay(level))
+        } else {
+            Decision::Block
+        }
+    }
+
+    /// `delay_secs * escalation_delay_factor ^ level`, at most `delay_max_secs`.
+    pub fn delay(&self, level: u8) -> Duration {
+        let s = &self.settings;
+        let secs = s.delay_secs * s.escalation_delay_factor.powi(i32::from(level));
+        Duration::from_secs_f64(secs.min(s.delay_max_secs))
+    }
+}
+
+/// `(observed - max) / max`, clipped to [0, 1].
+#[inline]
+pub(crate) fn ratio_risk(observed: f64, max: f64) -> f64 {
+    ((observed - max) / max).clamp(0.0, 1.0)
+}
+
+/// Weight in micro-units as a weight.
+pub(crate) fn weight_units(micros: u128) -> f64 {
+    micros as f64 / 1e6
+}
+
+/// Every detector's reading, in [`Detector::ALL`] order.
+pub(crate) fn readings(policy: &Policy, f: &Figures) -> [Reading; 7] {
+    let s = &policy.settings;
+    let counted = |detector, observed: u64, max: u64| Reading {
+        detector,
+        observed: observed as f64,
+        limit: max as f64,
+        risk: ratio_risk(observed as f64, max as f64),
+        samples: 0,
+    };
+    let interval = match s.interval_secs {
+        Some(period) if f.gaps >= s.interval_min_samples => {
+            let fraction = f.interval_hits as f64 / f.gaps as f64;
+            Reading {
+                detector: Detector::Interval,
+                observed: fraction,
+                limit: period,
+                risk: fraction,
+                samples: f.gaps,
+            }
+        }
+        period => Reading {
+            detector: Detector::Interval,
+            observed: 0.0,
+            limit: period.unwrap_or(0.0),
+            risk: 0.0,
+            samples: f.gaps,
+        },
+    };
+    let regularity = regularity(s, f);
+    let switching = match s.switching_max_count {
+        Some(max) => counted(Detector::Switching, f.switches, max),
+        None => Reading {
+            detector: Detector::Switching,
+            observed: f.switches as f64,
+            limit: 0.0,
+            risk: 0.0,
+            samples: 0,
+        },
+    };
+    let weight = weight_units(f.weight_total);
+    [
+        counted(Detector::Burst, f.events, s.burst_max_events),
+        counted(Detector::Repetition, f.key_count, s.repetition_max_count),
+        interval,
+        regularity,
+        counted(Detector::Hopping, f.distinct_targets, s.hopping_max_targets),
+        switching,
+        Reading {
+            detector: Detector::Weight,
+            observed: weight,
+            limit: s.weight_max_total,
+            risk: ratio_risk(weight, s.weight_max_total),
+            samples: 0,
+        },
+    ]
+}
+
+/// Coefficient of variation of the gaps; risk once enough non-zero-mean samples.
+fn regularity(s: &Settings, f: &Figures) -> Reading {
+    let limit = s.regularity_max_cv.unwrap_or(0.0);
+    let silent = Reading {
+        detector: Detector::Regularity,
+        observed: 0.0,
+        limit,
+        risk: 0.0,
+        samples: 0,
+    };
+    if f.gaps < s.regularity_min_samples || f.gap_sum == 0 {
+        // Too few gaps, or all at one instant: that is a burst, not pacing.
+        return Reading {
+            samples: if f.gap_sum == 0 { 0 } else { f.gaps },
+            ..silent
+        };
+    }
+    let n = f.gaps as f64;
+    let mean = f.gap_sum as f64 / n;
+    let variance = (f.gap_sq_sum as f64 / n - mean * mean).max(0.0);
+    let cv = variance.sqrt() / mean;
+    let risk = match s.regularity_max_cv {
+        Some(max) => (1.0 - cv / max).clamp(0.0, 1.0),
+        None => 0.0,
+    };
+    Reading {
+        observed: cv,
+        risk,
+        samples: f.gaps,
+        ..silent
+    }
+}
+
+/// The combined risk of an actor's readings.
+pub(crate) fn combine(policy: &Policy, readings: &[Reading]) -> f64 {
+    match policy.settings.risk_combine {
+        Combine::Max => readings.iter().fold(0.0, |m: f64, r| m.max(r.risk)),
+        Combine::WeightedSum => readings
+            .iter()
+            .map(|r| policy.risk_weight(r.detector) * r.risk)
+            .sum::<f64>()
+            .min(1.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures() -> Figures {
+        Figures {
+            events: 1,
+            key_count: 1,
+            distinct_targets: 1,
+            switches: 0,
+            interval_hits: 0,
+            gaps: 0,
+            gap_sum: 0,
+            gap_sq_sum: 0,
+            weight_total: 1_000_000,
+        }
+    }
+
+    fn reading(policy: &Policy, f: &Figures, d: Detector) -> Reading {
+        readings(policy, f)
+            .into_iter()
+            .find(|r| r.detector == d)
+            .unwrap()
+    }
+
+    #[test]
+    fn burst_risk_follows_the_seed_formula() {
+        let p = Policy::new(Settings {
+            burst_max_events: 3,
+            ..Settings::default()
+        });
+        let risks: Vec<f64> = (1..=7)
+            .map(|n| reading(&p, &Figures { events: n, ..figures() }, Detector::Burst).risk)
+            .collect();
+        assert_eq!(risks[..3], [0.0, 0.0, 0.0]);
+        assert!((risks[3] - 1.0 / 3.0).abs() < 1e-12);
+        assert!((risks[4] - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(risks[5..], [1.0, 1.0]);
+        let bands: Vec<&str> = risks.iter().map(|&r| p.band(r, 0).name()).collect();
+        assert_eq!(bands, ["allow", "allow", "allow", "warn", "delay", "block", "block"]);
+    }
+
+    #[test]
+    fn repetition_hopping_weight_and_switching_use_their_own_limits() {
+        let p = Policy::new(Settings {
+            repetition_max_count: 2,
+            hopping_max_targets: 4,
+            weight_max_total: 10.0,
+            switching_max_count: Some(5),
+            ..Settings::default()
+        });
+        let f = Figures {
+            key_count: 3,
+            distinct_targets: 6,
+            weight_total: 15_000_000,
+            switches: 10,
+            ..figures()
+        };
+        assert_eq!(reading(&p, &f, Detector::Repetition).risk, 0.5);
+        assert_eq!(reading(&p, &f, Detector::Hopping).risk, 0.5);
+        assert_eq!(reading(&p, &f, Detector::Weight).risk, 0.5);
+        assert_eq!(reading(&p, &f, Detector::Weight).observed, 15.0);
+        assert_eq!(reading(&p, &f, Detector::Switching).risk, 1.0);
+    }
+
+    #[test]
+    fn switching_is_silent_unless_configured() {
+        let p = Policy::new(Settings::default());
+        let f = Figures {
+            switches: 1000,
+            ..figures()
+        };
+        assert_eq!(reading(&p, &f, Detector::Switching).risk, 0.0);
+        assert!(!p.enabled(Detector::Switching));
+    }
+
+    #[test]
+    fn interval_risk_is_the_fraction_of_matching_gaps_after_min_samples() {
+        let p = Policy::new(Settings {
+            interval_secs: Some(10.0),
+            interval_min_samples: 4,
+            ..Settings::default()
+        });
+        assert!(p.interval_hit(secs_to_nanos(8.0)));
+        assert!(p.interval_hit(secs_to_nanos(12.0)));
+        assert!(!p.interval_hit(secs_to_nanos(12.001)));
+        let few = Figures {
+            gaps: 3,
+            interval_hits: 3,
+            ..figures()
+        };
+        assert_eq!(reading(&p, &few, Detector::Interval).risk, 0.0);
+        let enough = Figures {
+            gaps: 4,
+            interval_hits: 3,
+            ..figures()
+        };
+        assert_eq!(reading(&p, &enough, Detector::Interval).risk, 0.75);
+    }
+
+    #[test]
+    fn regularity_fires_on_low_spread_only() {
+        let p = Policy::new(Settings {
+            regularity_max_cv: Some(0.1),
+            regularity_min_samples: 2,
+            ..Settings::default()
+        });
+        // Gaps 10s and 10s: cv 0, risk 1.
+        let even = Figures {
+            gaps: 2,
+            gap_sum: 20,
+            gap_sq_sum: 200,
+            ..figures()
+        };
+        let r = reading(&p, &even, Detector::Regularity);
+        assert_eq!((r.observed, r.risk), (0.0, 1.0));
+        // Gaps 1 and 19: cv 0.9, silent.
+        let uneven = Figures {
+            gaps: 2,
+            gap_sum: 20,
+            gap_sq_sum: 1 + 361,
+            ..figures()
+        };
+        let r = reading(&p, &uneven, Detector::Regularity);
+        assert!((r.observed - 0.9).abs() < 1e-12);
+        assert_eq!(r.risk, 0.0);
+        // All at one instant: a burst, not pacing.
+        let instant = Figures { gaps: 5, ..figures() };
+        assert_eq!(reading(&p, &instant, Detector::Regularity).risk, 0.0);
+    }
+
+    #[test]
+    fn weighted_sum_adds_weighted_risks_up_to_one() {
+        let p = Policy::new(Settings {
+            risk_combine: Combine::WeightedSum,
+            risk_weight_burst: 0.5,
+            ..Settings::default()
+        });
+        let rs = [
+            Reading {
+                detector: Detector::Burst,
+                observed: 0.0,
+                limit: 0.0,
+                risk: 0.4,
+                samples: 0,
+            },
+            Reading {
+                detector: Detector::Hopping,
+                observed: 0.0,
+                limit: 0.0,
+                risk: 0.3,
+                samples: 0,
+            },
+        ];
+        assert!((combine(&p, &rs) - 0.5).abs() < 1e-12);
+        let max = Policy::new(Settings::default());
+        assert_eq!(combine(&max, &rs), 0.4);
+    }
+
+    #[test]
+    fn delay_grows_with_level_up_to_the_cap() {
+        let p = Policy::new(Settings {
+            delay_secs: 5.0,
+            escalation_delay_factor: 2.0,
+            delay_max_secs: 30.0,
+            ..Settings::default()
+        });
+        let secs: Vec<u64> = (0..4).map(|l| p.delay(l).as_secs()).collect();
+        assert_eq!(secs, [5, 10, 20, 30]);
+    }
+}

@@ -1,0 +1,507 @@
+//! The guard: observe an event, read the detectors, combine, escalate, decide.
+//!
+//! ```text
+//! Event -> observe (sliding window) -> detectors -> risk -> decision (with escalation)
+//! ```
+//!
+//! A [`Guard`] is `Send + Sync`: share it (`Arc<Guard>` or a `static`) and check from any number of
+//! threads; checks on actors in different shards never wait for each other.
+//!
+//! # Time
+//! Engine time is the event's timestamp, in nanoseconds. Per actor:
+//! - an event older than the actor's newest is taken as arriving at the newest time (gap 0): late
+//!   delivery is neither credited nor allowed to reorder the window;
+//! - events with equal timestamps are distinct events with a gap of 0;
+//! - a timestamp more than `future_tolerance_secs` ahead of the guard's [`Clock`] is taken as
+//!   clock + tolerance, so one wild timestamp cannot expire a window or lock an actor out;
+//! - timestamps before 1970 count as 1970, after 2554 as 2554.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::clock::{from_nanos, to_nanos, Clock, SystemClock};
+use crate::config::Config;
+use crate::decision::{Assessment, Decision, Detector, Reading};
+use crate::detectors::{self, ratio_risk, Policy};
+use crate::error::Error;
+use crate::escalation::Escalation;
+use crate::event::Event;
+use crate::store::{ActorState, Store};
+use crate::window::{Record, TARGET_BIT};
+
+/// Actor ids longer than this many bytes are stored as a prefix plus a hash of the whole id.
+pub const MAX_ACTOR_BYTES: usize = 256;
+
+/// Largest weight one event can carry; larger weights count as this.
+pub const MAX_EVENT_WEIGHT: f64 = 1e12;
+
+/// The behaviour guard. See the [crate documentation](crate) for an overview.
+pub struct Guard {
+    config: Config,
+    default_policy: Arc<Policy>,
+    actor_policies: HashMap<String, Arc<Policy>>,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    seed: AtomicU64,
+}
+
+impl fmt::Debug for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("config", &self.config)
+            .field("clock", &self.clock)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Guard::new()
+    }
+}
+
+/// Figures about what a guard holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Actors tracked now.
+    pub actors: usize,
+    /// Events held in all windows now.
+    pub events: usize,
+    /// Actors evicted because the actor cap was reached, since the guard was built or restored.
+    pub evicted: u64,
+    /// Heap bytes held by the store (tables, windows, ids), not counting allocator overhead.
+    pub heap_bytes: usize,
+}
+
+/// What the guard remembers of one actor, without recording anything.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ActorStatus {
+    /// The actor id as stored (long ids are shortened, see [`MAX_ACTOR_BYTES`]).
+    pub actor: String,
+    /// Events in the window at the time asked.
+    pub events: usize,
+    /// Engine time of the newest event.
+    pub last_seen: SystemTime,
+    /// Escalation level at the time asked.
+    pub escalation_level: u8,
+    /// How long until the escalation has fully cooled down (zero when it has).
+    pub cool_down_in: Duration,
+    /// How long until the whole window has passed.
+    pub window_clears_in: Duration,
+}
+
+struct Outcome {
+    decision: Decision,
+    risk: f64,
+    raw_risk: f64,
+    level: u8,
+    readings: [Reading; 7],
+    retry_after: Option<Duration>,
+    at: u64,
+}
+
+impl Guard {
+    /// A guard with the documented defaults and the system clock.
+    pub fn new() -> Guard {
+        Guard::build(Config::default())
+    }
+
+    /// A guard from a validated configuration.
+    pub fn from_config(config: Config) -> Result<Guard, Error> {
+        config.validate()?;
+        Ok(Guard::build(config))
+    }
+
+    /// A guard from a TOML configuration file.
+    pub fn from_config_path(path: impl AsRef<Path>) -> Result<Guard, Error> {
+        Ok(Guard::build(Config::from_path(path)?))
+    }
+
+    /// A guard from TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Guard, Error> {
+        Ok(Guard::build(Config::from_toml_str(text)?))
+    }
+
+    fn build(config: Config) -> Guard {
+        let default_policy = Arc::new(Policy::new(config.guard.clone()));
+        let actor_policies = config
+            .actors
+            .iter()
+            .map(|(id, o)| (id.clone(), Arc::new(Policy::new(o.apply_to(&config.guard)))))
+            .collect();
+        Guard {
+            store: Store::new(config.max_actors),
+            config,
+            default_policy,
+            actor_policies,
+            clock: Arc::new(SystemClock),
+            seed: AtomicU64::new(random_seed()),
+        }
+    }
+
+    /// The same guard reading time from `clock` (a [`ManualClock`](crate::ManualClock) in tests).
+    pub fn with_clock(mut self, clock: impl Clock + 'static) -> Guard {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The guard's clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    /// An event stamped with the guard's clock.
+    pub fn event<'a>(
+        &self,
+        actor: impl Into<std::borrow::Cow<'a, str>>,
+        action: impl Into<std::borrow::Cow<'a, str>>,
+        target: impl Into<std::borrow::Cow<'a, str>>,
+    ) -> Event<'a> {
+        Event::new(actor, action, target, self.clock.now())
+    }
+
+    /// Records the event and recommends a decision.
+    pub fn check(&self, event: &Event<'_>) -> Decision {
+        self.evaluate(event).decision
+    }
+
+    /// Records the event; the decision and the risk it was made from (escalation included).
+    pub fn check_with_risk(&self, event: &Event<'_>) -> (Decision, f64) {
+        let o = self.evaluate(event);
+        (o.decision, o.risk)
+    }
+
+    /// Records the event; the decision with everything that led to it.
+    pub fn assess(&self, event: &Event<'_>) -> Assessment {
+        let o = self.evaluate(event);
+        let policy = self.policy_for(event.actor());
+        Assessment {
+            decision: o.decision,
+            risk: o.risk,
+            raw_risk: o.raw_risk,
+            escalation_level: o.level,
+            readings: o
+                .readings
+                .into_iter()
+                .filter(|r| policy.enabled(r.detector))
+                .collect(),
+            retry_after: o.retry_after,
+            at: from_nanos(o.at),
+        }
+    }
+
+    fn policy_for(&self, actor: &str) -> Arc<Policy> {
+        self.actor_policies
+            .get(actor)
+            .unwrap_or(&self.default_policy)
+            .clone()
+    }
+
+    fn evaluate(&self, event: &Event<'_>) -> Outcome {
+        let seed = self.seed.load(Ordering::Relaxed);
+        let id = bounded_id(event.actor(), seed);
+        let actor_hash = xxh3_64_with_seed(id.as_bytes(), seed);
+        let record = Record {
+            ts: to_nanos(event.timestamp()),
+            key: key_hash(event.action(), event.target(), seed),
+            target: target_hash(event.target(), seed),
+            weight: weight_micros(event.weight()),
+        };
+        let clock_now = to_nanos(self.clock.now());
+        let mut shard = self.store.shard(actor_hash);
+        let state = shard.actor(actor_hash, &id, record.ts, || self.policy_for(event.actor()));
+        let outcome = observe(state, record, clock_now);
+        drop(shard);
+        if outcome.decision != Decision::Allow {
+            tracing::info!(
+                actor = event.actor(),
+                action = event.action(),
+                target = event.target(),
+                decision = %outcome.decision,
+                risk = outcome.risk,
+                escalation_level = outcome.level,
+                reasons = %Reasons(&outcome.readings),
+                metadata = ?event.metadata(),
+                "unusual behaviour"
+            );
+        }
+        outcome
+    }
+
+    /// What the guard remembers of `actor` as of `now` (the clock's time when `None`); records
+    /// nothing. `None` when the actor is not tracked.
+    pub fn status(&self, actor: &str, now: Option<SystemTime>) -> Option<ActorStatus> {
+        let now = to_nanos(now.unwrap_or_else(|| self.clock.now()));
+        let seed = self.seed.load(Ordering::Relaxed);
+        let id = bounded_id(actor, seed);
+        let hash = xxh3_64_with_seed(id.as_bytes(), seed);
+        let shard = self.store.shard(hash);
+        shard.get(hash, &id).map(|s| actor_status(&id, s, now))
+    }
+
+    /// The status of every tracked actor as of `now` (the clock's time when `None`).
+    pub fn actors(&self, now: Option<SystemTime>) -> Vec<ActorStatus> {
+        let now = to_nanos(now.unwrap_or_else(|| self.clock.now()));
+        let mut all: Vec<ActorStatus> = self
+            .store
+            .shards()
+            .flat_map(|shard| {
+                shard
+                    .iter()
+                    .map(|slot| actor_status(&slot.id, &slot.state, now))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        all.sort_by(|a, b| a.actor.cmp(&b.actor));
+        all
+    }
+
+    /// Forgets one actor: its window and its escalation. True when it was tracked.
+    pub fn reset(&self, actor: &str) -> bool {
+        let seed = self.seed.load(Ordering::Relaxed);
+        let id = bounded_id(actor, seed);
+        let hash = xxh3_64_with_seed(id.as_bytes(), seed);
+        self.store.shard(hash).remove(hash, &id)
+    }
+
+    /// Forgets every actor.
+    pub fn reset_all(&self) {
+        for mut shard in self.store.shards() {
+            shard.clear();
+        }
+    }
+
+    /// Figures about what the guard holds.
+    pub fn stats(&self) -> Stats {
+        let mut stats = Stats {
+            actors: 0,
+            events: 0,
+            evicted: 0,
+            heap_bytes: 0,
+        };
+        for shard in self.store.shards() {
+            stats.actors += shard.len();
+            stats.events += shard.iter().map(|s| s.state.window.len()).sum::<usize>();
+            stats.evicted += shard.evicted;
+            stats.heap_bytes += shard.heap_bytes();
+        }
+        stats
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Replaces the memory with restored actors, under the snapshot's hash seed.
+    pub(crate) fn replace_memory(
+        &self,
+        seed: u64,
+        actors: impl IntoIterator<Item = (String, Escalation, u64, Vec<Record>)>,
+    ) {
+        self.reset_all();
+        self.seed.store(seed, Ordering::Relaxed);
+        for (id, escalation, last_seen, mut records) in actors {
+            records.sort_by_key(|r| r.ts);
+            let hash = xxh3_64_with_seed(id.as_bytes(), seed);
+            let newest = records.last().map_or(last_seen, |r| r.ts).max(last_seen);
+            let mut shard = self.store.shard(hash);
+            let state = shard.actor(hash, &id, newest, || self.policy_for(&id));
+            for record in records {
+                state.window.expire(record.ts, &state.policy);
+                state.window.push(record, &state.policy);
+            }
+            state.escalation = escalation;
+            state.last_seen = newest;
+        }
+    }
+}
+
+fn actor_status(id: &str, state: &ActorState, now: u64) -> ActorStatus {
+    let policy = &state.policy;
+    let events = state
+        .window
+        .records()
+        .filter(|r| r.ts.saturating_add(policy.window_ns) > now)
+        .count();
+    let mut escalation = state.escalation;
+    escalation.cool_down(now, policy);
+    let levels_left = u64::from(escalation.level(policy));
+    let cool_down_at = if escalation.strikes == 0 {
+        now
+    } else {
+        let periods = u64::from(escalation.strikes)
+            .div_ceil(policy.settings.escalation_strikes.max(1))
+            .max(levels_left);
+        escalation
+            .since
+            .saturating_add(periods.saturating_mul(policy.cooldown_ns))
+    };
+    let clears_at = state
+        .window
+        .newest()
+        .map_or(now, |r| r.ts.saturating_add(policy.window_ns));
+    ActorStatus {
+        actor: id.to_string(),
+        events,
+        last_seen: from_nanos(state.last_seen),
+        escalation_level: escalation.level(policy),
+        cool_down_in: Duration::from_nanos(cool_down_at.saturating_sub(now)),
+        window_clears_in: Duration::from_nanos(clears_at.saturating_sub(now)),
+    }
+}
+
+/// The per-actor heart of a check, under the shard lock.
+fn observe(state: &mut ActorState, mut record: Record, clock_now: u64) -> Outcome {
+    let policy = Arc::clone(&state.policy);
+    record.ts = record.ts.min(clock_now.saturating_add(policy.future_ns));
+    if let Some(newest) = state.window.newest() {
+        record.ts = record.ts.max(newest.ts);
+    }
+    let now = record.ts;
+    state.window.expire(now, &policy);
+    state.window.push(record, &policy);
+    state.last_seen = state.last_seen.max(now);
+
+    let readings = detectors::readings(&policy, &state.window.figures(record.key));
+    let raw_risk = detectors::combine(&policy, &readings);
+    state.escalation.cool_down(now, &policy);
+    let level = state.escalation.level(&policy);
+    let risk = Escalation::raise(raw_risk, level, &policy);
+    let decision = policy.band(risk, level);
+    if decision != Decision::Allow {
+        state.escalation.strike(now, &policy);
+    }
+    let retry_after = match decision {
+        Decision::Delay(d) => Some(d),
+        Decision::Block => Some(block_retry_after(state, &readings, now)),
+        _ => None,
+    };
+    Outcome {
+        decision,
+        risk,
+        raw_risk,
+        level,
+        readings,
+        retry_after,
+        at: now,
+    }
+}
+
+/// How long until the next event of this actor would not be blocked, if it sends nothing meanwhile.
+///
+/// The next event is not blocked when its raw risk is below `allow_below` or below
+/// `delay_below - level * step`. When only the burst detector stands at or above that, the answer
+/// is exact: the time at which enough of the window's oldest events have expired. Otherwise it is
+/// the time at which the whole window has passed, an upper bound.
+fn block_retry_after(state: &ActorState, readings: &[Reading; 7], now: u64) -> Duration {
+    let policy = &state.policy;
+    let s = &policy.settings;
+    let level = state.escalation.level(policy);
+    let threshold = s
+        .allow_below
+        .max(s.delay_below - f64::from(level) * s.escalation_step);
+    let window_passes = state
+        .window
+        .newest()
+        .map_or(now, |r| r.ts.saturating_add(policy.window_ns));
+    let burst_only = s.risk_combine == crate::config::Combine::Max
+        && readings
+            .iter()
+            .all(|r| r.detector == Detector::Burst || r.risk < threshold);
+    let exact = if burst_only && threshold > 0.0 {
+        let max = s.burst_max_events as f64;
+        // Largest count (the next event included) whose burst risk is below the threshold.
+        let mut allowed = (max * (1.0 + threshold)).floor() as u64;
+        while allowed > 0 && ratio_risk(allowed as f64, max) >= threshold {
+            allowed -= 1;
+        }
+        while ratio_risk((allowed + 1) as f64, max) < threshold {
+            allowed += 1;
+        }
+        let may_remain = usize::try_from(allowed.saturating_sub(1)).unwrap_or(usize::MAX);
+        let len = state.window.len();
+        if len <= may_remain {
+            Some(now)
+        } else {
+            state
+                .window
+                .get(len - may_remain - 1)
+                .map(|r| r.ts.saturating_add(policy.window_ns))
+        }
+    } else {
+        None
+    };
+    Duration::from_nanos(exact.unwrap_or(window_passes).saturating_sub(now))
+}
+
+struct Reasons<'a>(&'a [Reading; 7]);
+
+impl fmt::Display for Reasons<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for r in self.0.iter().filter(|r| r.fired()) {
+            if !first {
+                f.write_str("; ")?;
+            }
+            first = false;
+            write!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn key_hash(action: &str, target: &str, seed: u64) -> u64 {
+    let action_hash = xxh3_64_with_seed(action.as_bytes(), seed ^ 0x9e37_79b9_7f4a_7c15);
+    xxh3_64_with_seed(target.as_bytes(), action_hash) & !TARGET_BIT
+}
+
+pub(crate) fn target_hash(target: &str, seed: u64) -> u64 {
+    xxh3_64_with_seed(target.as_bytes(), seed ^ 0xc2b2_ae3d_27d4_eb4f) | TARGET_BIT
+}
+
+/// Weight in millionths; NaN, infinite and negative weights count as 0.
+pub(crate) fn weight_micros(weight: f64) -> u64 {
+    if weight.is_nan() || weight <= 0.0 {
+        return 0;
+    }
+    (weight.min(MAX_EVENT_WEIGHT) * 1e6).round() as u64
+}
+
+/// The id an actor is stored under: itself, or for ids over [`MAX_ACTOR_BYTES`], a prefix and a
+/// hash of the whole, so a megabyte-long id costs a few hundred bytes and stays distinct.
+pub(crate) fn bounded_id(actor: &str, seed: u64) -> std::borrow::Cow<'_, str> {
+    if actor.len() <= MAX_ACTOR_BYTES {
+        return std::borrow::Cow::Borrowed(actor);
+    }
+    let mut end = MAX_ACTOR_BYTES - 24;
+    while !actor.is_char_boundary(end) {
+        end -= 1;
+    }
+    let hash = xxh3_64_with_seed(actor.as_bytes(), seed);
+    std::borrow::Cow::Owned(format!("{}…#{hash:016x}", &actor[..end]))
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(to_nanos(SystemTime::now()));
+    h.finish()
+}

@@ -1,0 +1,217 @@
+//! The actor store: every tracked actor's window and escalation, sharded so that checks on
+//! different actors run in parallel.
+//!
+//! Actors are spread over up to 64 shards by a keyed hash of their id; each shard is a hash table
+//! behind its own mutex, padded to its own cache line. A check locks one shard for a few hundred
+//! nanoseconds and never anything else.
+//!
+//! Memory stays bounded two ways:
+//! - **expiry**: actors whose window has passed and whose escalation has cooled down are dropped by
+//!   a sweep that each shard runs after as many checks as it holds actors (at least 1,024), which
+//!   costs O(1) amortized per check;
+//! - **the actor cap** (`max_actors`, split evenly over the shards): a new actor arriving at a full
+//!   shard first triggers a sweep; if that frees less than 1/16 of the shard, the least recently
+//!   active actors are evicted until 1/16 is free. Eviction is therefore by shard, not global, and
+//!   in batches: the cap holds exactly, and the actors evicted are the least recently active of
+//!   their shard.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use hashbrown::HashTable;
+
+use crate::detectors::Policy;
+use crate::escalation::Escalation;
+use crate::window::Window;
+
+/// Everything the guard remembers about one actor.
+#[derive(Debug)]
+pub(crate) struct ActorState {
+    pub policy: Arc<Policy>,
+    pub window: Window,
+    pub escalation: Escalation,
+    /// Engine time of the actor's latest event.
+    pub last_seen: u64,
+}
+
+impl ActorState {
+    pub fn new(policy: Arc<Policy>) -> Self {
+        ActorState {
+            policy,
+            window: Window::new(),
+            escalation: Escalation::default(),
+            last_seen: 0,
+        }
+    }
+
+    /// Nothing left to remember at `now`: window passed and escalation cooled down.
+    pub fn forgettable_at(&self, now: u64) -> bool {
+        self.window.expired_at(now, &self.policy) && self.escalation.is_cold_at(now, &self.policy)
+    }
+}
+
+pub(crate) struct Slot {
+    hash: u64,
+    pub id: Box<str>,
+    pub state: ActorState,
+}
+
+pub(crate) struct Shard {
+    table: HashTable<Slot>,
+    cap: usize,
+    checks_since_sweep: usize,
+    /// Latest engine time seen by this shard: the "now" of its sweeps.
+    latest: u64,
+    pub evicted: u64,
+}
+
+impl Shard {
+    fn new(cap: usize) -> Self {
+        Shard {
+            table: HashTable::new(),
+            cap,
+            checks_since_sweep: 0,
+            latest: 0,
+            evicted: 0,
+        }
+    }
+
+    /// The state of `id`, created with `policy` when new, after housekeeping at time `now`.
+    pub fn actor(
+        &mut self,
+        hash: u64,
+        id: &str,
+        now: u64,
+        policy: impl FnOnce() -> Arc<Policy>,
+    ) -> &mut ActorState {
+        self.latest = self.latest.max(now);
+        self.checks_since_sweep += 1;
+        if self.checks_since_sweep >= self.table.len().max(1024) {
+            self.sweep();
+        }
+        let known = self.table.find(hash, |s| &*s.id == id).is_some();
+        if !known && self.table.len() >= self.cap {
+            self.make_room();
+        }
+        let entry = self
+            .table
+            .entry(hash, |s| &*s.id == id, |s| s.hash)
+            .or_insert_with(|| Slot {
+                hash,
+                id: id.into(),
+                state: ActorState::new(policy()),
+            });
+        &mut entry.into_mut().state
+    }
+
+    pub fn get(&self, hash: u64, id: &str) -> Option<&ActorState> {
+        self.table.find(hash, |s| &*s.id == id).map(|s| &s.state)
+    }
+
+    pub fn remove(&mut self, hash: u64, id: &str) -> bool {
+        match self.table.find_entry(hash, |s| &*s.id == id) {
+            Ok(entry) => {
+                entry.remove();
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Drops the actors with nothing left to remember.
+    fn sweep(&mut self) {
+        let now = self.latest;
+        self.table.retain(|s| !s.state.forgettable_at(now));
+        self.checks_since_sweep = 0;
+    }
+
+    /// Frees at least 1/16 of the cap: expired actors first, then the least recently active.
+    fn make_room(&mut self) {
+        self.sweep();
+        let target = self.cap - (self.cap / 16).max(1).min(self.cap);
+        if self.table.len() <= target {
+            return;
+        }
+        let excess = self.table.len() - target;
+        let mut seen: Vec<u64> = self.table.iter().map(|s| s.state.last_seen).collect();
+        let (_, &mut threshold, _) = seen.select_nth_unstable(excess - 1);
+        let below = seen.iter().filter(|&&t| t < threshold).count();
+        let mut ties_to_drop = excess - below;
+        let before = self.table.len();
+        self.table.retain(|s| {
+            let t = s.state.last_seen;
+            if t < threshold {
+                return false;
+            }
+            if t == threshold && ties_to_drop > 0 {
+                ties_to_drop -= 1;
+                return false;
+            }
+            true
+        });
+        self.evicted += (before - self.table.len()) as u64;
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Slot> + '_ {
+        self.table.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.table = HashTable::new();
+        self.checks_since_sweep = 0;
+        self.latest = 0;
+    }
+
+    /// Heap bytes: the table and every actor's own allocations.
+    pub fn heap_bytes(&self) -> usize {
+        let slots = self.table.capacity() * (std::mem::size_of::<Slot>() + 1);
+        slots
+            + self
+                .table
+                .iter()
+                .map(|s| s.id.len() + s.state.window.heap_bytes())
+                .sum::<usize>()
+    }
+}
+
+/// A mutex on its own cache lines, so shards used by different threads do not slow each other.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+/// All shards.
+pub(crate) struct Store {
+    shards: Box<[Padded]>,
+    mask: usize,
+}
+
+impl Store {
+    /// A store that holds at most `max_actors` actors.
+    pub fn new(max_actors: u64) -> Self {
+        let max_actors = usize::try_from(max_actors).unwrap_or(usize::MAX).max(1);
+        // Small caps get few shards, so the cap is not split into slivers.
+        let shards = (max_actors / 1024).clamp(1, 64).next_power_of_two().min(64);
+        let cap = max_actors.div_ceil(shards);
+        Store {
+            shards: (0..shards).map(|_| Padded(Mutex::new(Shard::new(cap)))).collect(),
+            mask: shards - 1,
+        }
+    }
+
+    /// The shard of an actor hash, locked. A poisoned lock (a panic elsewhere while holding it)
+    /// is recovered: the shard's data is always consistent between operations.
+    pub fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
+        // Middle bits: hashbrown uses the low bits for buckets and the top seven for tags.
+        lock(&self.shards[(hash >> 32) as usize & self.mask].0)
+    }
+
+    pub fn shards(&self) -> impl Iterator<Item = MutexGuard<'_, Shard>> + '_ {
+        self.shards.iter().map(|p| lock(&p.0))
+    }
+}
+
+fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,206 @@
+//! One actor's sliding window and the running figures every detector reads.
+//!
+//! The window holds one 32-byte [`Record`] per event, oldest first. Every figure a detector needs
+//! (events, occurrences per key, distinct targets, target switches, interval hits, total weight and
+//! the sum of squared gaps) is kept up to date as records enter at the back and leave at the front,
+//! so a check costs O(1) amortized whatever the window holds. All sums are exact integers
+//! (nanoseconds, micro-units of weight), so adding and removing never drifts: the figures equal a
+//! recomputation from the raw records, which the reference engine in the tests checks.
+//!
+//! An event is in the window while `now - ts < window`: at exactly `ts + window` it has expired.
+
+use std::collections::VecDeque;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::detectors::Policy;
+
+/// One event as the engine keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Record {
+    /// Engine time, nanoseconds since the Unix epoch.
+    pub ts: u64,
+    /// Keyed hash of (action, target); top bit clear.
+    pub key: u64,
+    /// Keyed hash of target; top bit set, so it never equals a `key`.
+    pub target: u64,
+    /// Weight in millionths.
+    pub weight: u64,
+}
+
+/// The top bit marks target hashes, so keys and targets share one count map without colliding.
+pub(crate) const TARGET_BIT: u64 = 1 << 63;
+
+/// Hash values are already keyed xxh3 output: the count map uses them as they are.
+#[derive(Default)]
+pub(crate) struct IdentityHasher(u64);
+
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Counts = hashbrown::HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>;
+
+/// An actor's events in its window, with running figures.
+#[derive(Debug, Default)]
+pub(crate) struct Window {
+    records: VecDeque<Record>,
+    /// Occurrences per (action, target) key and per target, in the window.
+    counts: Counts,
+    distinct_targets: u32,
+    /// Consecutive pairs in the window whose targets differ.
+    switches: u32,
+    /// Consecutive pairs whose gap matches `interval_secs` within the tolerance.
+    interval_hits: u32,
+    weight_total: u128,
+    gap_sq_sum: u128,
+}
+
+/// The figures of a window, as the detectors read them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Figures {
+    pub events: u64,
+    pub key_count: u64,
+    pub distinct_targets: u64,
+    pub switches: u64,
+    pub interval_hits: u64,
+    pub gaps: u64,
+    /// Sum of the gaps, nanoseconds (= newest - oldest).
+    pub gap_sum: u64,
+    pub gap_sq_sum: u128,
+    pub weight_total: u128,
+}
+
+impl Window {
+    pub fn new() -> Self {
+        Window {
+            records: VecDeque::with_capacity(1),
+            ..Window::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn records(&self) -> impl ExactSizeIterator<Item = &Record> + '_ {
+        self.records.iter()
+    }
+
+    /// The record `i` places from the oldest.
+    pub fn get(&self, i: usize) -> Option<&Record> {
+        self.records.get(i)
+    }
+
+    pub fn newest(&self) -> Option<&Record> {
+        self.records.back()
+    }
+
+    /// Drops every record that has expired at `now`.
+    pub fn expire(&mut self, now: u64, policy: &Policy) {
+        while let Some(front) = self.records.front() {
+            if front.ts.saturating_add(policy.window_ns) > now {
+                break;
+            }
+            self.pop_front(policy);
+        }
+    }
+
+    /// Whether every record has expired at `now`.
+    pub fn expired_at(&self, now: u64, policy: &Policy) -> bool {
+        self.newest()
+            .is_none_or(|r| r.ts.saturating_add(policy.window_ns) <= now)
+    }
+
+    /// Appends a record no older than the newest; past the cap the oldest are forgotten first.
+    pub fn push(&mut self, rec: Record, policy: &Policy) {
+        while self.records.len() >= policy.max_events {
+            self.pop_front(policy);
+        }
+        if let Some(prev) = self.records.back() {
+            let gap = rec.ts - prev.ts;
+            self.gap_sq_sum += u128::from(gap) * u128::from(gap);
+            self.interval_hits += u32::from(policy.interval_hit(gap));
+            self.switches += u32::from(prev.target != rec.target);
+        }
+        self.weight_total += u128::from(rec.weight);
+        *self.counts.entry(rec.key).or_insert(0) += 1;
+        let targets = self.counts.entry(rec.target).or_insert(0);
+        *targets += 1;
+        if *targets == 1 {
+            self.distinct_targets += 1;
+        }
+        self.records.push_back(rec);
+    }
+
+    fn pop_front(&mut self, policy: &Policy) {
+        let Some(old) = self.records.pop_front() else {
+            return;
+        };
+        self.weight_total -= u128::from(old.weight);
+        self.decrement(old.key);
+        if self.decrement(old.target) {
+            self.distinct_targets -= 1;
+        }
+        if let Some(next) = self.records.front() {
+            let gap = next.ts - old.ts;
+            self.gap_sq_sum -= u128::from(gap) * u128::from(gap);
+            self.interval_hits -= u32::from(policy.interval_hit(gap));
+            self.switches -= u32::from(old.target != next.target);
+        }
+        if self.records.is_empty() {
+            // Give back the memory of a burst once it has passed.
+            self.records.shrink_to(1);
+            self.counts.shrink_to(0);
+        }
+    }
+
+    /// Lowers a count; true when it reached zero (the entry is removed).
+    fn decrement(&mut self, hash: u64) -> bool {
+        match self.counts.get_mut(&hash) {
+            Some(c) if *c > 1 => {
+                *c -= 1;
+                false
+            }
+            Some(_) => {
+                self.counts.remove(&hash);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The window's figures, with `key` the (action, target) of the event being checked.
+    pub fn figures(&self, key: u64) -> Figures {
+        let gap_sum = match (self.records.front(), self.records.back()) {
+            (Some(first), Some(last)) => last.ts - first.ts,
+            _ => 0,
+        };
+        Figures {
+            events: self.records.len() as u64,
+            key_count: u64::from(self.counts.get(&key).copied().unwrap_or(0)),
+            distinct_targets: u64::from(self.distinct_targets),
+            switches: u64::from(self.switches),
+            interval_hits: u64::from(self.interval_hits),
+            gaps: self.records.len().saturating_sub(1) as u64,
+            gap_sum,
+            gap_sq_sum: self.gap_sq_sum,
+            weight_total: self.weight_total,
+        }
+    }
+
+    /// Heap bytes held by this window (records and count map), for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.records.capacity() * std::mem::size_of::<Record>()
+            + self.counts.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+    }
+}
