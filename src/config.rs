@@ -88,7 +88,7 @@ macro_rules! settings {
             #[serde(default)]
             max_actors: Option<Spanned<u64>>,
             #[serde(default)]
-            actors: Option<Spanned<BTreeMap<String, Spanned<RawTable>>>>,
+            actors: Option<BTreeMap<String, RawTable>>,
         }
 
         impl RawTable {
@@ -263,9 +263,8 @@ impl Config {
             let err = ConfigError::new(Some(format!("guard.{key}")), msg);
             return Err(located(err, global_spans.get(key).cloned()));
         }
-        for (id, table) in raw.actors.iter().flat_map(|a| a.get_ref().iter()) {
+        for (id, table_ref) in raw.actors.iter().flatten() {
             let prefix = format!("guard.actors.{}", quote_key(id));
-            let table_ref = table.get_ref();
             if let Some(max) = &table_ref.max_actors {
                 let err = ConfigError::new(
                     Some(format!("{prefix}.max_actors")),
@@ -273,12 +272,12 @@ impl Config {
                 );
                 return Err(located(err, Some(max.span())));
             }
-            if let Some(nested) = &table_ref.actors {
+            if table_ref.actors.is_some() {
                 let err = ConfigError::new(
                     Some(format!("{prefix}.actors")),
                     "actor tables cannot nest: declare every actor as [guard.actors.\"ID\"]",
                 );
-                return Err(located(err, Some(nested.span())));
+                return Err(located(err, None));
             }
             let (overrides, spans) = table_ref.overrides();
             let effective = overrides.apply_to(&config.guard);
@@ -287,7 +286,11 @@ impl Config {
                     Some(span) => (format!("{prefix}.{key}"), Some(span.clone())),
                     None => (
                         format!("{prefix}.{key} (inherited from guard.{key})"),
-                        global_spans.get(key).cloned().or_else(|| Some(table.span())),
+                        // Not set anywhere: point at the actor table's first key.
+                        global_spans
+                            .get(key)
+                            .or_else(|| spans.values().min_by_key(|r| r.start))
+                            .cloned(),
                     ),
                 };
                 return Err(located(ConfigError::new(Some(key_name), msg), span));
@@ -639,7 +642,8 @@ mod tests {
 
     #[test]
     fn line_column_counts_characters() {
-        assert_eq!(line_column("ab\ncdé\nx", 8), (2, 4));
+        assert_eq!(line_column("ab\ncdé\nx", 7), (2, 4));
+        assert_eq!(line_column("ab\ncdé\nx", 8), (3, 1));
         assert_eq!(line_column("ab", 99), (1, 3));
     }
 }
