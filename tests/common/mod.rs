@@ -1,0 +1,231 @@
+//! The reference engine: every detector recomputed from the raw events, the obvious slow way.
+//!
+//! It keeps every event of every actor with its strings, and on each check rebuilds the window by
+//! filtering on time, then counts with plain loops. It is the oracle the property tests hold the
+//! fast engine to. It shares no code with the engine: only the documented rules.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use pattern_guard::{Combine, Config, Decision, Detector, Settings};
+
+const NS: f64 = 1e9;
+
+fn nanos(secs: f64) -> u64 {
+    let n = (secs * NS).round();
+    if n <= 0.0 {
+        0
+    } else if n >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        n as u64
+    }
+}
+
+#[derive(Debug, Clone)]
+struct RefEvent {
+    ts: u64,
+    action: String,
+    target: String,
+    micros: u64,
+}
+
+#[derive(Debug, Default)]
+struct RefActor {
+    events: Vec<RefEvent>,
+    strikes: u64,
+    since: u64,
+}
+
+/// What the reference engine decided for one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefOutcome {
+    pub decision: Decision,
+    pub risk: f64,
+    pub raw_risk: f64,
+    pub level: u8,
+    pub risks: BTreeMap<Detector, f64>,
+    pub observed: BTreeMap<Detector, f64>,
+}
+
+pub struct Reference {
+    config: Config,
+    actors: HashMap<String, RefActor>,
+}
+
+impl Reference {
+    pub fn new(config: Config) -> Self {
+        Reference {
+            config,
+            actors: HashMap::new(),
+        }
+    }
+
+    pub fn check(
+        &mut self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        ts: u64,
+        weight: f64,
+        clock_now: u64,
+    ) -> RefOutcome {
+        let s: Settings = self.config.settings_for(actor);
+        let state = self.actors.entry(actor.to_string()).or_default();
+        let mut ts = ts.min(clock_now.saturating_add(nanos(s.future_tolerance_secs)));
+        if let Some(last) = state.events.last() {
+            ts = ts.max(last.ts);
+        }
+        let micros = if weight.is_nan() || weight <= 0.0 {
+            0
+        } else {
+            (weight.min(1e12) * 1e6).round() as u64
+        };
+        state.events.push(RefEvent {
+            ts,
+            action: action.into(),
+            target: target.into(),
+            micros,
+        });
+
+        // The window: events younger than window_secs, at most max_events_per_actor of the newest.
+        let window_ns = nanos(s.window_secs).max(1);
+        let mut window: Vec<&RefEvent> = state
+            .events
+            .iter()
+            .filter(|e| e.ts.saturating_add(window_ns) > ts)
+            .collect();
+        let cap = s.max_events_per_actor as usize;
+        if window.len() > cap {
+            window.drain(..window.len() - cap);
+        }
+
+        let ratio = |observed: f64, max: f64| ((observed - max) / max).clamp(0.0, 1.0);
+        let mut risks = BTreeMap::new();
+        let mut observed = BTreeMap::new();
+        let mut put = |d, o: f64, r: f64| {
+            observed.insert(d, o);
+            risks.insert(d, r);
+        };
+
+        let n = window.len() as f64;
+        put(Detector::Burst, n, ratio(n, s.burst_max_events as f64));
+
+        let same = window
+            .iter()
+            .filter(|e| e.action == action && e.target == target)
+            .count() as f64;
+        put(
+            Detector::Repetition,
+            same,
+            ratio(same, s.repetition_max_count as f64),
+        );
+
+        let targets: BTreeSet<&str> = window.iter().map(|e| e.target.as_str()).collect();
+        let distinct = targets.len() as f64;
+        put(
+            Detector::Hopping,
+            distinct,
+            ratio(distinct, s.hopping_max_targets as f64),
+        );
+
+        let switches = window
+            .windows(2)
+            .filter(|p| p[0].target != p[1].target)
+            .count() as f64;
+        if let Some(max) = s.switching_max_count {
+            put(Detector::Switching, switches, ratio(switches, max as f64));
+        }
+
+        let total: u64 = window.iter().map(|e| e.micros).sum();
+        let total = total as f64 / 1e6;
+        put(Detector::Weight, total, ratio(total, s.weight_max_total));
+
+        let gaps: Vec<u64> = window.windows(2).map(|p| p[1].ts - p[0].ts).collect();
+        if let Some(period) = s.interval_secs {
+            let tol = period * s.interval_tolerance_ratio;
+            let (lo, hi) = (nanos(period - tol), nanos(period + tol));
+            if gaps.len() as u64 >= s.interval_min_samples {
+                let hits = gaps.iter().filter(|&&g| g >= lo && g <= hi).count();
+                let fraction = hits as f64 / gaps.len() as f64;
+                put(Detector::Interval, fraction, fraction);
+            } else {
+                put(Detector::Interval, 0.0, 0.0);
+            }
+        }
+        if let Some(max_cv) = s.regularity_max_cv {
+            let sum: u64 = gaps.iter().sum();
+            if (gaps.len() as u64) < s.regularity_min_samples || sum == 0 {
+                put(Detector::Regularity, 0.0, 0.0);
+            } else {
+                let mean = sum as f64 / gaps.len() as f64;
+                let var = gaps
+                    .iter()
+                    .map(|&g| (g as f64 - mean).powi(2))
+                    .sum::<f64>()
+                    / gaps.len() as f64;
+                let cv = var.sqrt() / mean;
+                put(Detector::Regularity, cv, (1.0 - cv / max_cv).clamp(0.0, 1.0));
+            }
+        }
+
+        let raw_risk = match s.risk_combine {
+            Combine::Max => risks.values().fold(0.0f64, |a, &b| a.max(b)),
+            Combine::WeightedSum => {
+                let weight_of = |d: &Detector| match d {
+                    Detector::Burst => s.risk_weight_burst,
+                    Detector::Repetition => s.risk_weight_repetition,
+                    Detector::Interval => s.risk_weight_interval,
+                    Detector::Regularity => s.risk_weight_regularity,
+                    Detector::Hopping => s.risk_weight_hopping,
+                    Detector::Switching => s.risk_weight_switching,
+                    Detector::Weight => s.risk_weight_weight,
+                    _ => unreachable!(),
+                };
+                risks
+                    .iter()
+                    .map(|(d, r)| weight_of(d) * r)
+                    .sum::<f64>()
+                    .min(1.0)
+            }
+        };
+
+        // Escalation, one cool-down period at a time.
+        let cooldown = nanos(s.escalation_cooldown_secs).max(1);
+        let max_strikes = s.escalation_strikes * s.escalation_max_level;
+        while state.strikes > 0 && ts >= state.since + cooldown {
+            state.strikes = state.strikes.saturating_sub(s.escalation_strikes);
+            state.since += cooldown;
+        }
+        let level = (state.strikes.min(max_strikes) / s.escalation_strikes) as u8;
+        let risk = if level > 0 && raw_risk >= s.allow_below {
+            (raw_risk + level as f64 * s.escalation_step).min(1.0)
+        } else {
+            raw_risk
+        };
+        let decision = if risk < s.allow_below {
+            Decision::Allow
+        } else if risk < s.warn_below {
+            Decision::Warn
+        } else if risk < s.delay_below {
+            let secs = (s.delay_secs * s.escalation_delay_factor.powi(level as i32))
+                .min(s.delay_max_secs);
+            Decision::Delay(std::time::Duration::from_secs_f64(secs))
+        } else {
+            Decision::Block
+        };
+        if decision != Decision::Allow {
+            state.strikes = (state.strikes + 1).min(max_strikes);
+            state.since = ts;
+        }
+        RefOutcome {
+            decision,
+            risk,
+            raw_risk,
+            level,
+            risks,
+            observed,
+        }
+    }
+}
