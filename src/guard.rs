@@ -15,6 +15,11 @@
 //! - a timestamp more than `future_tolerance_secs` ahead of the guard's [`Clock`] is taken as
 //!   clock + tolerance, so one wild timestamp cannot expire a window or lock an actor out;
 //! - timestamps before 1970 count as 1970, after 2554 as 2554.
+//!
+//! One approximation: an actor whose window has passed (and whose escalation has cooled down) may
+//! be dropped by a sweep; a *late* event for it, stamped before the sweep, then starts a fresh
+//! window instead of joining the events that had expired. Events stamped at or after the clock are
+//! never affected.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -223,7 +228,9 @@ impl Guard {
         };
         let clock_now = to_nanos(self.clock.now());
         let mut shard = self.store.shard(actor_hash);
-        let state = shard.actor(actor_hash, &id, record.ts, || self.policy_for(event.actor()));
+        let state = shard.actor(actor_hash, &id, record.ts, clock_now, || {
+            self.policy_for(event.actor())
+        });
         let outcome = observe(state, record, clock_now);
         drop(shard);
         if outcome.decision != Decision::Allow {
@@ -322,8 +329,9 @@ impl Guard {
             records.sort_by_key(|r| r.ts);
             let hash = xxh3_64_with_seed(id.as_bytes(), seed);
             let newest = records.last().map_or(last_seen, |r| r.ts).max(last_seen);
+            let clock_now = to_nanos(self.clock.now());
             let mut shard = self.store.shard(hash);
-            let state = shard.actor(hash, &id, newest, || self.policy_for(&id));
+            let state = shard.actor(hash, &id, newest, clock_now, || self.policy_for(&id));
             for record in records {
                 state.window.expire(record.ts, &state.policy);
                 state.window.push(record, &state.policy);

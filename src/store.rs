@@ -7,7 +7,7 @@
 //!
 //! Memory stays bounded two ways:
 //! - **expiry**: actors whose window has passed and whose escalation has cooled down are dropped by
-//!   a sweep that each shard runs after as many checks as it holds actors (at least 1,024), which
+//!   a sweep that each shard runs after as many checks as it holds actors (at least 64), which
 //!   costs O(1) amortized per check;
 //! - **the actor cap** (`max_actors`, split evenly over the shards): a new actor arriving at a full
 //!   shard first triggers a sweep; if that frees less than 1/16 of the shard, the least recently
@@ -59,8 +59,10 @@ pub(crate) struct Shard {
     table: HashTable<Slot>,
     cap: usize,
     checks_since_sweep: usize,
-    /// Latest engine time seen by this shard: the "now" of its sweeps.
+    /// Latest engine time seen by this shard.
     latest: u64,
+    /// The guard's clock at the latest check: sweeps never look past it.
+    clock: u64,
     pub evicted: u64,
 }
 
@@ -71,6 +73,7 @@ impl Shard {
             cap,
             checks_since_sweep: 0,
             latest: 0,
+            clock: 0,
             evicted: 0,
         }
     }
@@ -81,11 +84,13 @@ impl Shard {
         hash: u64,
         id: &str,
         now: u64,
+        clock: u64,
         policy: impl FnOnce() -> Arc<Policy>,
     ) -> &mut ActorState {
         self.latest = self.latest.max(now);
+        self.clock = clock;
         self.checks_since_sweep += 1;
-        if self.checks_since_sweep >= self.table.len().max(1024) {
+        if self.checks_since_sweep >= self.table.len().max(64) {
             self.sweep();
         }
         let known = self.table.find(hash, |s| &*s.id == id).is_some();
@@ -118,8 +123,12 @@ impl Shard {
     }
 
     /// Drops the actors with nothing left to remember.
+    ///
+    /// "Now" is the shard's latest event time, but never past the clock: one event stamped in the
+    /// future (within `future_tolerance_secs`) must not make other actors' live windows look
+    /// expired.
     fn sweep(&mut self) {
-        let now = self.latest;
+        let now = self.latest.min(self.clock);
         self.table.retain(|s| !s.state.forgettable_at(now));
         self.checks_since_sweep = 0;
     }
@@ -163,6 +172,7 @@ impl Shard {
         self.table = HashTable::new();
         self.checks_since_sweep = 0;
         self.latest = 0;
+        self.clock = 0;
     }
 
     /// Heap bytes: the table and every actor's own allocations.

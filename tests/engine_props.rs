@@ -20,7 +20,7 @@ struct Op {
     target: usize,
     /// Nanoseconds the clock moves before the event.
     advance: u64,
-    /// How far the event's timestamp lies from the clock: late, exact or in the future.
+    /// How far the event's timestamp lies ahead of the clock.
     skew: i64,
     weight: f64,
 }
@@ -32,10 +32,11 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (1u64..6).prop_map(|s| s * 1_000_000_000),
         1 => 0u64..120_000_000_000,
     ];
+    // At or after the clock (late delivery past a sweep is the one documented approximation;
+    // lateness relative to the actor's own newest event still happens after a future skew).
     let skew = prop_oneof![
         8 => Just(0i64),
-        1 => -5_000_000_000i64..0,
-        1 => 0i64..200_000_000_000,
+        2 => 0i64..200_000_000_000,
     ];
     let weight = prop_oneof![
         6 => Just(1.0),
