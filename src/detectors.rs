@@ -29,6 +29,10 @@ pub(crate) struct Policy {
     pub interval_ns: Option<(u64, u64)>,
     pub future_ns: u64,
     pub cooldown_ns: u64,
+    /// Limits as floats, for the hot path.
+    burst_max: f64,
+    repetition_max: f64,
+    hopping_max: f64,
 }
 
 impl Policy {
@@ -43,6 +47,9 @@ impl Policy {
             interval_ns,
             future_ns: secs_to_nanos(settings.future_tolerance_secs),
             cooldown_ns: secs_to_nanos(settings.escalation_cooldown_secs).max(1),
+            burst_max: settings.burst_max_events as f64,
+            repetition_max: settings.repetition_max_count as f64,
+            hopping_max: settings.hopping_max_targets as f64,
             settings,
         }
     }
@@ -112,11 +119,11 @@ pub(crate) fn weight_units(micros: u128) -> f64 {
 /// Every detector's reading, in [`Detector::ALL`] order.
 pub(crate) fn readings(policy: &Policy, f: &Figures) -> [Reading; 7] {
     let s = &policy.settings;
-    let counted = |detector, observed: u64, max: u64| Reading {
+    let counted = |detector, observed: u64, max: f64| Reading {
         detector,
         observed: observed as f64,
-        limit: max as f64,
-        risk: ratio_risk(observed as f64, max as f64),
+        limit: max,
+        risk: ratio_risk(observed as f64, max),
         samples: 0,
     };
     let interval = match s.interval_secs {
@@ -140,7 +147,7 @@ pub(crate) fn readings(policy: &Policy, f: &Figures) -> [Reading; 7] {
     };
     let regularity = regularity(s, f);
     let switching = match s.switching_max_count {
-        Some(max) => counted(Detector::Switching, f.switches, max),
+        Some(max) => counted(Detector::Switching, f.switches, max as f64),
         None => Reading {
             detector: Detector::Switching,
             observed: f.switches as f64,
@@ -151,11 +158,11 @@ pub(crate) fn readings(policy: &Policy, f: &Figures) -> [Reading; 7] {
     };
     let weight = weight_units(f.weight_total);
     [
-        counted(Detector::Burst, f.events, s.burst_max_events),
-        counted(Detector::Repetition, f.key_count, s.repetition_max_count),
+        counted(Detector::Burst, f.events, policy.burst_max),
+        counted(Detector::Repetition, f.key_count, policy.repetition_max),
         interval,
         regularity,
-        counted(Detector::Hopping, f.distinct_targets, s.hopping_max_targets),
+        counted(Detector::Hopping, f.distinct_targets, policy.hopping_max),
         switching,
         Reading {
             detector: Detector::Weight,
@@ -177,6 +184,9 @@ fn regularity(s: &Settings, f: &Figures) -> Reading {
         risk: 0.0,
         samples: 0,
     };
+    if s.regularity_max_cv.is_none() {
+        return silent;
+    }
     if f.gaps < s.regularity_min_samples || f.gap_sum == 0 {
         // Too few gaps, or all at one instant: that is a burst, not pacing.
         return Reading {

@@ -54,6 +54,11 @@ pub struct Guard {
     clock: Arc<dyn Clock>,
     store: Store,
     seed: AtomicU64,
+    /// The latest clock reading: the clock is read again only for an event stamped beyond it plus
+    /// the smallest `future_tolerance_secs`, so everyday checks never pay for a clock read.
+    clock_floor: AtomicU64,
+    /// The smallest `future_tolerance_secs` of any actor, nanoseconds.
+    min_future_ns: u64,
 }
 
 impl fmt::Debug for Guard {
@@ -138,11 +143,15 @@ impl Guard {
 
     fn build(config: Config) -> Guard {
         let default_policy = Arc::new(Policy::new(config.guard.clone()));
-        let actor_policies = config
+        let actor_policies: HashMap<String, Arc<Policy>> = config
             .actors
             .iter()
             .map(|(id, o)| (id.clone(), Arc::new(Policy::new(o.apply_to(&config.guard)))))
             .collect();
+        let min_future_ns = actor_policies
+            .values()
+            .map(|p: &Arc<Policy>| p.future_ns)
+            .fold(default_policy.future_ns, u64::min);
         Guard {
             store: Store::new(config.max_actors),
             config,
@@ -150,13 +159,31 @@ impl Guard {
             actor_policies,
             clock: Arc::new(SystemClock),
             seed: AtomicU64::new(random_seed()),
+            clock_floor: AtomicU64::new(to_nanos(SystemTime::now())),
+            min_future_ns,
         }
     }
 
     /// The same guard reading time from `clock` (a [`ManualClock`](crate::ManualClock) in tests).
     pub fn with_clock(mut self, clock: impl Clock + 'static) -> Guard {
+        self.clock_floor = AtomicU64::new(to_nanos(clock.now()));
         self.clock = Arc::new(clock);
         self
+    }
+
+    /// A clock reading good enough to cap an event stamped `ts`: the cached floor when `ts` is
+    /// within every actor's tolerance of it (the cap cannot apply), else a fresh reading.
+    ///
+    /// Clocks are taken not to step back; if one does, timestamps are capped relative to the
+    /// latest reading instead.
+    fn clock_for(&self, ts: u64) -> u64 {
+        let floor = self.clock_floor.load(Ordering::Relaxed);
+        if ts <= floor.saturating_add(self.min_future_ns) {
+            return floor;
+        }
+        let now = to_nanos(self.clock.now());
+        self.clock_floor.fetch_max(now, Ordering::Relaxed);
+        now.max(floor)
     }
 
     /// The configuration in force.
@@ -220,15 +247,16 @@ impl Guard {
         let seed = self.seed.load(Ordering::Relaxed);
         let id = bounded_id(event.actor(), seed);
         let actor_hash = xxh3_64_with_seed(id.as_bytes(), seed);
+        let (key, target) = event_hashes(event.action(), event.target(), seed);
         let record = Record {
             ts: to_nanos(event.timestamp()),
-            key: key_hash(event.action(), event.target(), seed),
-            target: target_hash(event.target(), seed),
+            key,
+            target,
             weight: weight_micros(event.weight()),
         };
-        let clock_now = to_nanos(self.clock.now());
+        let clock_now = self.clock_for(record.ts);
         let mut shard = self.store.shard(actor_hash);
-        let state = shard.actor(actor_hash, &id, record.ts, clock_now, || {
+        let state = shard.actor(actor_hash, &id, record.ts, &*self.clock, || {
             self.policy_for(event.actor())
         });
         let outcome = observe(state, record, clock_now);
@@ -329,15 +357,14 @@ impl Guard {
             records.sort_by_key(|r| r.ts);
             let hash = xxh3_64_with_seed(id.as_bytes(), seed);
             let newest = records.last().map_or(last_seen, |r| r.ts).max(last_seen);
-            let clock_now = to_nanos(self.clock.now());
             let mut shard = self.store.shard(hash);
-            let state = shard.actor(hash, &id, newest, clock_now, || self.policy_for(&id));
+            let state = shard.actor(hash, &id, newest, &*self.clock, || self.policy_for(&id));
             for record in records {
                 state.window.expire(record.ts, &state.policy);
                 state.window.push(record, &state.policy);
             }
             state.escalation = escalation;
-            state.last_seen = newest;
+            state.window.set_last_ts(newest);
         }
     }
 }
@@ -364,12 +391,12 @@ fn actor_status(id: &str, state: &ActorState, now: u64) -> ActorStatus {
     };
     let clears_at = state
         .window
-        .newest()
-        .map_or(now, |r| r.ts.saturating_add(policy.window_ns));
+        .newest_ts()
+        .map_or(now, |ts| ts.saturating_add(policy.window_ns));
     ActorStatus {
         actor: id.to_string(),
         events,
-        last_seen: from_nanos(state.last_seen),
+        last_seen: from_nanos(state.last_seen()),
         escalation_level: escalation.level(policy),
         cool_down_in: Duration::from_nanos(cool_down_at.saturating_sub(now)),
         window_clears_in: Duration::from_nanos(clears_at.saturating_sub(now)),
@@ -378,24 +405,29 @@ fn actor_status(id: &str, state: &ActorState, now: u64) -> ActorStatus {
 
 /// The per-actor heart of a check, under the shard lock.
 fn observe(state: &mut ActorState, mut record: Record, clock_now: u64) -> Outcome {
-    let policy = Arc::clone(&state.policy);
+    // Borrow the fields apart: cloning the policy Arc would bounce its shared refcount between
+    // every thread on every check.
+    let ActorState {
+        policy,
+        window,
+        escalation,
+    } = state;
     record.ts = record.ts.min(clock_now.saturating_add(policy.future_ns));
-    if let Some(newest) = state.window.newest() {
-        record.ts = record.ts.max(newest.ts);
+    if let Some(newest) = window.newest_ts() {
+        record.ts = record.ts.max(newest);
     }
     let now = record.ts;
-    state.window.expire(now, &policy);
-    state.window.push(record, &policy);
-    state.last_seen = state.last_seen.max(now);
+    window.expire(now, policy);
+    let key_count = window.push(record, policy);
 
-    let readings = detectors::readings(&policy, &state.window.figures(record.key));
-    let raw_risk = detectors::combine(&policy, &readings);
-    state.escalation.cool_down(now, &policy);
-    let level = state.escalation.level(&policy);
-    let risk = Escalation::raise(raw_risk, level, &policy);
+    let readings = detectors::readings(policy, &window.figures(key_count));
+    let raw_risk = detectors::combine(policy, &readings);
+    escalation.cool_down(now, policy);
+    let level = escalation.level(policy);
+    let risk = Escalation::raise(raw_risk, level, policy);
     let decision = policy.band(risk, level);
     if decision != Decision::Allow {
-        state.escalation.strike(now, &policy);
+        escalation.strike(now, policy);
     }
     let retry_after = match decision {
         Decision::Delay(d) => Some(d),
@@ -428,8 +460,8 @@ fn block_retry_after(state: &ActorState, readings: &[Reading; 7], now: u64) -> D
         .max(s.delay_below - f64::from(level) * s.escalation_step);
     let window_passes = state
         .window
-        .newest()
-        .map_or(now, |r| r.ts.saturating_add(policy.window_ns));
+        .newest_ts()
+        .map_or(now, |ts| ts.saturating_add(policy.window_ns));
     let burst_only = s.risk_combine == crate::config::Combine::Max
         && readings
             .iter()
@@ -476,13 +508,22 @@ impl fmt::Display for Reasons<'_> {
     }
 }
 
-pub(crate) fn key_hash(action: &str, target: &str, seed: u64) -> u64 {
-    let action_hash = xxh3_64_with_seed(action.as_bytes(), seed ^ 0x9e37_79b9_7f4a_7c15);
-    xxh3_64_with_seed(target.as_bytes(), action_hash) & !TARGET_BIT
+/// Keyed hashes of (action, target) and of target. The target is hashed once; the key mixes it
+/// with the action's hash (a 64-bit finalizer, so distinct pairs collide with probability 2^-63).
+pub(crate) fn event_hashes(action: &str, target: &str, seed: u64) -> (u64, u64) {
+    let target_h = xxh3_64_with_seed(target.as_bytes(), seed ^ 0xc2b2_ae3d_27d4_eb4f);
+    let action_h = xxh3_64_with_seed(action.as_bytes(), seed ^ 0x9e37_79b9_7f4a_7c15);
+    let key = mix64(action_h ^ target_h.rotate_left(29).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    (key & !TARGET_BIT, target_h | TARGET_BIT)
 }
 
-pub(crate) fn target_hash(target: &str, seed: u64) -> u64 {
-    xxh3_64_with_seed(target.as_bytes(), seed ^ 0xc2b2_ae3d_27d4_eb4f) | TARGET_BIT
+/// The murmur3 64-bit finalizer: every input bit affects every output bit.
+fn mix64(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^ (x >> 33)
 }
 
 /// Weight in millionths; NaN, infinite and negative weights count as 0.

@@ -63,7 +63,7 @@ impl Guard {
                 actor: slot.id.to_string(),
                 strikes: slot.state.escalation.strikes,
                 strikes_since: slot.state.escalation.since,
-                last_seen: slot.state.last_seen,
+                last_seen: slot.state.last_seen(),
                 events: slot
                     .state
                     .window

@@ -7,8 +7,8 @@
 //!
 //! Memory stays bounded two ways:
 //! - **expiry**: actors whose window has passed and whose escalation has cooled down are dropped by
-//!   a sweep that each shard runs after as many checks as it holds actors (at least 64), which
-//!   costs O(1) amortized per check;
+//!   a sweep that each shard runs after four times as many checks as it holds actors (at least
+//!   64), which costs O(1) amortized per check;
 //! - **the actor cap** (`max_actors`, split evenly over the shards): a new actor arriving at a full
 //!   shard first triggers a sweep; if that frees less than 1/16 of the shard, the least recently
 //!   active actors are evicted until 1/16 is free. Eviction is therefore by shard, not global, and
@@ -19,18 +19,21 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use hashbrown::HashTable;
 
+use crate::clock::{to_nanos, Clock};
 use crate::detectors::Policy;
 use crate::escalation::Escalation;
 use crate::window::Window;
 
 /// Everything the guard remembers about one actor.
+///
+/// `repr(C)` keeps the field order: with [`Slot`]'s id in front, the policy and the window's
+/// record buffer header share the slot's first cache line, the running figures its second.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct ActorState {
     pub policy: Arc<Policy>,
     pub window: Window,
     pub escalation: Escalation,
-    /// Engine time of the actor's latest event.
-    pub last_seen: u64,
 }
 
 impl ActorState {
@@ -39,8 +42,12 @@ impl ActorState {
             policy,
             window: Window::new(),
             escalation: Escalation::default(),
-            last_seen: 0,
         }
+    }
+
+    /// Engine time of the actor's latest event.
+    pub fn last_seen(&self) -> u64 {
+        self.window.last_ts()
     }
 
     /// Nothing left to remember at `now`: window passed and escalation cooled down.
@@ -49,6 +56,9 @@ impl ActorState {
     }
 }
 
+/// One table entry: exactly three cache lines, aligned to them, so a lookup touches as few
+/// lines as possible.
+#[repr(C, align(64))]
 pub(crate) struct Slot {
     hash: u64,
     pub id: Box<str>,
@@ -61,8 +71,6 @@ pub(crate) struct Shard {
     checks_since_sweep: usize,
     /// Latest engine time seen by this shard.
     latest: u64,
-    /// The guard's clock at the latest check: sweeps never look past it.
-    clock: u64,
     pub evicted: u64,
 }
 
@@ -73,7 +81,6 @@ impl Shard {
             cap,
             checks_since_sweep: 0,
             latest: 0,
-            clock: 0,
             evicted: 0,
         }
     }
@@ -84,18 +91,17 @@ impl Shard {
         hash: u64,
         id: &str,
         now: u64,
-        clock: u64,
+        clock: &dyn Clock,
         policy: impl FnOnce() -> Arc<Policy>,
     ) -> &mut ActorState {
         self.latest = self.latest.max(now);
-        self.clock = clock;
         self.checks_since_sweep += 1;
-        if self.checks_since_sweep >= self.table.len().max(64) {
-            self.sweep();
+        if self.checks_since_sweep >= (self.table.len() * 4).max(64) {
+            self.sweep(clock);
         }
-        let known = self.table.find(hash, |s| &*s.id == id).is_some();
-        if !known && self.table.len() >= self.cap {
-            self.make_room();
+        // One lookup on the common path; the extra probe only when the shard is full.
+        if self.table.len() >= self.cap && self.table.find(hash, |s| &*s.id == id).is_none() {
+            self.make_room(clock);
         }
         let entry = self
             .table
@@ -127,27 +133,27 @@ impl Shard {
     /// "Now" is the shard's latest event time, but never past the clock: one event stamped in the
     /// future (within `future_tolerance_secs`) must not make other actors' live windows look
     /// expired.
-    fn sweep(&mut self) {
-        let now = self.latest.min(self.clock);
+    fn sweep(&mut self, clock: &dyn Clock) {
+        let now = self.latest.min(to_nanos(clock.now()));
         self.table.retain(|s| !s.state.forgettable_at(now));
         self.checks_since_sweep = 0;
     }
 
     /// Frees at least 1/16 of the cap: expired actors first, then the least recently active.
-    fn make_room(&mut self) {
-        self.sweep();
+    fn make_room(&mut self, clock: &dyn Clock) {
+        self.sweep(clock);
         let target = self.cap - (self.cap / 16).max(1).min(self.cap);
         if self.table.len() <= target {
             return;
         }
         let excess = self.table.len() - target;
-        let mut seen: Vec<u64> = self.table.iter().map(|s| s.state.last_seen).collect();
+        let mut seen: Vec<u64> = self.table.iter().map(|s| s.state.last_seen()).collect();
         let (_, &mut threshold, _) = seen.select_nth_unstable(excess - 1);
         let below = seen.iter().filter(|&&t| t < threshold).count();
         let mut ties_to_drop = excess - below;
         let before = self.table.len();
         self.table.retain(|s| {
-            let t = s.state.last_seen;
+            let t = s.state.last_seen();
             if t < threshold {
                 return false;
             }
@@ -172,7 +178,6 @@ impl Shard {
         self.table = HashTable::new();
         self.checks_since_sweep = 0;
         self.latest = 0;
-        self.clock = 0;
     }
 
     /// Heap bytes: the table and every actor's own allocations.
@@ -224,4 +229,13 @@ impl Store {
 
 fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_slot_is_three_cache_lines() {
+        assert_eq!(std::mem::size_of::<super::Slot>(), 192);
+    }
 }

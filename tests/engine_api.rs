@@ -336,8 +336,8 @@ fn actors_whose_window_passed_are_dropped() {
     }
     assert_eq!(guard.stats().actors, 5000);
     clock.advance(Duration::from_secs(2));
-    // Each shard sweeps after as many checks as it holds actors: 20,000 checks is plenty.
-    for i in 0..20_000 {
+    // Each shard sweeps after four times as many checks as it holds actors: 60,000 is plenty.
+    for i in 0..60_000 {
         let actor = format!("late:{}", i % 3000);
         guard.check(&guard.event(actor.as_str(), "GET", "/"));
     }

@@ -219,6 +219,12 @@ impl Reference {
             state.strikes = (state.strikes + 1).min(max_strikes);
             state.since = ts;
         }
+        // Events that left the window (by time or by the cap) can never return: later events are
+        // never older than this one. Forget them, so the reference stays usable in benchmarks.
+        state.events.retain(|e| e.ts.saturating_add(window_ns) > ts);
+        if state.events.len() > cap {
+            state.events.drain(..state.events.len() - cap);
+        }
         RefOutcome {
             decision,
             risk,
