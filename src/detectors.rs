@@ -20,36 +20,76 @@ use crate::window::Figures;
 use std::time::Duration;
 
 /// One actor's settings, compiled for the hot path.
+///
+/// Every number a check reads sits in the first fields (`repr(C)` keeps them together, about
+/// three cache lines), so a check over many actors does not pull the whole [`Settings`] into
+/// cache; `settings` itself is read only for reports and `weighted_sum` weights.
 #[derive(Debug, Clone, PartialEq)]
+#[repr(C)]
 pub(crate) struct Policy {
-    pub settings: Settings,
     pub window_ns: u64,
     pub max_events: usize,
     /// Inclusive bounds of a matching gap, nanoseconds, when `interval_secs` is set.
     pub interval_ns: Option<(u64, u64)>,
     pub future_ns: u64,
     pub cooldown_ns: u64,
-    /// Limits as floats, for the hot path.
     burst_max: f64,
     repetition_max: f64,
     hopping_max: f64,
+    /// 0 when switching is off.
+    switching_max: f64,
+    weight_max: f64,
+    interval_min_samples: u64,
+    regularity_min_samples: u64,
+    /// 0 when regularity is off.
+    regularity_max_cv: f64,
+    allow_below: f64,
+    warn_below: f64,
+    delay_below: f64,
+    pub escalation_step: f64,
+    pub strikes_per_level: u32,
+    pub max_strikes: u32,
+    combine: Combine,
+    /// The delay at each escalation level.
+    delays: [Duration; 11],
+    pub settings: Settings,
 }
 
 impl Policy {
     pub fn new(settings: Settings) -> Self {
-        let interval_ns = settings.interval_secs.map(|p| {
-            let tol = p * settings.interval_tolerance_ratio;
+        let s = &settings;
+        let interval_ns = s.interval_secs.map(|p| {
+            let tol = p * s.interval_tolerance_ratio;
             (secs_to_nanos(p - tol), secs_to_nanos(p + tol))
         });
+        let strikes_per_level = u32::try_from(s.escalation_strikes).unwrap_or(u32::MAX).max(1);
+        let levels = u32::try_from(s.escalation_max_level.min(10)).unwrap_or(10);
+        let delays = std::array::from_fn(|level| {
+            let secs = s.delay_secs * s.escalation_delay_factor.powi(level as i32);
+            Duration::from_secs_f64(secs.min(s.delay_max_secs).max(0.0))
+        });
         Policy {
-            window_ns: secs_to_nanos(settings.window_secs).max(1),
-            max_events: usize::try_from(settings.max_events_per_actor).unwrap_or(usize::MAX),
+            window_ns: secs_to_nanos(s.window_secs).max(1),
+            max_events: usize::try_from(s.max_events_per_actor).unwrap_or(usize::MAX),
             interval_ns,
-            future_ns: secs_to_nanos(settings.future_tolerance_secs),
-            cooldown_ns: secs_to_nanos(settings.escalation_cooldown_secs).max(1),
-            burst_max: settings.burst_max_events as f64,
-            repetition_max: settings.repetition_max_count as f64,
-            hopping_max: settings.hopping_max_targets as f64,
+            future_ns: secs_to_nanos(s.future_tolerance_secs),
+            cooldown_ns: secs_to_nanos(s.escalation_cooldown_secs).max(1),
+            burst_max: s.burst_max_events as f64,
+            repetition_max: s.repetition_max_count as f64,
+            hopping_max: s.hopping_max_targets as f64,
+            switching_max: s.switching_max_count.map_or(0.0, |m| m as f64),
+            weight_max: s.weight_max_total,
+            interval_min_samples: s.interval_min_samples,
+            regularity_min_samples: s.regularity_min_samples,
+            regularity_max_cv: s.regularity_max_cv.unwrap_or(0.0),
+            allow_below: s.allow_below,
+            warn_below: s.warn_below,
+            delay_below: s.delay_below,
+            escalation_step: s.escalation_step,
+            strikes_per_level,
+            max_strikes: strikes_per_level.saturating_mul(levels),
+            combine: s.risk_combine,
+            delays,
             settings,
         }
     }
@@ -63,9 +103,9 @@ impl Policy {
     /// Whether a detector is configured for this actor (and so reported).
     pub fn enabled(&self, detector: Detector) -> bool {
         match detector {
-            Detector::Interval => self.settings.interval_secs.is_some(),
-            Detector::Regularity => self.settings.regularity_max_cv.is_some(),
-            Detector::Switching => self.settings.switching_max_count.is_some(),
+            Detector::Interval => self.interval_ns.is_some(),
+            Detector::Regularity => self.regularity_max_cv > 0.0,
+            Detector::Switching => self.switching_max > 0.0,
             _ => true,
         }
     }
@@ -83,14 +123,29 @@ impl Policy {
         }
     }
 
+    pub fn allow_below(&self) -> f64 {
+        self.allow_below
+    }
+
+    pub fn delay_below(&self) -> f64 {
+        self.delay_below
+    }
+
+    pub fn burst_max(&self) -> f64 {
+        self.burst_max
+    }
+
+    pub fn combine(&self) -> Combine {
+        self.combine
+    }
+
     /// The decision band a risk falls in; `level` scales the delay.
     pub fn band(&self, risk: f64, level: u8) -> Decision {
-        let s = &self.settings;
-        if risk < s.allow_below {
+        if risk < self.allow_below {
             Decision::Allow
-        } else if risk < s.warn_below {
+        } else if risk < self.warn_below {
             Decision::Warn
-        } else if risk < s.delay_below {
+        } else if risk < self.delay_below {
             Decision::Delay(self.delay(level))
         } else {
             Decision::Block
@@ -99,9 +154,7 @@ impl Policy {
 
     /// `delay_secs * escalation_delay_factor ^ level`, at most `delay_max_secs`.
     pub fn delay(&self, level: u8) -> Duration {
-        let s = &self.settings;
-        let secs = s.delay_secs * s.escalation_delay_factor.powi(i32::from(level));
-        Duration::from_secs_f64(secs.min(s.delay_max_secs))
+        self.delays[usize::from(level).min(self.delays.len() - 1)]
     }
 }
 
@@ -118,76 +171,64 @@ pub(crate) fn weight_units(micros: u128) -> f64 {
 
 /// Every detector's reading, in [`Detector::ALL`] order.
 pub(crate) fn readings(policy: &Policy, f: &Figures) -> [Reading; 7] {
-    let s = &policy.settings;
+    let p = policy;
     let counted = |detector, observed: u64, max: f64| Reading {
         detector,
         observed: observed as f64,
         limit: max,
-        risk: ratio_risk(observed as f64, max),
+        risk: if max > 0.0 { ratio_risk(observed as f64, max) } else { 0.0 },
         samples: 0,
     };
-    let interval = match s.interval_secs {
-        Some(period) if f.gaps >= s.interval_min_samples => {
+    let interval = match p.interval_ns {
+        Some(_) if f.gaps >= p.interval_min_samples => {
             let fraction = f.interval_hits as f64 / f.gaps as f64;
             Reading {
                 detector: Detector::Interval,
                 observed: fraction,
-                limit: period,
+                limit: p.settings.interval_secs.unwrap_or(0.0),
                 risk: fraction,
                 samples: f.gaps,
             }
         }
-        period => Reading {
+        _ => Reading {
             detector: Detector::Interval,
             observed: 0.0,
-            limit: period.unwrap_or(0.0),
+            limit: 0.0,
             risk: 0.0,
             samples: f.gaps,
         },
     };
-    let regularity = regularity(s, f);
-    let switching = match s.switching_max_count {
-        Some(max) => counted(Detector::Switching, f.switches, max as f64),
-        None => Reading {
-            detector: Detector::Switching,
-            observed: f.switches as f64,
-            limit: 0.0,
-            risk: 0.0,
-            samples: 0,
-        },
-    };
     let weight = weight_units(f.weight_total);
     [
-        counted(Detector::Burst, f.events, policy.burst_max),
-        counted(Detector::Repetition, f.key_count, policy.repetition_max),
+        counted(Detector::Burst, f.events, p.burst_max),
+        counted(Detector::Repetition, f.key_count, p.repetition_max),
         interval,
-        regularity,
-        counted(Detector::Hopping, f.distinct_targets, policy.hopping_max),
-        switching,
+        regularity(p, f),
+        counted(Detector::Hopping, f.distinct_targets, p.hopping_max),
+        counted(Detector::Switching, f.switches, p.switching_max),
         Reading {
             detector: Detector::Weight,
             observed: weight,
-            limit: s.weight_max_total,
-            risk: ratio_risk(weight, s.weight_max_total),
+            limit: p.weight_max,
+            risk: ratio_risk(weight, p.weight_max),
             samples: 0,
         },
     ]
 }
 
 /// Coefficient of variation of the gaps; risk once enough non-zero-mean samples.
-fn regularity(s: &Settings, f: &Figures) -> Reading {
-    let limit = s.regularity_max_cv.unwrap_or(0.0);
+fn regularity(p: &Policy, f: &Figures) -> Reading {
     let silent = Reading {
         detector: Detector::Regularity,
         observed: 0.0,
-        limit,
+        limit: p.regularity_max_cv,
         risk: 0.0,
         samples: 0,
     };
-    if s.regularity_max_cv.is_none() {
+    if p.regularity_max_cv <= 0.0 {
         return silent;
     }
-    if f.gaps < s.regularity_min_samples || f.gap_sum == 0 {
+    if f.gaps < p.regularity_min_samples || f.gap_sum == 0 {
         // Too few gaps, or all at one instant: that is a burst, not pacing.
         return Reading {
             samples: if f.gap_sum == 0 { 0 } else { f.gaps },
@@ -198,13 +239,9 @@ fn regularity(s: &Settings, f: &Figures) -> Reading {
     let mean = f.gap_sum as f64 / n;
     let variance = (f.gap_sq_sum as f64 / n - mean * mean).max(0.0);
     let cv = variance.sqrt() / mean;
-    let risk = match s.regularity_max_cv {
-        Some(max) => (1.0 - cv / max).clamp(0.0, 1.0),
-        None => 0.0,
-    };
     Reading {
         observed: cv,
-        risk,
+        risk: (1.0 - cv / p.regularity_max_cv).clamp(0.0, 1.0),
         samples: f.gaps,
         ..silent
     }
@@ -212,7 +249,7 @@ fn regularity(s: &Settings, f: &Figures) -> Reading {
 
 /// The combined risk of an actor's readings.
 pub(crate) fn combine(policy: &Policy, readings: &[Reading]) -> f64 {
-    match policy.settings.risk_combine {
+    match policy.combine {
         Combine::Max => readings.iter().fold(0.0, |m: f64, r| m.max(r.risk)),
         Combine::WeightedSum => readings
             .iter()

@@ -22,12 +22,11 @@ pub(crate) struct Escalation {
 
 impl Escalation {
     fn per_level(policy: &Policy) -> u32 {
-        u32::try_from(policy.settings.escalation_strikes).unwrap_or(u32::MAX)
+        policy.strikes_per_level
     }
 
     fn max_strikes(policy: &Policy) -> u32 {
-        let levels = u32::try_from(policy.settings.escalation_max_level).unwrap_or(10);
-        Self::per_level(policy).saturating_mul(levels)
+        policy.max_strikes
     }
 
     /// Applies the cool-down periods completed by `now`.
@@ -67,10 +66,10 @@ impl Escalation {
 
     /// `risk`, raised for the level when it is at or above `allow_below`.
     pub fn raise(risk: f64, level: u8, policy: &Policy) -> f64 {
-        if level == 0 || risk < policy.settings.allow_below {
+        if level == 0 || risk < policy.allow_below() {
             risk
         } else {
-            (risk + f64::from(level) * policy.settings.escalation_step).min(1.0)
+            (risk + f64::from(level) * policy.escalation_step).min(1.0)
         }
     }
 }

@@ -115,6 +115,7 @@ struct Outcome {
     raw_risk: f64,
     level: u8,
     readings: [Reading; 7],
+    /// Only filled in when asked to explain.
     retry_after: Option<Duration>,
     at: u64,
 }
@@ -208,18 +209,18 @@ impl Guard {
 
     /// Records the event and recommends a decision.
     pub fn check(&self, event: &Event<'_>) -> Decision {
-        self.evaluate(event).decision
+        self.evaluate(event, false).decision
     }
 
     /// Records the event; the decision and the risk it was made from (escalation included).
     pub fn check_with_risk(&self, event: &Event<'_>) -> (Decision, f64) {
-        let o = self.evaluate(event);
+        let o = self.evaluate(event, false);
         (o.decision, o.risk)
     }
 
     /// Records the event; the decision with everything that led to it.
     pub fn assess(&self, event: &Event<'_>) -> Assessment {
-        let o = self.evaluate(event);
+        let o = self.evaluate(event, true);
         let policy = self.policy_for(event.actor());
         Assessment {
             decision: o.decision,
@@ -243,7 +244,8 @@ impl Guard {
             .clone()
     }
 
-    fn evaluate(&self, event: &Event<'_>) -> Outcome {
+    /// `explain`: also work out `retry_after` for a block, which reads deeper into the window.
+    fn evaluate(&self, event: &Event<'_>, explain: bool) -> Outcome {
         let seed = self.seed.load(Ordering::Relaxed);
         let id = bounded_id(event.actor(), seed);
         let actor_hash = xxh3_64_with_seed(id.as_bytes(), seed);
@@ -259,7 +261,7 @@ impl Guard {
         let state = shard.actor(actor_hash, &id, record.ts, &*self.clock, || {
             self.policy_for(event.actor())
         });
-        let outcome = observe(state, record, clock_now);
+        let outcome = observe(state, record, clock_now, explain);
         drop(shard);
         if outcome.decision != Decision::Allow {
             tracing::info!(
@@ -297,7 +299,7 @@ impl Guard {
             .flat_map(|shard| {
                 shard
                     .iter()
-                    .map(|slot| actor_status(&slot.id, &slot.state, now))
+                    .map(|slot| actor_status(&slot.id.to_string(), &slot.state, now))
                     .collect::<Vec<_>>()
             })
             .collect();
@@ -383,7 +385,7 @@ fn actor_status(id: &str, state: &ActorState, now: u64) -> ActorStatus {
         now
     } else {
         let periods = u64::from(escalation.strikes)
-            .div_ceil(policy.settings.escalation_strikes.max(1))
+            .div_ceil(u64::from(policy.strikes_per_level))
             .max(levels_left);
         escalation
             .since
@@ -404,7 +406,7 @@ fn actor_status(id: &str, state: &ActorState, now: u64) -> ActorStatus {
 }
 
 /// The per-actor heart of a check, under the shard lock.
-fn observe(state: &mut ActorState, mut record: Record, clock_now: u64) -> Outcome {
+fn observe(state: &mut ActorState, mut record: Record, clock_now: u64, explain: bool) -> Outcome {
     // Borrow the fields apart: cloning the policy Arc would bounce its shared refcount between
     // every thread on every check.
     let ActorState {
@@ -431,7 +433,7 @@ fn observe(state: &mut ActorState, mut record: Record, clock_now: u64) -> Outcom
     }
     let retry_after = match decision {
         Decision::Delay(d) => Some(d),
-        Decision::Block => Some(block_retry_after(state, &readings, now)),
+        Decision::Block if explain => Some(block_retry_after(state, &readings, now)),
         _ => None,
     };
     Outcome {
@@ -453,21 +455,20 @@ fn observe(state: &mut ActorState, mut record: Record, clock_now: u64) -> Outcom
 /// the time at which the whole window has passed, an upper bound.
 fn block_retry_after(state: &ActorState, readings: &[Reading; 7], now: u64) -> Duration {
     let policy = &state.policy;
-    let s = &policy.settings;
     let level = state.escalation.level(policy);
-    let threshold = s
-        .allow_below
-        .max(s.delay_below - f64::from(level) * s.escalation_step);
+    let threshold = policy
+        .allow_below()
+        .max(policy.delay_below() - f64::from(level) * policy.escalation_step);
     let window_passes = state
         .window
         .newest_ts()
         .map_or(now, |ts| ts.saturating_add(policy.window_ns));
-    let burst_only = s.risk_combine == crate::config::Combine::Max
+    let burst_only = policy.combine() == crate::config::Combine::Max
         && readings
             .iter()
             .all(|r| r.detector == Detector::Burst || r.risk < threshold);
     let exact = if burst_only && threshold > 0.0 {
-        let max = s.burst_max_events as f64;
+        let max = policy.burst_max();
         // Largest count (the next event included) whose burst risk is below the threshold.
         let mut allowed = (max * (1.0 + threshold)).floor() as u64;
         while allowed > 0 && ratio_risk(allowed as f64, max) >= threshold {

@@ -61,8 +61,53 @@ impl ActorState {
 #[repr(C, align(64))]
 pub(crate) struct Slot {
     hash: u64,
-    pub id: Box<str>,
+    pub id: ActorId,
     pub state: ActorState,
+}
+
+/// An actor id: up to 22 bytes inline in the slot (user ids, IPv4 addresses), longer on the heap.
+/// Comparing an inline id reads no memory beyond the slot, which a lookup has loaded anyway.
+pub(crate) enum ActorId {
+    Inline { len: u8, bytes: [u8; 22] },
+    Heap(Box<str>),
+}
+
+impl ActorId {
+    fn new(id: &str) -> Self {
+        match u8::try_from(id.len()) {
+            Ok(len) if id.len() <= 22 => {
+                let mut bytes = [0; 22];
+                bytes[..id.len()].copy_from_slice(id.as_bytes());
+                ActorId::Inline { len, bytes }
+            }
+            _ => ActorId::Heap(id.into()),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            ActorId::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            ActorId::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    fn is(&self, id: &str) -> bool {
+        self.as_bytes() == id.as_bytes()
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            ActorId::Inline { .. } => 0,
+            ActorId::Heap(s) => s.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for ActorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Always valid: copied whole from a `str`.
+        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
+    }
 }
 
 pub(crate) struct Shard {
@@ -100,26 +145,26 @@ impl Shard {
             self.sweep(clock);
         }
         // One lookup on the common path; the extra probe only when the shard is full.
-        if self.table.len() >= self.cap && self.table.find(hash, |s| &*s.id == id).is_none() {
+        if self.table.len() >= self.cap && self.table.find(hash, |s| s.id.is(id)).is_none() {
             self.make_room(clock);
         }
         let entry = self
             .table
-            .entry(hash, |s| &*s.id == id, |s| s.hash)
+            .entry(hash, |s| s.id.is(id), |s| s.hash)
             .or_insert_with(|| Slot {
                 hash,
-                id: id.into(),
+                id: ActorId::new(id),
                 state: ActorState::new(policy()),
             });
         &mut entry.into_mut().state
     }
 
     pub fn get(&self, hash: u64, id: &str) -> Option<&ActorState> {
-        self.table.find(hash, |s| &*s.id == id).map(|s| &s.state)
+        self.table.find(hash, |s| s.id.is(id)).map(|s| &s.state)
     }
 
     pub fn remove(&mut self, hash: u64, id: &str) -> bool {
-        match self.table.find_entry(hash, |s| &*s.id == id) {
+        match self.table.find_entry(hash, |s| s.id.is(id)) {
             Ok(entry) => {
                 entry.remove();
                 true
@@ -187,7 +232,7 @@ impl Shard {
             + self
                 .table
                 .iter()
-                .map(|s| s.id.len() + s.state.window.heap_bytes())
+                .map(|s| s.id.heap_bytes() + s.state.window.heap_bytes())
                 .sum::<usize>()
     }
 }
@@ -234,8 +279,21 @@ fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 
 #[cfg(test)]
 mod tests {
+    use super::ActorId;
+
     #[test]
     fn a_slot_is_three_cache_lines() {
         assert_eq!(std::mem::size_of::<super::Slot>(), 192);
+    }
+
+    #[test]
+    fn ids_round_trip_inline_and_on_the_heap() {
+        for id in ["", "user:1", "exactly-twenty-two-b:x", "twenty-three-bytes-long", "ü".repeat(40).as_str()] {
+            let stored = ActorId::new(id);
+            assert!(stored.is(id));
+            assert_eq!(stored.to_string(), id);
+            assert_eq!(matches!(stored, ActorId::Inline { .. }), id.len() <= 22, "{id}");
+        }
+        assert!(!ActorId::new("user:1").is("user:12"));
     }
 }
