@@ -6,8 +6,10 @@
 //! - throughput with 2 threads on distinct actors against 1 thread;
 //! - heap bytes per idle actor and per event held, and 1,000,000 actors in total.
 //!
-//!     cargo bench --bench engine                 # criterion statistics, then the summary
-//!     cargo bench --bench engine -- --summary    # the summary only (about a minute)
+//! ```text
+//! cargo bench --bench engine                 # criterion statistics, then the summary
+//! cargo bench --bench engine -- --summary    # the summary only (about a minute)
+//! ```
 //!
 //! Ratios are measured in the same run, so they hold on a shared, noisy machine where absolute
 //! figures do not.
@@ -94,7 +96,12 @@ impl Deep {
     fn check(&mut self) {
         self.t += 1_000;
         self.i += 1;
-        let e = Event::new("actor", "GET", self.targets[self.i % TARGETS].as_str(), at(self.t));
+        let e = Event::new(
+            "actor",
+            "GET",
+            self.targets[self.i % TARGETS].as_str(),
+            at(self.t),
+        );
         black_box(self.guard.check(&e));
     }
 }
@@ -163,7 +170,11 @@ impl Governor {
     #[inline]
     fn check(&mut self) {
         self.i += 1;
-        black_box(self.limiter.check_key(&self.keys[self.i % self.keys.len()]).is_ok());
+        black_box(
+            self.limiter
+                .check_key(&self.keys[self.i % self.keys.len()])
+                .is_ok(),
+        );
     }
 }
 
@@ -192,7 +203,9 @@ impl PerWindow {
     fn new() -> PerWindow {
         let clock = ManualClock::new(at(START));
         let mut p = PerWindow {
-            guard: Guard::from_config(Self::config()).unwrap().with_clock(clock.clone()),
+            guard: Guard::from_config(Self::config())
+                .unwrap()
+                .with_clock(clock.clone()),
             clock,
             reference: common::Reference::new(Self::config()),
             targets: targets(),
@@ -216,12 +229,18 @@ impl PerWindow {
     #[inline]
     fn fast(&mut self) {
         let target = self.targets[self.i % TARGETS].as_str();
-        black_box(self.guard.check(&Event::new("actor", "GET", target, at(self.t))));
+        black_box(
+            self.guard
+                .check(&Event::new("actor", "GET", target, at(self.t))),
+        );
     }
 
     fn slow(&mut self) {
         let target = &self.targets[self.i % TARGETS];
-        black_box(self.reference.check("actor", "GET", target, self.t, 1.0, self.t));
+        black_box(
+            self.reference
+                .check("actor", "GET", target, self.t, 1.0, self.t),
+        );
     }
 }
 
@@ -230,7 +249,9 @@ fn criterion_benches(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     for events in [100u64, 10_000, 1_000_000] {
         let mut deep = Deep::new(events);
-        group.bench_function(BenchmarkId::from_parameter(events), |b| b.iter(|| deep.check()));
+        group.bench_function(BenchmarkId::from_parameter(events), |b| {
+            b.iter(|| deep.check())
+        });
     }
     group.finish();
 
@@ -283,7 +304,8 @@ fn throughput(threads: usize, per_thread: usize, steady: bool) -> f64 {
     } else {
         Guard::new()
     });
-    let actors: Arc<Vec<String>> = Arc::new((0..threads * 5_000).map(|i| format!("user:{i}")).collect());
+    let actors: Arc<Vec<String>> =
+        Arc::new((0..threads * 5_000).map(|i| format!("user:{i}")).collect());
     let offset = std::sync::atomic::AtomicU64::new(0);
     let run = |count: usize| {
         let base = offset.fetch_add(count as u64, Ordering::Relaxed);
@@ -321,7 +343,8 @@ fn throughput(threads: usize, per_thread: usize, steady: bool) -> f64 {
 /// governor's keyed `check_key` per second over `threads` threads, each on its own 5,000 keys.
 fn governor_throughput(threads: usize) -> f64 {
     let limiter = Arc::new(Governor::new(0).limiter);
-    let keys: Arc<Vec<String>> = Arc::new((0..threads * 5_000).map(|i| format!("user:{i}")).collect());
+    let keys: Arc<Vec<String>> =
+        Arc::new((0..threads * 5_000).map(|i| format!("user:{i}")).collect());
     let per_thread = 2_000_000;
     let run = || {
         let start = Instant::now();
@@ -394,7 +417,11 @@ fn memory() -> (f64, f64, f64) {
     let per_event = (LIVE.load(Ordering::Relaxed) - before) as f64 / 1_000_001.0;
     drop(deep);
     let _ = small;
-    (actors_bytes / 1e6, per_event, actors_bytes / (1024.0 * 1024.0))
+    (
+        actors_bytes / 1e6,
+        per_event,
+        actors_bytes / (1024.0 * 1024.0),
+    )
 }
 
 fn summary() {
@@ -406,7 +433,8 @@ fn summary() {
         println!("check, {events:>9} events in the window: {ns:8.1} ns");
         window_ns.push(ns);
     }
-    let spread = window_ns.iter().cloned().fold(0.0, f64::max) / window_ns.iter().cloned().fold(f64::INFINITY, f64::min);
+    let spread = window_ns.iter().cloned().fold(0.0, f64::max)
+        / window_ns.iter().cloned().fold(f64::INFINITY, f64::min);
     println!("  spread max/min: {spread:.2}x (goal <= 2x)");
 
     let mut wide = Wide::new(10_000, true);
@@ -420,7 +448,10 @@ fn summary() {
     let theirs = ns_per(7, 200_000, || gov.check());
     let flooded = ns_per(7, 200_000, || flood.check());
     println!("check over 10,000 actors, one event per actor per minute: pattern-guard {ours:.1} ns, governor check_key {theirs:.1} ns");
-    println!("  ratio: {:.2}x governor's time (goal <= 3x), every detector on", ours / theirs);
+    println!(
+        "  ratio: {:.2}x governor's time (goal <= 3x), every detector on",
+        ours / theirs
+    );
     println!("  flood (every actor blocked, windows growing, wall-clock stamps): {flooded:.1} ns = {:.2}x governor", flooded / theirs);
 
     let mut pw = PerWindow::new();
@@ -444,7 +475,10 @@ fn summary() {
         one / 1e6,
         two / 1e6
     );
-    println!("  scaling: {:.2}x (goal >= 1.6x; {cores} cores here)", two / one);
+    println!(
+        "  scaling: {:.2}x (goal >= 1.6x; {cores} cores here)",
+        two / one
+    );
     println!(
         "  for context on this machine: a loop sharing nothing {:.2}x, governor check_key {:.2}x",
         ceiling(2) / ceiling(1),
@@ -452,7 +486,12 @@ fn summary() {
     );
     let one = throughput(1, 1_000_000, false);
     let two = throughput(2, 1_000_000, false);
-    println!("  flood: 1 thread {:.2} M/s, 2 threads {:.2} M/s, scaling {:.2}x", one / 1e6, two / 1e6, two / one);
+    println!(
+        "  flood: 1 thread {:.2} M/s, 2 threads {:.2} M/s, scaling {:.2}x",
+        one / 1e6,
+        two / 1e6,
+        two / one
+    );
 
     let (per_actor, per_event, total_mib) = memory();
     println!("memory: {per_actor:.0} bytes per idle actor (1 event), {per_event:.1} bytes per event held");
@@ -460,6 +499,9 @@ fn summary() {
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` does not, and then criterion runs
+    // each benchmark once as a smoke test and the (slow) summary is skipped.
+    let benching = std::env::args().any(|a| a == "--bench");
     let summary_only = std::env::args().any(|a| a == "--summary");
     if !summary_only {
         let mut c = Criterion::default()
@@ -469,5 +511,7 @@ fn main() {
         criterion_benches(&mut c);
         c.final_summary();
     }
-    summary();
+    if benching {
+        summary();
+    }
 }

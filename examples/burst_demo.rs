@@ -1,8 +1,10 @@
 //! Burst demo: one actor sends 8 events a second apart under `guard.toml.demo`
 //! (`burst_max_events = 3`): allow x3, warn, delay, block x3.
 //!
-//!     cargo run --example burst_demo
-//!     RUST_LOG=info cargo run --example burst_demo    # also the guard's own log lines
+//! ```text
+//! cargo run --example burst_demo
+//! RUST_LOG=info cargo run --example burst_demo    # also the guard's own log lines
+//! ```
 
 use std::time::{Duration, SystemTime};
 

@@ -1,7 +1,9 @@
 //! Repetition demo: the same (action, target) over and over, under `guard.toml.demo`
 //! (`repetition_max_count = 2`), beside a client that varies its targets.
 //!
-//!     cargo run --example repetition_demo
+//! ```text
+//! cargo run --example repetition_demo
+//! ```
 
 use std::time::{Duration, SystemTime};
 
@@ -21,7 +23,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("a retry loop hammering POST /api/login, one event every 10s:");
     for i in 1..=5 {
         let a = guard.assess(&guard.event("script:retry", "POST", "/api/login"));
-        let rep = a.readings.iter().find(|r| r.detector == Detector::Repetition);
+        let rep = a
+            .readings
+            .iter()
+            .find(|r| r.detector == Detector::Repetition);
         println!(
             "  attempt {i}: {:<12} risk {:.2}  ({})",
             a.decision.to_string(),
@@ -33,7 +38,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("a client reading different pages, one every 30s:");
     for (i, page) in ["/a", "/b", "/a", "/c", "/b"].iter().enumerate() {
         let a = guard.assess(&guard.event("user:7", "GET", *page));
-        println!("  request {}: {:<12} risk {:.2}  GET {page}", i + 1, a.decision.to_string(), a.risk);
+        println!(
+            "  request {}: {:<12} risk {:.2}  GET {page}",
+            i + 1,
+            a.decision.to_string(),
+            a.risk
+        );
         clock.advance(Duration::from_secs(30));
     }
     Ok(())

@@ -238,7 +238,8 @@ impl Config {
 
     /// Parses and validates TOML text; `origin` names it in errors (a path, or `<stdin>`).
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let located = |err: ConfigError, span: Option<Range<usize>>| locate(err, text, origin, span);
+        let located =
+            |err: ConfigError, span: Option<Range<usize>>| locate(err, text, origin, span);
         let doc: RawDocument = toml::from_str(text).map_err(|e| {
             let err = ConfigError::new(None, e.message().trim_end().to_string());
             located(err, e.span())
@@ -339,7 +340,12 @@ fn quote_key(id: &str) -> String {
     }
 }
 
-fn locate(mut err: ConfigError, text: &str, origin: &str, span: Option<Range<usize>>) -> ConfigError {
+fn locate(
+    mut err: ConfigError,
+    text: &str,
+    origin: &str,
+    span: Option<Range<usize>>,
+) -> ConfigError {
     err.origin = Some(origin.to_string());
     if let Some(span) = span {
         let (line, column) = line_column(text, span.start);
@@ -380,7 +386,10 @@ fn in_range(key: &'static str, v: f64, lo: f64, hi: f64, what: &str) -> Result<(
 
 fn positive(key: &'static str, v: f64, hi: f64) -> Result<(), Invalid> {
     if finite(key, v)? <= 0.0 || v > hi {
-        return Err((key, format!("must be greater than 0 and at most {hi}, found {v}")));
+        return Err((
+            key,
+            format!("must be greater than 0 and at most {hi}, found {v}"),
+        ));
     }
     Ok(())
 }
@@ -449,7 +458,13 @@ fn validate_settings(s: &Settings) -> Result<(), Invalid> {
             ),
         ));
     }
-    in_range("delay_max_secs", s.delay_max_secs, 0.0, MAX_SECS, "in [0, 31536000]")?;
+    in_range(
+        "delay_max_secs",
+        s.delay_max_secs,
+        0.0,
+        MAX_SECS,
+        "in [0, 31536000]",
+    )?;
     in_range(
         "delay_secs",
         s.delay_secs,
@@ -465,7 +480,11 @@ fn validate_settings(s: &Settings) -> Result<(), Invalid> {
         ));
     }
     in_range("escalation_step", s.escalation_step, 0.0, 1.0, "in [0, 1]")?;
-    positive("escalation_cooldown_secs", s.escalation_cooldown_secs, MAX_SECS)?;
+    positive(
+        "escalation_cooldown_secs",
+        s.escalation_cooldown_secs,
+        MAX_SECS,
+    )?;
     in_range(
         "escalation_delay_factor",
         s.escalation_delay_factor,
@@ -515,7 +534,11 @@ mod tests {
         assert_eq!(config.guard.interval_tolerance_ratio, 0.2);
         assert_eq!(config.guard.risk_combine, Combine::Max);
         assert_eq!(
-            (config.guard.allow_below, config.guard.warn_below, config.guard.delay_below),
+            (
+                config.guard.allow_below,
+                config.guard.warn_below,
+                config.guard.delay_below
+            ),
             (0.3, 0.6, 0.85)
         );
         assert_eq!(config.guard.delay_secs, 5.0);
@@ -537,7 +560,10 @@ mod tests {
         .unwrap();
         let a = c.settings_for("svc:a");
         assert_eq!(a.burst_max_events, 20);
-        assert_eq!(a.window_secs, 60.0, "inherited from [guard], not the built-in 300");
+        assert_eq!(
+            a.window_secs, 60.0,
+            "inherited from [guard], not the built-in 300"
+        );
         assert_eq!(a.delay_secs, 2.0);
         assert_eq!(c.settings_for("other").burst_max_events, 7);
     }
@@ -583,7 +609,10 @@ mod tests {
             ("window_secs = 0", "guard.window_secs"),
             ("window_secs = 1e12", "guard.window_secs"),
             ("interval_secs = -1", "guard.interval_secs"),
-            ("interval_tolerance_ratio = 1.0", "guard.interval_tolerance_ratio"),
+            (
+                "interval_tolerance_ratio = 1.0",
+                "guard.interval_tolerance_ratio",
+            ),
             ("delay_secs = -1", "guard.delay_secs"),
             ("delay_secs = 400", "guard.delay_secs"),
             ("max_actors = 0", "guard.max_actors"),
@@ -610,7 +639,9 @@ mod tests {
 
     #[test]
     fn actor_table_errors_name_the_actor_and_its_line() {
-        let e = err("[guard]\nwindow_secs = 60\n\n[guard.actors.\"ip:1.2.3.4\"]\nburst_max_events = 0\n");
+        let e = err(
+            "[guard]\nwindow_secs = 60\n\n[guard.actors.\"ip:1.2.3.4\"]\nburst_max_events = 0\n",
+        );
         assert_eq!(
             e.key.as_deref(),
             Some("guard.actors.\"ip:1.2.3.4\".burst_max_events")
@@ -637,7 +668,10 @@ mod tests {
         c.guard.allow_below = f64::NAN;
         let e = c.validate().unwrap_err();
         assert_eq!(e.key.as_deref(), Some("guard.allow_below"));
-        assert_eq!(e.to_string(), "`guard.allow_below`: must be a finite number, found NaN");
+        assert_eq!(
+            e.to_string(),
+            "`guard.allow_below`: must be a finite number, found NaN"
+        );
     }
 
     #[test]

@@ -134,7 +134,9 @@ impl fmt::Display for Reading {
         let (o, l) = (self.observed, self.limit);
         match self.detector {
             Detector::Burst => write!(f, "burst: {o} events in the window (max {l})")?,
-            Detector::Repetition => write!(f, "repetition: same action and target {o} times (max {l})")?,
+            Detector::Repetition => {
+                write!(f, "repetition: same action and target {o} times (max {l})")?
+            }
             Detector::Interval => write!(
                 f,
                 "interval: {:.0}% of {} gaps match the {l}s period",
@@ -180,7 +182,12 @@ pub struct Assessment {
 impl Assessment {
     /// The readings that contributed risk, highest first.
     pub fn reasons(&self) -> Vec<Reading> {
-        let mut fired: Vec<Reading> = self.readings.iter().copied().filter(Reading::fired).collect();
+        let mut fired: Vec<Reading> = self
+            .readings
+            .iter()
+            .copied()
+            .filter(Reading::fired)
+            .collect();
         fired.sort_by(|a, b| b.risk.total_cmp(&a.risk));
         fired
     }

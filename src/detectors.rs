@@ -62,7 +62,9 @@ impl Policy {
             let tol = p * s.interval_tolerance_ratio;
             (secs_to_nanos(p - tol), secs_to_nanos(p + tol))
         });
-        let strikes_per_level = u32::try_from(s.escalation_strikes).unwrap_or(u32::MAX).max(1);
+        let strikes_per_level = u32::try_from(s.escalation_strikes)
+            .unwrap_or(u32::MAX)
+            .max(1);
         let levels = u32::try_from(s.escalation_max_level.min(10)).unwrap_or(10);
         let delays = std::array::from_fn(|level| {
             let secs = s.delay_secs * s.escalation_delay_factor.powi(level as i32);
@@ -176,7 +178,11 @@ pub(crate) fn readings(policy: &Policy, f: &Figures) -> [Reading; 7] {
         detector,
         observed: observed as f64,
         limit: max,
-        risk: if max > 0.0 { ratio_risk(observed as f64, max) } else { 0.0 },
+        risk: if max > 0.0 {
+            ratio_risk(observed as f64, max)
+        } else {
+            0.0
+        },
         samples: 0,
     };
     let interval = match p.interval_ns {
@@ -291,14 +297,27 @@ mod tests {
             ..Settings::default()
         });
         let risks: Vec<f64> = (1..=7)
-            .map(|n| reading(&p, &Figures { events: n, ..figures() }, Detector::Burst).risk)
+            .map(|n| {
+                reading(
+                    &p,
+                    &Figures {
+                        events: n,
+                        ..figures()
+                    },
+                    Detector::Burst,
+                )
+                .risk
+            })
             .collect();
         assert_eq!(risks[..3], [0.0, 0.0, 0.0]);
         assert!((risks[3] - 1.0 / 3.0).abs() < 1e-12);
         assert!((risks[4] - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(risks[5..], [1.0, 1.0]);
         let bands: Vec<&str> = risks.iter().map(|&r| p.band(r, 0).name()).collect();
-        assert_eq!(bands, ["allow", "allow", "allow", "warn", "delay", "block", "block"]);
+        assert_eq!(
+            bands,
+            ["allow", "allow", "allow", "warn", "delay", "block", "block"]
+        );
     }
 
     #[test]
@@ -386,7 +405,10 @@ mod tests {
         assert!((r.observed - 0.9).abs() < 1e-12);
         assert_eq!(r.risk, 0.0);
         // All at one instant: a burst, not pacing.
-        let instant = Figures { gaps: 5, ..figures() };
+        let instant = Figures {
+            gaps: 5,
+            ..figures()
+        };
         assert_eq!(reading(&p, &instant, Detector::Regularity).risk, 0.0);
     }
 

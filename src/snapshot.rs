@@ -59,17 +59,19 @@ impl Guard {
     pub fn export(&self) -> Snapshot {
         let mut actors = Vec::new();
         for shard in self.store().shards() {
-            actors.extend(shard.iter().map(|slot| ActorSnapshot {
-                actor: slot.id.to_string(),
-                strikes: slot.state.escalation.strikes,
-                strikes_since: slot.state.escalation.since,
-                last_seen: slot.state.last_seen(),
-                events: slot
-                    .state
-                    .window
-                    .records()
-                    .map(|r| [r.ts, r.key, r.target, r.weight])
-                    .collect(),
+            actors.extend(shard.iter().map(|slot| {
+                ActorSnapshot {
+                    actor: slot.id.to_string(),
+                    strikes: slot.state.escalation.strikes,
+                    strikes_since: slot.state.escalation.since,
+                    last_seen: slot.state.last_seen(),
+                    events: slot
+                        .state
+                        .window
+                        .records()
+                        .map(|r| [r.ts, r.key, r.target, r.weight])
+                        .collect(),
+                }
             }));
         }
         actors.sort_by(|a, b| a.actor.cmp(&b.actor));

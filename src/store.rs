@@ -255,7 +255,9 @@ impl Store {
         let shards = (max_actors / 1024).clamp(1, 64).next_power_of_two().min(64);
         let cap = max_actors.div_ceil(shards);
         Store {
-            shards: (0..shards).map(|_| Padded(Mutex::new(Shard::new(cap)))).collect(),
+            shards: (0..shards)
+                .map(|_| Padded(Mutex::new(Shard::new(cap))))
+                .collect(),
             mask: shards - 1,
         }
     }
@@ -276,7 +278,6 @@ fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::ActorId;
@@ -288,11 +289,21 @@ mod tests {
 
     #[test]
     fn ids_round_trip_inline_and_on_the_heap() {
-        for id in ["", "user:1", "exactly-twenty-two-b:x", "twenty-three-bytes-long", "ü".repeat(40).as_str()] {
+        for id in [
+            "",
+            "user:1",
+            "exactly-twenty-two-b:x",
+            "twenty-three-bytes-long",
+            "ü".repeat(40).as_str(),
+        ] {
             let stored = ActorId::new(id);
             assert!(stored.is(id));
             assert_eq!(stored.to_string(), id);
-            assert_eq!(matches!(stored, ActorId::Inline { .. }), id.len() <= 22, "{id}");
+            assert_eq!(
+                matches!(stored, ActorId::Inline { .. }),
+                id.len() <= 22,
+                "{id}"
+            );
         }
         assert!(!ActorId::new("user:1").is("user:12"));
     }

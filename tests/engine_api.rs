@@ -13,13 +13,20 @@ fn start() -> SystemTime {
 fn demo_guard() -> (Guard, ManualClock) {
     let clock = ManualClock::new(start());
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/guard.toml.demo");
-    let guard = Guard::from_config_path(path).unwrap().with_clock(clock.clone());
+    let guard = Guard::from_config_path(path)
+        .unwrap()
+        .with_clock(clock.clone());
     (guard, clock)
 }
 
 fn toml_guard(text: &str) -> (Guard, ManualClock) {
     let clock = ManualClock::new(start());
-    (Guard::from_toml_str(text).unwrap().with_clock(clock.clone()), clock)
+    (
+        Guard::from_toml_str(text)
+            .unwrap()
+            .with_clock(clock.clone()),
+        clock,
+    )
 }
 
 fn names(ds: &[Decision]) -> Vec<&'static str> {
@@ -50,7 +57,11 @@ fn check_with_risk_returns_the_seed_formula_risk() {
     for i in 0..6 {
         clock.advance(Duration::from_millis(10));
         let t = format!("/{i}");
-        risks.push(guard.check_with_risk(&guard.event("u", "GET", t.as_str())).1);
+        risks.push(
+            guard
+                .check_with_risk(&guard.event("u", "GET", t.as_str()))
+                .1,
+        );
     }
     let want = [0.0, 0.0, 0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0];
     for (got, want) in risks.iter().zip(want) {
@@ -66,7 +77,14 @@ fn guards_build_from_defaults_string_config_value_and_file() {
     assert_eq!(g.config().guard.burst_max_events, 7);
     let mut c = Config::default();
     c.guard.burst_max_events = 9;
-    assert_eq!(Guard::from_config(c).unwrap().config().guard.burst_max_events, 9);
+    assert_eq!(
+        Guard::from_config(c)
+            .unwrap()
+            .config()
+            .guard
+            .burst_max_events,
+        9
+    );
     let mut bad = Config::default();
     bad.guard.warn_below = 0.1;
     match Guard::from_config(bad) {
@@ -146,7 +164,8 @@ fn repetition_hopping_weight_and_interval_each_fire_on_their_own() {
     let mut a = None;
     for (i, jitter) in [0i64, 300, -500, 200, 0].iter().enumerate() {
         clock.advance(Duration::from_secs(10));
-        let t = clock.time() + Duration::from_millis(500) - Duration::from_millis((500 - jitter) as u64);
+        let t = clock.time() + Duration::from_millis(500)
+            - Duration::from_millis((500 - jitter) as u64);
         let target = format!("/{}", i % 2);
         a = Some(guard.assess(&Event::new("bot", "GET", target.as_str(), t)));
     }
@@ -157,7 +176,8 @@ fn repetition_hopping_weight_and_interval_each_fire_on_their_own() {
 
 #[test]
 fn regularity_detects_pacing_without_a_configured_period() {
-    let (guard, clock) = toml_guard("[guard]\nregularity_max_cv = 0.05\nregularity_min_samples = 5\n");
+    let (guard, clock) =
+        toml_guard("[guard]\nregularity_max_cv = 0.05\nregularity_min_samples = 5\n");
     let mut decisions = vec![];
     for _ in 0..8 {
         clock.advance(Duration::from_millis(7_300));
@@ -166,7 +186,10 @@ fn regularity_detects_pacing_without_a_configured_period() {
     let last = decisions.last().unwrap();
     assert_eq!(last.reasons()[0].detector, Detector::Regularity);
     assert_eq!(last.reasons()[0].observed, 0.0);
-    assert!(decisions[..5].iter().all(|a| a.decision == Decision::Allow), "needs 5 gaps first");
+    assert!(
+        decisions[..5].iter().all(|a| a.decision == Decision::Allow),
+        "needs 5 gaps first"
+    );
     // A human: irregular gaps never fire.
     for ms in [800, 12_000, 3_100, 45_000, 2_000, 9_000, 600, 20_000] {
         clock.advance(Duration::from_millis(ms));
@@ -194,7 +217,8 @@ fn weighted_sum_adds_moderate_signals() {
 
 #[test]
 fn assessment_explains_every_configured_detector_and_when_to_retry() {
-    let (guard, clock) = toml_guard("[guard]\nwindow_secs = 10\nburst_max_events = 3\nescalation_max_level = 0\n");
+    let (guard, clock) =
+        toml_guard("[guard]\nwindow_secs = 10\nburst_max_events = 3\nescalation_max_level = 0\n");
     let mut a = None;
     for i in 0..6 {
         clock.advance(Duration::from_secs(1));
@@ -206,22 +230,32 @@ fn assessment_explains_every_configured_detector_and_when_to_retry() {
     let detectors: Vec<Detector> = a.readings.iter().map(|r| r.detector).collect();
     assert_eq!(
         detectors,
-        [Detector::Burst, Detector::Repetition, Detector::Hopping, Detector::Weight],
+        [
+            Detector::Burst,
+            Detector::Repetition,
+            Detector::Hopping,
+            Detector::Weight
+        ],
         "interval, regularity and switching are off unless configured"
     );
     let burst = a.readings[0];
     assert_eq!((burst.observed, burst.limit, burst.risk), (6.0, 3.0, 1.0));
     let text = a.to_string();
-    assert!(text.starts_with("block (risk 1.00): burst: 6 events in the window (max 3), risk 1.00"), "{text}");
+    assert!(
+        text.starts_with("block (risk 1.00): burst: 6 events in the window (max 3), risk 1.00"),
+        "{text}"
+    );
 
     // Not blocked again needs risk < 0.85 with the next event: at most 5 in the window, so the 2
     // oldest (t=1s, t=2s) must expire: at t=2s+10s = 12s, that is 6s after t=6s.
     assert_eq!(a.retry_after, Some(Duration::from_secs(6)));
     let snapshot = guard.export();
     let probe = |at: SystemTime| {
-        let g = Guard::from_toml_str("[guard]\nwindow_secs = 10\nburst_max_events = 3\nescalation_max_level = 0\n")
-            .unwrap()
-            .with_clock(ManualClock::new(at));
+        let g = Guard::from_toml_str(
+            "[guard]\nwindow_secs = 10\nburst_max_events = 3\nescalation_max_level = 0\n",
+        )
+        .unwrap()
+        .with_clock(ManualClock::new(at));
         g.restore(&snapshot).unwrap();
         g.check(&Event::new("u", "GET", "/next", at))
     };
@@ -245,14 +279,25 @@ fn escalation_climbs_for_repeat_offenders_and_cools_down() {
     let a = last.unwrap();
     // 16 events: raw 0.6 (delay); strikes from events 13, 14, 15 -> level 1 -> 0.8 still delay.
     assert_eq!(a.escalation_level, 1);
-    assert!((a.raw_risk - 0.6).abs() < 1e-12 && (a.risk - 0.8).abs() < 1e-12, "{a}");
-    assert_eq!(a.decision, Decision::Delay(Duration::from_secs(10)), "delay_secs 5 * 2^1");
+    assert!(
+        (a.raw_risk - 0.6).abs() < 1e-12 && (a.risk - 0.8).abs() < 1e-12,
+        "{a}"
+    );
+    assert_eq!(
+        a.decision,
+        Decision::Delay(Duration::from_secs(10)),
+        "delay_secs 5 * 2^1"
+    );
 
     // 4 strikes = level 2. Each quiet minute lowers one level.
     clock.advance(Duration::from_secs(61));
     let status = guard.status("u", None).unwrap();
     assert_eq!((status.escalation_level, status.events), (1, 0));
-    assert_eq!(status.cool_down_in, Duration::from_secs(59), "level 0 at 120.8s");
+    assert_eq!(
+        status.cool_down_in,
+        Duration::from_secs(59),
+        "level 0 at 120.8s"
+    );
     clock.advance(Duration::from_secs(60));
     assert_eq!(guard.status("u", None).unwrap().escalation_level, 0);
     let a = guard.assess(&guard.event("u", "GET", "/again"));
@@ -272,11 +317,21 @@ fn out_of_order_duplicate_and_far_future_timestamps_are_handled() {
     let dup = guard.assess(&Event::new("u", "GET", "/", t));
     assert_eq!(dup.readings[0].observed, 3.0);
     // A year ahead: capped at clock + 60s, so the window is not wiped for good.
-    let future = guard.assess(&Event::new("u", "GET", "/", t + Duration::from_secs(365 * 86_400)));
+    let future = guard.assess(&Event::new(
+        "u",
+        "GET",
+        "/",
+        t + Duration::from_secs(365 * 86_400),
+    ));
     assert_eq!(future.at, t + Duration::from_secs(60));
     // The epoch and pre-epoch times do not panic.
     guard.check(&Event::new("old", "GET", "/", UNIX_EPOCH));
-    guard.check(&Event::new("older", "GET", "/", UNIX_EPOCH - Duration::from_secs(5)));
+    guard.check(&Event::new(
+        "older",
+        "GET",
+        "/",
+        UNIX_EPOCH - Duration::from_secs(5),
+    ));
 }
 
 #[test]
@@ -306,7 +361,8 @@ fn metadata_is_kept_on_the_event() {
 
 #[test]
 fn one_actor_sending_a_million_events_stays_within_its_cap() {
-    let (guard, clock) = toml_guard("[guard]\nburst_max_events = 100\nmax_events_per_actor = 500\n");
+    let (guard, clock) =
+        toml_guard("[guard]\nburst_max_events = 100\nmax_events_per_actor = 500\n");
     let mut bytes_after_first_cap = 0;
     for i in 0..1_000_000u32 {
         if i % 1000 == 0 {
@@ -361,21 +417,41 @@ fn the_actor_cap_evicts_the_least_recently_active() {
     let stats = guard.stats();
     assert!(stats.actors <= 1000, "{stats:?}");
     assert!(stats.evicted >= 9000, "{stats:?}");
-    assert!(guard.status("vip", None).is_some(), "the active actor survives");
-    assert!(guard.status("ip:9999", None).is_some(), "the newest actor survives");
-    assert!(guard.status("ip:0", None).is_none(), "the oldest actor was evicted");
+    assert!(
+        guard.status("vip", None).is_some(),
+        "the active actor survives"
+    );
+    assert!(
+        guard.status("ip:9999", None).is_some(),
+        "the newest actor survives"
+    );
+    assert!(
+        guard.status("ip:0", None).is_none(),
+        "the oldest actor was evicted"
+    );
 }
 
 #[test]
 fn megabyte_actor_ids_are_stored_bounded_and_stay_distinct() {
-    let guard = Guard::from_toml_str("[guard]\nburst_max_events = 1\nmax_events_per_actor = 2\n").unwrap();
+    let guard =
+        Guard::from_toml_str("[guard]\nburst_max_events = 1\nmax_events_per_actor = 2\n").unwrap();
     let a = "a".repeat(1 << 20);
     let b = format!("{}b", "a".repeat((1 << 20) - 1));
     guard.check(&guard.event(a.as_str(), "GET", "/"));
-    assert_eq!(guard.check(&guard.event(b.as_str(), "GET", "/")), Decision::Allow);
-    assert_eq!(guard.check(&guard.event(a.as_str(), "GET", "/")), Decision::Block);
+    assert_eq!(
+        guard.check(&guard.event(b.as_str(), "GET", "/")),
+        Decision::Allow
+    );
+    assert_eq!(
+        guard.check(&guard.event(a.as_str(), "GET", "/")),
+        Decision::Block
+    );
     let status = guard.status(&a, None).unwrap();
-    assert!(status.actor.len() <= pattern_guard::MAX_ACTOR_BYTES, "{}", status.actor.len());
+    assert!(
+        status.actor.len() <= pattern_guard::MAX_ACTOR_BYTES,
+        "{}",
+        status.actor.len()
+    );
     assert!(guard.stats().heap_bytes < 64 * 1024);
     let huge_target = "t".repeat(1 << 20);
     guard.check(&guard.event("c", huge_target.as_str(), huge_target.as_str()));
@@ -392,14 +468,19 @@ fn export_and_restore_carry_windows_and_escalation_across_guards() {
     }
     let json = serde_json::to_string(&first.export()).unwrap();
 
-    let second = Guard::from_toml_str(text).unwrap().with_clock(clock.clone());
+    let second = Guard::from_toml_str(text)
+        .unwrap()
+        .with_clock(clock.clone());
     let snapshot: pattern_guard::Snapshot = serde_json::from_str(&json).unwrap();
     assert_eq!((snapshot.actors(), snapshot.events()), (1, 5));
     second.restore(&snapshot).unwrap();
     clock.advance(Duration::from_secs(1));
     let a_first = first.assess(&first.event("cli", "run", "/5"));
     let a_second = second.assess(&second.event("cli", "run", "/5"));
-    assert_eq!(a_second, a_first, "a restored guard continues exactly where the first was");
+    assert_eq!(
+        a_second, a_first,
+        "a restored guard continues exactly where the first was"
+    );
     assert_eq!(a_second.decision, Decision::Block);
     assert_eq!(a_second.escalation_level, 0);
     assert_eq!(second.export(), first.export());
@@ -416,7 +497,11 @@ fn restore_under_an_edited_config_recomputes_the_window() {
         .unwrap()
         .with_clock(clock.clone());
     second.restore(&first.export()).unwrap();
-    assert_eq!(second.status("cli", None).unwrap().events, 3, "only the last 25s are kept");
+    assert_eq!(
+        second.status("cli", None).unwrap().events,
+        3,
+        "only the last 25s are kept"
+    );
 }
 
 #[test]
@@ -431,8 +516,16 @@ fn snapshots_of_an_unknown_format_or_with_damaged_hashes_are_refused() {
     value["format"] = 1.into();
     value["actors"][0]["events"][0][1] = serde_json::json!(u64::MAX);
     let damaged: pattern_guard::Snapshot = serde_json::from_value(value).unwrap();
-    assert!(guard.restore(&damaged).unwrap_err().to_string().contains("damaged"));
-    assert_eq!(guard.stats().events, 1, "a refused snapshot leaves the memory as it was");
+    assert!(guard
+        .restore(&damaged)
+        .unwrap_err()
+        .to_string()
+        .contains("damaged"));
+    assert_eq!(
+        guard.stats().events,
+        1,
+        "a refused snapshot leaves the memory as it was"
+    );
 }
 
 #[test]
@@ -451,7 +544,8 @@ fn reset_forgets_one_actor_or_all() {
 #[test]
 fn many_threads_share_one_guard_and_no_event_is_lost() {
     let guard = Arc::new(
-        Guard::from_toml_str("[guard]\nburst_max_events = 100000\nmax_events_per_actor = 200000\n").unwrap(),
+        Guard::from_toml_str("[guard]\nburst_max_events = 100000\nmax_events_per_actor = 200000\n")
+            .unwrap(),
     );
     let handles: Vec<_> = (0..8)
         .map(|t| {
@@ -482,9 +576,16 @@ fn config_overrides_built_in_code_work_like_toml_ones() {
     o.burst_max_events = Some(4);
     config.actors.insert("svc".into(), o);
     let guard = Guard::from_config(config).unwrap();
-    let svc: Vec<Decision> = (0..6).map(|_| guard.check(&guard.event("svc", "GET", "/x"))).collect();
-    let user: Vec<Decision> = (0..3).map(|_| guard.check(&guard.event("user", "GET", "/x"))).collect();
+    let svc: Vec<Decision> = (0..6)
+        .map(|_| guard.check(&guard.event("svc", "GET", "/x")))
+        .collect();
+    let user: Vec<Decision> = (0..3)
+        .map(|_| guard.check(&guard.event("user", "GET", "/x")))
+        .collect();
     // svc: max 4, so the 6th event is risk 0.5 (warn); user: max 2, so the 3rd is 0.5.
-    assert_eq!(names(&svc), ["allow", "allow", "allow", "allow", "allow", "warn"]);
+    assert_eq!(
+        names(&svc),
+        ["allow", "allow", "allow", "allow", "allow", "warn"]
+    );
     assert_eq!(names(&user), ["allow", "allow", "warn"]);
 }

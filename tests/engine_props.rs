@@ -43,16 +43,22 @@ fn op() -> impl Strategy<Value = Op> {
         3 => 0.0f64..10.0,
         1 => prop_oneof![Just(f64::NAN), Just(-1.0), Just(f64::INFINITY), Just(1e30)],
     ];
-    (0..ACTORS.len(), 0..ACTIONS.len(), 0..TARGETS.len(), advance, skew, weight).prop_map(
-        |(actor, action, target, advance, skew, weight)| Op {
+    (
+        0..ACTORS.len(),
+        0..ACTIONS.len(),
+        0..TARGETS.len(),
+        advance,
+        skew,
+        weight,
+    )
+        .prop_map(|(actor, action, target, advance, skew, weight)| Op {
             actor,
             action,
             target,
             advance,
             skew,
             weight,
-        },
-    )
+        })
 }
 
 fn config() -> impl Strategy<Value = Config> {
@@ -117,7 +123,6 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn fast_engine_matches_the_reference(config in config(), ops in prop::collection::vec(op(), 1..250)) {

@@ -32,7 +32,9 @@ fn warn_delay_and_block_are_logged_at_info_with_reasons() {
         .finish();
     let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/guard.toml.demo");
-    let guard = Guard::from_config_path(path).unwrap().with_clock(clock.clone());
+    let guard = Guard::from_config_path(path)
+        .unwrap()
+        .with_clock(clock.clone());
     tracing::subscriber::with_default(subscriber, || {
         for i in 0..6 {
             clock.advance(Duration::from_secs(1));
@@ -43,10 +45,15 @@ fn warn_delay_and_block_are_logged_at_info_with_reasons() {
     let log = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 3, "allows are silent:\n{log}");
-    assert!(lines[0].contains("INFO") && lines[0].contains("decision=warn"), "{log}");
+    assert!(
+        lines[0].contains("INFO") && lines[0].contains("decision=warn"),
+        "{log}"
+    );
     assert!(lines[1].contains("decision=delay 1.000s"), "{log}");
     assert!(lines[2].contains("decision=block"), "{log}");
-    assert!(lines[2].contains("burst: 6 events in the window (max 3)"), "{log}");
+    assert!(
+        lines[2].contains("burst: 6 events in the window (max 3)"),
+        "{log}"
+    );
     assert!(lines[2].contains("actor=\"cli\""), "{log}");
 }
-

@@ -160,13 +160,14 @@ impl Reference {
                 put(Detector::Regularity, 0.0, 0.0);
             } else {
                 let mean = sum as f64 / gaps.len() as f64;
-                let var = gaps
-                    .iter()
-                    .map(|&g| (g as f64 - mean).powi(2))
-                    .sum::<f64>()
+                let var = gaps.iter().map(|&g| (g as f64 - mean).powi(2)).sum::<f64>()
                     / gaps.len() as f64;
                 let cv = var.sqrt() / mean;
-                put(Detector::Regularity, cv, (1.0 - cv / max_cv).clamp(0.0, 1.0));
+                put(
+                    Detector::Regularity,
+                    cv,
+                    (1.0 - cv / max_cv).clamp(0.0, 1.0),
+                );
             }
         }
 
@@ -209,8 +210,8 @@ impl Reference {
         } else if risk < s.warn_below {
             Decision::Warn
         } else if risk < s.delay_below {
-            let secs = (s.delay_secs * s.escalation_delay_factor.powi(level as i32))
-                .min(s.delay_max_secs);
+            let secs =
+                (s.delay_secs * s.escalation_delay_factor.powi(level as i32)).min(s.delay_max_secs);
             Decision::Delay(std::time::Duration::from_secs_f64(secs))
         } else {
             Decision::Block
