@@ -396,6 +396,29 @@ fn ceiling(threads: usize) -> f64 {
     (threads as u64 * per_thread) as f64 / best.as_secs_f64()
 }
 
+/// Heap held by a default guard after one actor sends 10,000 and then 10,000,000 events.
+fn flood_one_actor() -> (f64, f64) {
+    let before = LIVE.load(Ordering::Relaxed);
+    let guard = Guard::new().with_clock(ManualClock::new(at(START + 1_000_000 * 1_000_000_000)));
+    let targets = targets();
+    let mut after_10k = 0.0;
+    for i in 0..10_000_000u64 {
+        let e = Event::new(
+            "flood",
+            "GET",
+            targets[(i % 64) as usize].as_str(),
+            at(START + i * 1_000),
+        );
+        black_box(guard.check(&e));
+        if i == 9_999 {
+            after_10k = (LIVE.load(Ordering::Relaxed) - before) as f64;
+        }
+    }
+    let after = (LIVE.load(Ordering::Relaxed) - before) as f64;
+    drop(guard);
+    (after_10k, after)
+}
+
 fn memory() -> (f64, f64, f64) {
     let mut c = Config::default();
     c.max_actors = 2_000_000;
@@ -409,14 +432,10 @@ fn memory() -> (f64, f64, f64) {
     let actors_bytes = (LIVE.load(Ordering::Relaxed) - before) as f64;
     drop(guard);
 
-    let deep = Deep::new(1_000);
-    let small = LIVE.load(Ordering::Relaxed);
-    drop(deep);
     let before = LIVE.load(Ordering::Relaxed);
     let deep = Deep::new(1_000_001);
     let per_event = (LIVE.load(Ordering::Relaxed) - before) as f64 / 1_000_001.0;
     drop(deep);
-    let _ = small;
     (
         actors_bytes / 1e6,
         per_event,
@@ -493,6 +512,12 @@ fn summary() {
         two / one
     );
 
+    let (after_10k, after_10m) = flood_one_actor();
+    println!(
+        "one actor sending 10,000,000 events (defaults, cap 10,000): heap {:.0} KiB after 10,000 events, {:.0} KiB after 10,000,000",
+        after_10k / 1024.0,
+        after_10m / 1024.0
+    );
     let (per_actor, per_event, total_mib) = memory();
     println!("memory: {per_actor:.0} bytes per idle actor (1 event), {per_event:.1} bytes per event held");
     println!("  1,000,000 actors: {total_mib:.0} MiB of heap (goal < 512 MiB)");
