@@ -180,6 +180,12 @@ settings! {
     /// Timestamps further than this ahead of the guard's clock are taken as clock + this, so one bad
     /// timestamp cannot wipe an actor's window.
     future_tolerance_secs: f64 = 60.0; "number >= 0", "60.0";
+    /// CLI: a wrapped command running longer than this many seconds is a runaway: SIGTERM to its
+    /// process group (exit 124), then SIGKILL after kill_grace_secs (exit 137). Unset = no limit;
+    /// `--max-runtime` overrides.
+    max_runtime_secs: Option<f64> = None; "number > 0", "unset";
+    /// CLI: seconds between SIGTERM and SIGKILL when stopping a runaway; `--kill-after` overrides.
+    kill_grace_secs: f64 = 10.0; "number >= 0, <= 31536000", "10.0";
 }
 
 /// Longest window, delay and cool-down accepted: one year, in seconds.
@@ -503,6 +509,16 @@ fn validate_settings(s: &Settings) -> Result<(), Invalid> {
             ),
         ));
     }
+    if let Some(v) = s.max_runtime_secs {
+        positive("max_runtime_secs", v, MAX_SECS)?;
+    }
+    in_range(
+        "kill_grace_secs",
+        s.kill_grace_secs,
+        0.0,
+        MAX_SECS,
+        "in [0, 31536000]",
+    )?;
     in_range(
         "future_tolerance_secs",
         s.future_tolerance_secs,

@@ -1,0 +1,311 @@
+//! The command line, defined once with clap: help, the man page and shell completions all come
+//! from [`Cli`]. Nothing outside this file sees clap types; [`Cli`] is turned into plain options
+//! by the caller.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Behaviour guard for commands: is this run normal right now?
+///
+/// Each run of COMMAND is an event (actor `cli`, action `run`, target the command line by
+/// default) kept in a state file, so history survives between invocations. Before running,
+/// pattern-guard checks the event and acts: allow runs it silently, warn runs it with one line on
+/// stderr, delay waits first, block does not run it (exit 75).
+#[derive(Debug, Parser)]
+#[command(
+    name = "pattern-guard",
+    version,
+    after_help = "Exit codes: the command's own; 128+N if it died of signal N; 75 blocked; \
+                  124 stopped (SIGTERM) as a runaway; 137 killed after the grace period; \
+                  125 pattern-guard failed; 126 command not runnable; 127 command not found."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// The command to guard, after `--`.
+    #[arg(last = true, value_name = "COMMAND", num_args = 1..)]
+    pub argv: Vec<OsString>,
+}
+
+/// Options for every form.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in).
+    #[arg(
+        short,
+        long,
+        value_name = "PATH",
+        env = "PATTERN_GUARD_CONFIG",
+        global = true
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "PATTERN_GUARD_STATE_DIR",
+        global = true
+    )]
+    pub state_dir: Option<PathBuf>,
+
+    /// Print less: only errors (twice: nothing of pattern-guard's own but errors).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "verbose")]
+    pub quiet: u8,
+
+    /// Log more (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// When to colour messages.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// Describes the event a run or a check records.
+#[derive(Debug, Args, Clone)]
+pub struct EventArgs {
+    /// Who runs it: history and limits are per actor.
+    #[arg(long, env = "PATTERN_GUARD_ACTOR", default_value = "cli")]
+    pub actor: String,
+
+    /// What is done.
+    #[arg(long, env = "PATTERN_GUARD_ACTION", default_value = "run")]
+    pub action: String,
+
+    /// What it is done to (default for a run: the command line).
+    #[arg(long, env = "PATTERN_GUARD_TARGET")]
+    pub target: Option<String>,
+
+    /// Cost of the event, summed against weight_max_total.
+    #[arg(long, env = "PATTERN_GUARD_WEIGHT", default_value_t = 1.0, value_parser = parse_weight)]
+    pub weight: f64,
+}
+
+/// Options for guarding a command.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub event: EventArgs,
+
+    /// Run the command N times in this process, each run one event.
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub repeat: u64,
+
+    /// Wait this long between repeated runs (30s, 5m, 1h30m, or seconds).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub interval: Option<Duration>,
+
+    /// Stop the command (SIGTERM to its process group) after it has run this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_runtime: Option<Duration>,
+
+    /// After SIGTERM, wait this long before SIGKILL.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub kill_after: Option<Duration>,
+
+    /// Decide and report, but never delay, block or kill, and record nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the decision and its reasons on stderr for every run.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Exit code when blocked.
+    #[arg(
+        long,
+        value_name = "CODE",
+        env = "PATTERN_GUARD_BLOCK_EXIT_CODE",
+        default_value_t = 75
+    )]
+    pub block_exit_code: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block).
+    Check {
+        #[command(flatten)]
+        event: EventArgs,
+        /// Print the assessment as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what is remembered per actor: recent events, escalation, cool-down.
+    Status {
+        /// Only this actor.
+        actor: Option<String>,
+        /// Print as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget the history of one actor, or of all with --all.
+    Reset {
+        /// The actor to forget.
+        #[arg(required_unless_present = "all")]
+        actor: Option<String>,
+        /// Forget every actor.
+        #[arg(long, conflicts_with = "actor")]
+        all: bool,
+    },
+    /// Work with the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print the effective settings for an actor.
+    Check {
+        /// The actor whose effective settings to print.
+        #[arg(long, default_value = "cli")]
+        actor: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Options that only make sense when guarding a command.
+const RUN_ONLY: [&str; 11] = [
+    "actor",
+    "action",
+    "target",
+    "weight",
+    "repeat",
+    "interval",
+    "max_runtime",
+    "kill_after",
+    "dry_run",
+    "explain",
+    "block_exit_code",
+];
+
+impl Cli {
+    /// Parses the process arguments; a usage error names what was wrong.
+    pub fn parse_args() -> Result<Cli, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(std::env::args_os())?;
+        if let Some((name, _)) = matches.subcommand() {
+            for id in RUN_ONLY {
+                if matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine) {
+                    return Err(command.error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        format!(
+                            "--{} guards a command and does not go with `{name}`; \
+                             put it after the subcommand if it takes it (see {name} --help)",
+                            id.replace('_', "-")
+                        ),
+                    ));
+                }
+            }
+        }
+        Cli::from_arg_matches(&matches)
+    }
+}
+
+/// `30s`, `5m`, `1h30m`, `250ms`, `2d`, or plain (fractional) seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let bad = || {
+        format!(
+            "invalid duration `{text}`: use seconds (90, 2.5) or units like 30s, 5m, 1h30m, 250ms"
+        )
+    };
+    if let Ok(secs) = t.parse::<f64>() {
+        return if secs.is_finite() && (0.0..=1e9).contains(&secs) {
+            Ok(Duration::from_secs_f64(secs))
+        } else {
+            Err(bad())
+        };
+    }
+    let mut total = 0.0;
+    let mut rest = t;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            _ => return Err(bad()),
+        };
+        total += value * scale;
+        rest = &rest[unit_len..];
+    }
+    if total > 1e9 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+fn parse_weight(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(w) if w.is_finite() && w >= 0.0 => Ok(w),
+        _ => Err(format!("invalid weight `{text}`: use a finite number >= 0")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_accept_units_and_plain_seconds() {
+        let d = |s| parse_duration(s).unwrap();
+        assert_eq!(d("30s"), Duration::from_secs(30));
+        assert_eq!(d("5m"), Duration::from_secs(300));
+        assert_eq!(d("1h30m"), Duration::from_secs(5400));
+        assert_eq!(d("250ms"), Duration::from_millis(250));
+        assert_eq!(d("2.5"), Duration::from_millis(2500));
+        assert_eq!(d("90"), Duration::from_secs(90));
+        for bad in ["", "abc", "5x", "-1", "1h30", "nan", "inf", "1e300"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}

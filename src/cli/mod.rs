@@ -1,0 +1,453 @@
+//! The `pattern-guard` command: guard a command with the engine, keeping history between runs.
+//!
+//! - [`args`]: the clap definition (the only module that sees clap);
+//! - [`state`]: where history lives, locking, atomic saves, corrupt-state recovery;
+//! - [`supervise`]: running the child, forwarding signals, stopping runaways;
+//! - [`exit_code`]: the exit codes.
+//!
+//! This module ties them together: find the configuration, then for each run load-check-save the
+//! actor's history and act on the decision.
+
+pub mod args;
+pub mod exit_code;
+pub mod state;
+pub mod supervise;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use pattern_guard::{Assessment, Config, Decision, Event, Guard};
+
+use args::{Cli, ColorChoice, Command, ConfigCommand, EventArgs, Global, LogFormat, RunArgs};
+use exit_code::Exit;
+use state::{ActorState, StateError};
+use supervise::{human, Limits, Signals};
+
+/// Everything that makes pattern-guard itself fail (exit 125).
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error("{0}")]
+    Config(#[from] pattern_guard::Error),
+    #[error("{0}")]
+    State(#[from] StateError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Parses the command line, runs, and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::parse_args() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                Exit::Failure
+            } else {
+                Exit::Child(0)
+            };
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pattern-guard: cannot start: {e}");
+            return Exit::Failure.into();
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            eprintln!("pattern-guard: {e}");
+            Exit::Failure.into()
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<Exit, Failure> {
+    let (config, source) = load_config(cli.global.config.as_deref())?;
+    tracing::debug!(config = %source, "configuration loaded");
+    match cli.command {
+        Some(Command::Config {
+            command: ConfigCommand::Check { actor },
+        }) => {
+            let settings = config.settings_for(&actor);
+            let text = toml::to_string(&settings).map_err(|e| Failure::Usage(e.to_string()))?;
+            eprintln!("pattern-guard: {source}: valid; effective settings for actor '{actor}':");
+            print!("[guard]\n{text}");
+            Ok(Exit::Child(0))
+        }
+        Some(Command::Check { event, json }) => {
+            check(&cli.global, config, &event, json)
+        }
+        Some(Command::Status { actor, json }) => status(&cli.global, config, actor, json),
+        Some(Command::Reset { actor, all }) => reset(&cli.global, actor, all),
+        None if cli.argv.is_empty() => Err(Failure::Usage(
+            "nothing to run: give a command after `--` (pattern-guard [OPTIONS] -- COMMAND [ARGS...]), \
+             or a subcommand; see --help"
+                .into(),
+        )),
+        None => guard_command(&cli.global, config, &cli.run, &cli.argv).await,
+    }
+}
+
+/// `--config`/`$PATTERN_GUARD_CONFIG` (clap reads both), then the user's config file, then the
+/// built-in defaults. Returns the config and where it came from.
+fn load_config(explicit: Option<&Path>) -> Result<(Config, String), Failure> {
+    if let Some(path) = explicit {
+        return Ok((Config::from_path(path)?, path.display().to_string()));
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(path) = base.map(|b| b.join("pattern-guard").join("guard.toml")) {
+        if path.exists() {
+            return Ok((Config::from_path(&path)?, path.display().to_string()));
+        }
+    }
+    Ok((Config::default(), "built-in defaults".into()))
+}
+
+fn init_logging(global: &Global) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (global.quiet, global.verbose) {
+        (q, _) if q > 0 => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        (_, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let ansi = match global.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let _ = match global.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn state_dir(global: &Global) -> Result<PathBuf, Failure> {
+    Ok(state::resolve_dir(global.state_dir.as_deref())?)
+}
+
+/// Shell-like display of a command line, the default event target.
+fn command_line(argv: &[OsString]) -> String {
+    argv.iter()
+        .map(|a| {
+            let s = a.to_string_lossy();
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+            {
+                s.into_owned()
+            } else {
+                format!("'{}'", s.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn reasons(a: &Assessment) -> String {
+    let r: Vec<String> = a.reasons().iter().map(ToString::to_string).collect();
+    if r.is_empty() {
+        "no detector fired".into()
+    } else {
+        r.join("; ")
+    }
+}
+
+/// Records the event under the actor's lock; reports a set-aside state file.
+fn record(
+    dir: &Path,
+    guard: &Guard,
+    event: &Event<'_>,
+    save: bool,
+) -> Result<Assessment, StateError> {
+    let store = ActorState::new(dir, event.actor());
+    let (assessment, set_aside) = store.transact(guard, save, |g| g.assess(event))?;
+    if let Some(note) = set_aside {
+        eprintln!("pattern-guard: {note}");
+    }
+    Ok(assessment)
+}
+
+async fn guard_command(
+    global: &Global,
+    config: Config,
+    run: &RunArgs,
+    argv: &[OsString],
+) -> Result<Exit, Failure> {
+    let dir = state_dir(global)?;
+    let settings = config.settings_for(&run.event.actor);
+    let limits = Limits {
+        max_runtime: run
+            .max_runtime
+            .or_else(|| settings.max_runtime_secs.map(Duration::from_secs_f64)),
+        kill_after: run
+            .kill_after
+            .unwrap_or_else(|| Duration::from_secs_f64(settings.kill_grace_secs)),
+    };
+    let guard = Guard::from_config(config)?;
+    let mut signals = Signals::install()?;
+    let shown = command_line(argv);
+    let target = run.event.target.clone().unwrap_or_else(|| shown.clone());
+    let mut last = Exit::Child(0);
+    for iteration in 1..=run.repeat {
+        if iteration > 1 {
+            if let Some(pause) = run.interval {
+                if let Some(sig) = supervise::wait_or_signal(pause, &mut signals).await {
+                    return Ok(Exit::Interrupted(sig as i32));
+                }
+            }
+        }
+        let event = Event::new(
+            run.event.actor.as_str(),
+            run.event.action.as_str(),
+            target.as_str(),
+            SystemTime::now(),
+        )
+        .with_weight(run.event.weight);
+        let assessment = record(&dir, &guard, &event, !run.dry_run)?;
+        if let Some(exit) = act(global, run, &assessment, &shown, &mut signals).await {
+            return Ok(exit);
+        }
+        let env = [("PATTERN_GUARD_ITERATION", iteration.to_string())];
+        last = supervise::run(argv, &env, limits, &mut signals).await;
+        if matches!(last, Exit::Failure) {
+            return Ok(last);
+        }
+    }
+    Ok(last)
+}
+
+/// Reports and enacts a decision before the run; `Some(exit)` when the command must not run.
+async fn act(
+    global: &Global,
+    run: &RunArgs,
+    a: &Assessment,
+    shown: &str,
+    signals: &mut Signals,
+) -> Option<Exit> {
+    let actor = &run.event.actor;
+    let dry = if run.dry_run {
+        " (dry run: not enforced)"
+    } else {
+        ""
+    };
+    let speak = global.quiet == 0;
+    match a.decision {
+        Decision::Allow => {
+            if run.explain || run.dry_run {
+                eprintln!(
+                    "pattern-guard: allow '{shown}' for actor '{actor}' (risk {:.2}): {}{dry}",
+                    a.risk,
+                    reasons(a)
+                );
+            }
+            None
+        }
+        Decision::Warn => {
+            if speak {
+                eprintln!(
+                    "pattern-guard: warning: unusual runs of '{shown}' for actor '{actor}' (risk {:.2}): {}{dry}",
+                    a.risk,
+                    reasons(a)
+                );
+            }
+            None
+        }
+        Decision::Delay(d) => {
+            if speak {
+                eprintln!(
+                    "pattern-guard: delaying '{shown}' by {} for actor '{actor}' (risk {:.2}): {}{dry}",
+                    human(d),
+                    a.risk,
+                    reasons(a)
+                );
+            }
+            if run.dry_run {
+                return None;
+            }
+            supervise::wait_or_signal(d, signals)
+                .await
+                .map(|sig| Exit::Interrupted(sig as i32))
+        }
+        Decision::Block => {
+            if global.quiet < 2 {
+                let when = a
+                    .retry_after
+                    .map(|d| format!("; it may run again in {}", human(d)))
+                    .unwrap_or_default();
+                eprintln!(
+                    "pattern-guard: blocked '{shown}' for actor '{actor}' (risk {:.2}): {}{when}{dry}",
+                    a.risk,
+                    reasons(a)
+                );
+            }
+            (!run.dry_run).then_some(Exit::Blocked(run.block_exit_code))
+        }
+    }
+}
+
+fn assessment_json(actor: &str, a: &Assessment) -> serde_json::Value {
+    serde_json::json!({
+        "actor": actor,
+        "decision": a.decision.name(),
+        "delay_secs": match a.decision { Decision::Delay(d) => Some(d.as_secs_f64()), _ => None },
+        "risk": a.risk,
+        "raw_risk": a.raw_risk,
+        "escalation_level": a.escalation_level,
+        "retry_after_secs": a.retry_after.map(|d| d.as_secs_f64()),
+        "readings": a.readings.iter().map(|r| serde_json::json!({
+            "detector": r.detector.name(),
+            "observed": r.observed,
+            "limit": r.limit,
+            "risk": r.risk,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn check(global: &Global, config: Config, event: &EventArgs, json: bool) -> Result<Exit, Failure> {
+    let dir = state_dir(global)?;
+    let guard = Guard::from_config(config)?;
+    let target = event.target.clone().unwrap_or_else(|| "-".into());
+    let e = Event::new(
+        event.actor.as_str(),
+        event.action.as_str(),
+        target.as_str(),
+        SystemTime::now(),
+    )
+    .with_weight(event.weight);
+    let a = record(&dir, &guard, &e, true)?;
+    if json {
+        println!("{}", assessment_json(&event.actor, &a));
+    } else {
+        let retry = a
+            .retry_after
+            .map(|d| format!(", retry in {}", human(d)))
+            .unwrap_or_default();
+        println!(
+            "{} (risk {:.2}{retry}): {}",
+            a.decision,
+            a.risk,
+            reasons(&a)
+        );
+    }
+    Ok(match a.decision {
+        Decision::Allow => Exit::Child(0),
+        Decision::Warn => Exit::Decision(exit_code::CHECK_WARN),
+        Decision::Delay(_) => Exit::Decision(exit_code::CHECK_DELAY),
+        Decision::Block => Exit::Blocked(exit_code::BLOCKED),
+    })
+}
+
+fn status(
+    global: &Global,
+    config: Config,
+    actor: Option<String>,
+    json: bool,
+) -> Result<Exit, Failure> {
+    let dir = state_dir(global)?;
+    let files = match &actor {
+        Some(a) => vec![ActorState::new(&dir, a).path().to_path_buf()],
+        None => state::state_files(&dir)?,
+    };
+    let mut rows = Vec::new();
+    for file in files {
+        let guard = Guard::from_config(config.clone())?;
+        let store = state::from_state_path(&file);
+        if let Some(problem) = store.read(&guard)? {
+            eprintln!("pattern-guard: {}: {problem}", file.display());
+        }
+        rows.extend(guard.actors(None));
+    }
+    if json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "actor": s.actor,
+                    "events_in_window": s.events,
+                    "escalation_level": s.escalation_level,
+                    "last_seen_unix": s.last_seen.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+                    "cool_down_in_secs": s.cool_down_in.as_secs_f64(),
+                    "window_clears_in_secs": s.window_clears_in.as_secs_f64(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(Exit::Child(0));
+    }
+    if rows.is_empty() {
+        eprintln!(
+            "pattern-guard: no history{} in {}",
+            actor
+                .map(|a| format!(" for actor '{a}'"))
+                .unwrap_or_default(),
+            dir.display()
+        );
+        return Ok(Exit::Child(0));
+    }
+    println!(
+        "{:<24} {:>7} {:>6} {:>12} {:>14} {:>10}",
+        "ACTOR", "EVENTS", "LEVEL", "LAST SEEN", "WINDOW CLEARS", "COOL-DOWN"
+    );
+    let now = SystemTime::now();
+    for s in rows {
+        let ago = now.duration_since(s.last_seen).unwrap_or_default();
+        println!(
+            "{:<24} {:>7} {:>6} {:>12} {:>14} {:>10}",
+            s.actor,
+            s.events,
+            s.escalation_level,
+            format!("{} ago", human(ago)),
+            human(s.window_clears_in),
+            human(s.cool_down_in)
+        );
+    }
+    Ok(Exit::Child(0))
+}
+
+fn reset(global: &Global, actor: Option<String>, all: bool) -> Result<Exit, Failure> {
+    let dir = state_dir(global)?;
+    if all {
+        let files = state::state_files(&dir)?;
+        for file in &files {
+            state::from_state_path(file).remove()?;
+        }
+        eprintln!(
+            "pattern-guard: forgot {} actor(s) in {}",
+            files.len(),
+            dir.display()
+        );
+        return Ok(Exit::Child(0));
+    }
+    let actor = actor.unwrap_or_default();
+    if ActorState::new(&dir, &actor).remove()? {
+        eprintln!("pattern-guard: forgot actor '{actor}'");
+    } else {
+        eprintln!("pattern-guard: no history for actor '{actor}'");
+    }
+    Ok(Exit::Child(0))
+}

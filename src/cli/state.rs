@@ -1,0 +1,454 @@
+//! History between invocations: one state file per actor.
+//!
+//! # Where
+//! `--state-dir` / `$PATTERN_GUARD_STATE_DIR` if given; else `$XDG_RUNTIME_DIR/pattern-guard`;
+//! else (cron has no `XDG_RUNTIME_DIR`) `/run/user/$UID/pattern-guard` when `/run/user/$UID`
+//! exists and belongs to the user; else `pattern-guard-$UID` under `$TMPDIR` or `/tmp`.
+//! pattern-guard creates the directory with mode 0700 and refuses one that is a symlink, belongs to
+//! another user, or is writable by group or others.
+//!
+//! # Keying
+//! History is per actor: actor `cli` lives in `cli-<hash>.state`, where the name keeps the actor's
+//! safe characters (at most 48) and the hash (xxh3 of the whole id) keeps distinct actors apart.
+//! Jobs therefore interfere only when they share an actor (`--actor`, `$PATTERN_GUARD_ACTOR`).
+//!
+//! # Safety
+//! Load-check-save runs under an exclusive `flock` on `<name>.lock`, never held while the command
+//! runs. Saving writes a temp file in the same directory, fsyncs it and renames it over the state
+//! file, so a crash at any moment leaves the old or the new state, never a torn one. A state file
+//! that cannot be read (corrupt, truncated, a symlink, from a newer format, too large) is renamed
+//! to `<name>.state.bad-<time>` for inspection, reported in one line, and replaced by a fresh
+//! history. Files are opened with `O_NOFOLLOW` and created 0600.
+//!
+//! # Format
+//! `PGSTATE1`, then the xxh3 checksum and length of the payload (little-endian u64 each), then
+//! the engine's [`Snapshot`] encoded with postcard. Its size is bounded by the actor's
+//! `max_events_per_actor` (32 bytes an event); files over 64 MiB are refused.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use nix::fcntl::{Flock, FlockArg};
+use pattern_guard::{Guard, Snapshot};
+
+const MAGIC: &[u8; 8] = b"PGSTATE1";
+const HEADER: usize = 24;
+const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What went wrong with the state; every message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state directory {}: {why}", dir.display())]
+    Directory { dir: PathBuf, why: String },
+    #[error("state file {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: nix::errno::Errno,
+    },
+}
+
+/// Picks the state directory per the rules above and makes sure it is safe to use.
+pub fn resolve_dir(explicit: Option<&Path>) -> Result<PathBuf, StateError> {
+    let uid = nix::unistd::geteuid().as_raw();
+    if let Some(dir) = explicit {
+        ensure_dir(dir, uid)?;
+        return Ok(dir.to_path_buf());
+    }
+    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        let dir = Path::new(&runtime).join("pattern-guard");
+        ensure_dir(&dir, uid)?;
+        return Ok(dir);
+    }
+    let run_user = PathBuf::from(format!("/run/user/{uid}"));
+    if fs::symlink_metadata(&run_user).is_ok_and(|m| m.is_dir() && m.uid() == uid) {
+        let dir = run_user.join("pattern-guard");
+        ensure_dir(&dir, uid)?;
+        return Ok(dir);
+    }
+    let tmp = std::env::var_os("TMPDIR")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("/tmp"), PathBuf::from);
+    let dir = tmp.join(format!("pattern-guard-{uid}"));
+    ensure_dir(&dir, uid)?;
+    Ok(dir)
+}
+
+/// Creates `dir` (0700) if missing; refuses a symlink, another user's directory, or one that
+/// group or others may write.
+fn ensure_dir(dir: &Path, uid: u32) -> Result<(), StateError> {
+    let fail = |why: String| StateError::Directory {
+        dir: dir.to_path_buf(),
+        why,
+    };
+    match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| {
+                    fail(format!(
+                        "cannot create it: {e}; pick another with --state-dir"
+                    ))
+                })?;
+            return ensure_dir(dir, uid);
+        }
+        Err(e) => return Err(fail(format!("cannot inspect it: {e}"))),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(fail(
+                "is a symlink; refusing to follow it (remove it, or pass --state-dir)".into(),
+            ))
+        }
+        Ok(meta) if !meta.is_dir() => {
+            return Err(fail(
+                "is not a directory; remove it or pass --state-dir".into(),
+            ))
+        }
+        Ok(meta) if meta.uid() != uid => {
+            return Err(fail(format!(
+                "belongs to uid {}, not to you (uid {uid}); refusing to use it (pass --state-dir)",
+                meta.uid()
+            )))
+        }
+        Ok(meta) if meta.permissions().mode() & 0o022 != 0 => {
+            return Err(fail(format!(
+                "is writable by group or others (mode {:o}); run chmod 700 on it",
+                meta.permissions().mode() & 0o777
+            )))
+        }
+        Ok(_) => {}
+    }
+    Ok(())
+}
+
+/// The state of one actor in one directory.
+pub struct ActorState {
+    path: PathBuf,
+    lock_path: PathBuf,
+}
+
+/// A state file set aside because it could not be read.
+#[derive(Debug)]
+pub struct SetAside {
+    pub path: PathBuf,
+    pub kept_as: PathBuf,
+    pub why: String,
+}
+
+impl std::fmt::Display for SetAside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "state file {} was unreadable ({}); kept it as {} and started a fresh history",
+            self.path.display(),
+            self.why,
+            self.kept_as.display()
+        )
+    }
+}
+
+impl ActorState {
+    pub fn new(dir: &Path, actor: &str) -> Self {
+        let name = file_stem(actor);
+        ActorState {
+            path: dir.join(format!("{name}.state")),
+            lock_path: dir.join(format!("{name}.lock")),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Locks, loads into `guard`, runs `f`, saves `guard`'s memory when `save`, unlocks.
+    /// Returns `f`'s result and any state file that had to be set aside.
+    pub fn transact<R>(
+        &self,
+        guard: &Guard,
+        save: bool,
+        f: impl FnOnce(&Guard) -> R,
+    ) -> Result<(R, Option<SetAside>), StateError> {
+        let _lock = self.lock(FlockArg::LockExclusive)?;
+        let set_aside = self.load_into(guard)?;
+        let result = f(guard);
+        if save {
+            self.save(&guard.export())?;
+        }
+        Ok((result, set_aside))
+    }
+
+    /// Loads under a shared lock, for reading only. `Ok(Some(why))`: the file cannot be used
+    /// (it is left alone; the next run sets it aside).
+    pub fn read(&self, guard: &Guard) -> Result<Option<String>, StateError> {
+        let _lock = self.lock(FlockArg::LockShared)?;
+        guard.reset_all();
+        match self.decode() {
+            Ok(None) => Ok(None),
+            Ok(Some(snapshot)) => Ok(guard.restore(&snapshot).err().map(|e| e.to_string())),
+            Err(why) => Ok(Some(why)),
+        }
+    }
+
+    /// Deletes the state under the lock. True when there was one.
+    pub fn remove(&self) -> Result<bool, StateError> {
+        let _lock = self.lock(FlockArg::LockExclusive)?;
+        match fs::remove_file(&self.path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(StateError::Io {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    fn lock(&self, arg: FlockArg) -> Result<Flock<File>, StateError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(&self.lock_path)
+            .map_err(|source| StateError::Io {
+                path: self.lock_path.clone(),
+                source,
+            })?;
+        Flock::lock(file, arg).map_err(|(_, source)| StateError::Lock {
+            path: self.lock_path.clone(),
+            source,
+        })
+    }
+
+    /// Restores the saved memory into `guard`; sets an unreadable file aside.
+    fn load_into(&self, guard: &Guard) -> Result<Option<SetAside>, StateError> {
+        guard.reset_all();
+        let why = match self.decode() {
+            Ok(None) => return Ok(None),
+            Ok(Some(snapshot)) => match guard.restore(&snapshot) {
+                Ok(()) => return Ok(None),
+                Err(e) => e.to_string(),
+            },
+            Err(why) => why,
+        };
+        let stamp = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let kept_as = self.path.with_extension(format!("state.bad-{stamp}"));
+        fs::rename(&self.path, &kept_as).map_err(|source| StateError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(Some(SetAside {
+            path: self.path.clone(),
+            kept_as,
+            why,
+        }))
+    }
+
+    /// `Ok(None)`: no state yet. `Err(why)`: a state file that cannot be used.
+    fn decode(&self) -> Result<Option<Snapshot>, String> {
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(&self.path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+                return Err("it is a symlink, which is never followed".into())
+            }
+            Err(e) => return Err(format!("cannot open it: {e}")),
+        };
+        let meta = file.metadata().map_err(|e| e.to_string())?;
+        if !meta.is_file() {
+            return Err("it is not a regular file".into());
+        }
+        if meta.len() > MAX_STATE_BYTES {
+            return Err(format!("it is {} bytes, over the 64 MiB limit", meta.len()));
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(MAX_STATE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read it: {e}"))?;
+        decode(&bytes).map(Some)
+    }
+
+    fn save(&self, snapshot: &Snapshot) -> Result<(), StateError> {
+        let io = |source| StateError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let bytes = encode(snapshot).map_err(|e| io(std::io::Error::other(e)))?;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            self.path
+                .file_name()
+                .map_or_else(Default::default, |n| n.to_string_lossy()),
+            std::process::id()
+        ));
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(&tmp)
+            .or_else(|e| {
+                // A temp file left by a crashed run with our pid: ours to replace.
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    fs::remove_file(&tmp)?;
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+                        .open(&tmp)
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(io)?;
+        let written = file.write_all(&bytes).and_then(|()| file.sync_all());
+        if let Err(e) = written.and_then(|()| fs::rename(&tmp, &self.path)) {
+            let _ = fs::remove_file(&tmp);
+            return Err(io(e));
+        }
+        // Make the rename itself durable.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// Every actor's state file in `dir`, as (file stem, path).
+pub fn state_files(dir: &Path) -> Result<Vec<PathBuf>, StateError> {
+    let entries = fs::read_dir(dir).map_err(|source| StateError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "state"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The state of the actor stored in `path` (from [`state_files`]).
+pub fn from_state_path(path: &Path) -> ActorState {
+    ActorState {
+        path: path.to_path_buf(),
+        lock_path: path.with_extension("lock"),
+    }
+}
+
+/// `PGSTATE1` + checksum + length + postcard payload.
+pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, String> {
+    let payload = postcard::to_stdvec(snapshot).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(HEADER + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&payload);
+    Ok(out)
+}
+
+/// The inverse of [`encode`]; says why a file cannot be used.
+pub fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
+    if bytes.len() < HEADER {
+        return Err(format!(
+            "truncated: {} bytes, shorter than its header",
+            bytes.len()
+        ));
+    }
+    if &bytes[..7] != b"PGSTATE" {
+        return Err("not a pattern-guard state file".into());
+    }
+    if bytes[7] != MAGIC[7] {
+        return Err(format!(
+            "written in state format {}, this pattern-guard reads format 1",
+            bytes[7] as char
+        ));
+    }
+    let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));
+    let (checksum, len) = (word(8), word(16));
+    let payload = &bytes[HEADER..];
+    if payload.len() as u64 != len {
+        return Err(format!(
+            "truncated: {} of {len} payload bytes",
+            payload.len()
+        ));
+    }
+    if xxhash_rust::xxh3::xxh3_64(payload) != checksum {
+        return Err("checksum mismatch: the file is damaged".into());
+    }
+    postcard::from_bytes(payload).map_err(|e| format!("cannot decode it: {e}"))
+}
+
+/// A file name for an actor: its safe characters (at most 48) and a hash of the whole id.
+fn file_stem(actor: &str) -> String {
+    let safe: String = actor
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(48)
+        .collect();
+    format!(
+        "{safe}-{:016x}",
+        xxhash_rust::xxh3::xxh3_64(actor.as_bytes())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_stems_are_safe_and_distinct() {
+        assert!(file_stem("cli").starts_with("cli-"));
+        assert!(file_stem("../etc/passwd").starts_with("___etc_passwd-"));
+        assert_ne!(file_stem("a/b"), file_stem("a_b"));
+        assert!(file_stem(&"x".repeat(10_000)).len() <= 48 + 17);
+    }
+
+    #[test]
+    fn encode_decode_round_trips_and_rejects_damage() {
+        let guard = Guard::new();
+        guard.check(&guard.event("cli", "run", "true"));
+        let snapshot = guard.export();
+        let bytes = encode(&snapshot).unwrap();
+        assert_eq!(decode(&bytes).unwrap(), snapshot);
+        assert!(decode(&bytes[..bytes.len() - 1])
+            .unwrap_err()
+            .contains("truncated"));
+        assert!(decode(&bytes[..10]).unwrap_err().contains("truncated"));
+        let mut flipped = bytes.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(decode(&flipped).unwrap_err().contains("checksum"));
+        let mut future = bytes.clone();
+        future[7] = b'2';
+        assert!(decode(&future).unwrap_err().contains("format 2"));
+        assert!(decode(b"garbage garbage garbage garbage")
+            .unwrap_err()
+            .contains("not a pattern-guard"));
+    }
+}
