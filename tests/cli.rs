@@ -1,0 +1,635 @@
+//! The `pattern-guard` binary as users run it: each test has its own state and config dirs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as Std, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use tempfile::TempDir;
+
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guard.toml.demo");
+
+struct Fixture {
+    dir: TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The binary with a clean environment pointing at this fixture.
+    fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("pattern-guard").unwrap();
+        for var in [
+            "PATTERN_GUARD_CONFIG",
+            "PATTERN_GUARD_ACTOR",
+            "PATTERN_GUARD_ACTION",
+            "PATTERN_GUARD_TARGET",
+            "PATTERN_GUARD_WEIGHT",
+            "PATTERN_GUARD_BLOCK_EXIT_CODE",
+            "RUST_LOG",
+        ] {
+            c.env_remove(var);
+        }
+        c.env("PATTERN_GUARD_STATE_DIR", self.state())
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .current_dir(self.dir.path());
+        c
+    }
+
+    fn demo(&self) -> Command {
+        let mut c = self.cmd();
+        c.args(["--config", DEMO]);
+        c
+    }
+
+    fn write_config(&self, text: &str) -> PathBuf {
+        let p = self.path("guard.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+fn wait_for(path: &Path) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if text.ends_with('\n') {
+                return text;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn separate_invocations_walk_allow_warn_delay_block_as_the_seed_says() {
+    let f = Fixture::new();
+    for _ in 0..3 {
+        f.demo().args(["--", "true"]).assert().success().stderr("");
+    }
+    f.demo().args(["--", "true"]).assert().success().stderr(
+        predicate::str::starts_with("pattern-guard: warning: ")
+            .and(predicate::str::contains("burst: 4 events")),
+    );
+    f.demo()
+        .args(["--", "true"])
+        .assert()
+        .success()
+        .stderr(predicate::str::starts_with(
+            "pattern-guard: delaying 'true' by 1s",
+        ));
+    f.demo().args(["--", "true"]).assert().code(75).stderr(
+        predicate::str::starts_with("pattern-guard: blocked 'true'")
+            .and(predicate::str::contains("it may run again in"))
+            .and(predicate::function(|s: &str| s.lines().count() == 1)),
+    );
+}
+
+#[test]
+fn repeat_runs_each_iteration_as_an_event_and_stops_at_block() {
+    let f = Fixture::new();
+    f.demo()
+        .args([
+            "--repeat",
+            "5",
+            "--",
+            "sh",
+            "-c",
+            "echo run $PATTERN_GUARD_ITERATION",
+        ])
+        .assert()
+        .success()
+        .stdout("run 1\nrun 2\nrun 3\nrun 4\nrun 5\n");
+    // The same history: the next run is the 6th event, blocked.
+    let f = Fixture::new();
+    f.demo()
+        .args([
+            "--repeat",
+            "8",
+            "--",
+            "sh",
+            "-c",
+            "echo run $PATTERN_GUARD_ITERATION",
+        ])
+        .assert()
+        .code(75)
+        .stdout("run 1\nrun 2\nrun 3\nrun 4\nrun 5\n");
+}
+
+#[test]
+fn a_blocked_command_is_never_spawned() {
+    let f = Fixture::new();
+    for _ in 0..5 {
+        f.demo().args(["--", "true"]).assert().success();
+    }
+    let marker = f.path("ran");
+    f.demo()
+        .args(["--", "touch"])
+        .arg(&marker)
+        .assert()
+        .code(75);
+    assert!(!marker.exists(), "the blocked command ran");
+}
+
+#[test]
+fn the_delay_happens_before_the_child_starts() {
+    let f = Fixture::new();
+    for _ in 0..4 {
+        f.demo().args(["--", "true"]).assert().success();
+    }
+    let out = f
+        .demo()
+        .args(["--", "sh", "-c", "echo child-started >&2"])
+        .assert()
+        .success()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    let delay = err.find("delaying").expect("a delay line");
+    let child = err.find("child-started").expect("the child ran");
+    assert!(delay < child, "{err}");
+}
+
+#[test]
+fn a_runaway_child_and_its_grandchild_are_stopped() {
+    let f = Fixture::new();
+    let pids = f.path("pids");
+    let script = format!(
+        "sleep 300 & echo $! > {p}.tmp; echo $$ >> {p}.tmp; mv {p}.tmp {p}; wait",
+        p = pids.display()
+    );
+    f.cmd()
+        .args([
+            "--max-runtime",
+            "1s",
+            "--kill-after",
+            "5s",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .assert()
+        .code(124)
+        .stderr(predicate::str::contains(
+            "ran past its maximum runtime of 1s; sending SIGTERM",
+        ));
+    let pids: Vec<i32> = std::fs::read_to_string(&pids)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2);
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} survived the stop");
+    }
+}
+
+#[test]
+fn a_child_ignoring_sigterm_is_killed_after_the_grace_period() {
+    let f = Fixture::new();
+    f.cmd()
+        .args([
+            "--max-runtime",
+            "500ms",
+            "--kill-after",
+            "500ms",
+            "--",
+            "sh",
+            "-c",
+            "trap '' TERM; sleep 60",
+        ])
+        .assert()
+        .code(137)
+        .stderr(predicate::str::contains("sending SIGKILL"));
+}
+
+#[test]
+fn max_runtime_comes_from_per_actor_config_too() {
+    let f = Fixture::new();
+    let cfg =
+        f.write_config("[guard.actors.\"nightly\"]\nmax_runtime_secs = 0.5\nkill_grace_secs = 1\n");
+    f.cmd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--actor", "nightly", "--", "sleep", "30"])
+        .assert()
+        .code(124);
+}
+
+#[test]
+fn signals_to_pattern_guard_reach_the_child() {
+    let f = Fixture::new();
+    let ready = f.path("ready");
+    let script = format!(
+        "trap 'echo got-term; exit 7' TERM; echo up > {}; while :; do sleep 0.05; done",
+        ready.display()
+    );
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("pattern-guard"))
+        .env("PATTERN_GUARD_STATE_DIR", f.state())
+        .env("XDG_CONFIG_HOME", f.path("config"))
+        .args(["--", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&ready);
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "the child's own exit code after handling TERM"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got-term\n");
+}
+
+#[test]
+fn exit_codes_follow_the_contract() {
+    let f = Fixture::new();
+    f.cmd().args(["--", "sh", "-c", "exit 3"]).assert().code(3);
+    f.cmd()
+        .args(["--", "sh", "-c", "kill -USR1 $$"])
+        .assert()
+        .code(128 + 10);
+    f.cmd()
+        .args(["--", "no-such-command-here"])
+        .assert()
+        .code(127)
+        .stderr(predicate::str::starts_with(
+            "pattern-guard: cannot run 'no-such-command-here'",
+        ));
+    let not_exec = f.path("script.txt");
+    std::fs::write(&not_exec, "echo hi").unwrap();
+    f.cmd().arg("--").arg(&not_exec).assert().code(126);
+    f.cmd().arg("--no-such-flag").assert().code(125);
+    f.cmd()
+        .args(["--repeat", "0", "--", "true"])
+        .assert()
+        .code(125);
+    f.cmd()
+        .args(["--max-runtime", "soon", "--", "true"])
+        .assert()
+        .code(125);
+    f.cmd()
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("nothing to run"));
+    f.cmd()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Exit codes"));
+    f.cmd()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("pattern-guard "));
+    let f = Fixture::new();
+    for _ in 0..5 {
+        f.demo().args(["--", "true"]).assert().success();
+    }
+    f.demo()
+        .args(["--block-exit-code", "99", "--", "true"])
+        .assert()
+        .code(99);
+}
+
+#[test]
+fn a_bad_config_fails_with_its_location_and_runs_nothing() {
+    let f = Fixture::new();
+    let cfg = f.write_config("[guard]\nwindow_secs = 60\nburst_max_events = 0\n");
+    let marker = f.path("ran");
+    f.cmd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--", "touch"])
+        .arg(&marker)
+        .assert()
+        .code(125)
+        .stderr(format!(
+            "pattern-guard: {}:3:20: `guard.burst_max_events`: must be at least 1, found 0\n",
+            cfg.display()
+        ));
+    assert!(!marker.exists());
+    f.cmd()
+        .args(["--config", "/nonexistent/guard.toml", "--", "true"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains(
+            "cannot read config file /nonexistent/guard.toml",
+        ));
+}
+
+#[test]
+fn the_users_config_file_is_found_without_flags() {
+    let f = Fixture::new();
+    let dir = f.path("config").join("pattern-guard");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("guard.toml"),
+        "[guard]\nburst_max_events = 1\nmax_events_per_actor = 2\n",
+    )
+    .unwrap();
+    f.cmd().args(["--", "true"]).assert().success();
+    f.cmd().args(["--", "true"]).assert().code(75);
+    f.cmd()
+        .args(["config", "check", "--actor", "cli"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("burst_max_events = 1"));
+}
+
+#[test]
+fn a_corrupt_state_is_set_aside_reported_and_replaced() {
+    let f = Fixture::new();
+    f.cmd().args(["--", "true"]).assert().success();
+    let state = std::fs::read_dir(f.state())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "state"))
+        .unwrap();
+    std::fs::write(&state, b"PGSTATE1 this is not a real state file at all").unwrap();
+    f.cmd().args(["--", "true"]).assert().success().stderr(
+        predicate::str::contains("was unreadable")
+            .and(predicate::str::contains("kept it as"))
+            .and(predicate::function(|s: &str| s.lines().count() == 1)),
+    );
+    let kept = std::fs::read_dir(f.state())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".bad-")
+        })
+        .count();
+    assert_eq!(kept, 1);
+    f.cmd().args(["--", "true"]).assert().success().stderr("");
+}
+
+#[test]
+fn without_xdg_runtime_dir_state_goes_to_a_private_fallback() {
+    let f = Fixture::new();
+    let tmp = f.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let actor = format!("fallback-test-{}", std::process::id());
+    f.cmd()
+        .env_remove("PATTERN_GUARD_STATE_DIR")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("TMPDIR", &tmp)
+        .args(["--actor", &actor, "--", "true"])
+        .assert()
+        .success();
+    let uid = nix::unistd::geteuid().as_raw();
+    let candidates = [
+        PathBuf::from(format!("/run/user/{uid}/pattern-guard")),
+        tmp.join(format!("pattern-guard-{uid}")),
+    ];
+    let used = candidates
+        .iter()
+        .find(|d| {
+            std::fs::read_dir(d).is_ok_and(|mut it| {
+                it.any(|e| e.unwrap().file_name().to_string_lossy().starts_with(&actor))
+            })
+        })
+        .expect("a state file in /run/user/UID or $TMPDIR/pattern-guard-UID");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(used).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    f.cmd()
+        .env_remove("PATTERN_GUARD_STATE_DIR")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("TMPDIR", &tmp)
+        .args(["reset", &actor])
+        .assert()
+        .success();
+}
+
+#[test]
+fn xdg_runtime_dir_holds_the_state_in_a_private_directory() {
+    let f = Fixture::new();
+    let runtime = f.path("runtime");
+    std::fs::create_dir(&runtime).unwrap();
+    f.cmd()
+        .env_remove("PATTERN_GUARD_STATE_DIR")
+        .env("XDG_RUNTIME_DIR", &runtime)
+        .args(["--", "true"])
+        .assert()
+        .success();
+    use std::os::unix::fs::PermissionsExt;
+    let dir = runtime.join("pattern-guard");
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        2,
+        "a state file and its lock file"
+    );
+}
+
+#[test]
+fn twenty_concurrent_invocations_lose_no_event() {
+    let f = Fixture::new();
+    let cfg = f.write_config(
+        "[guard]\nburst_max_events = 1000\nrepetition_max_count = 1000\nmax_events_per_actor = 2000\n",
+    );
+    let children: Vec<_> = (0..20)
+        .map(|_| {
+            Std::new(assert_cmd::cargo::cargo_bin("pattern-guard"))
+                .env("PATTERN_GUARD_STATE_DIR", f.state())
+                .arg("--config")
+                .arg(&cfg)
+                .args(["--", "true"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let out = f
+        .cmd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["status", "cli", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json[0]["events_in_window"], 20, "{json}");
+}
+
+#[test]
+fn check_records_an_event_and_its_exit_status_tells_the_decision() {
+    let f = Fixture::new();
+    let codes: Vec<i32> = (0..6)
+        .map(|_| {
+            f.demo()
+                .args(["check", "--actor", "api", "--target", "/x"])
+                .output()
+                .unwrap()
+                .status
+                .code()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(codes, [0, 0, 0, 10, 11, 75]);
+    let out = f
+        .demo()
+        .args(["check", "--actor", "api", "--json"])
+        .assert()
+        .code(75)
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json["decision"], "block");
+    assert_eq!(json["readings"][0]["detector"], "burst");
+    assert_eq!(json["readings"][0]["observed"], 7.0);
+    assert!(json["retry_after_secs"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn status_and_reset_show_and_forget_history() {
+    let f = Fixture::new();
+    for _ in 0..2 {
+        f.cmd()
+            .args(["--actor", "job-a", "--", "true"])
+            .assert()
+            .success();
+    }
+    f.cmd()
+        .args(["--actor", "job-b", "--", "true"])
+        .assert()
+        .success();
+    f.cmd()
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("job-a").and(predicate::str::contains("job-b")));
+    f.cmd()
+        .args(["reset", "job-a"])
+        .assert()
+        .success()
+        .stderr("pattern-guard: forgot actor 'job-a'\n");
+    let out = f.cmd().args(["status", "--json"]).output().unwrap().stdout;
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1);
+    assert_eq!(json[0]["actor"], "job-b");
+    f.cmd().args(["reset", "--all"]).assert().success();
+    f.cmd()
+        .args(["status"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no history"));
+    f.cmd().args(["--repeat", "2", "status"]).assert().code(125);
+}
+
+#[test]
+fn jobs_with_different_actors_do_not_interfere() {
+    let f = Fixture::new();
+    for _ in 0..5 {
+        f.demo()
+            .args(["--actor", "noisy", "--", "true"])
+            .assert()
+            .success();
+    }
+    f.demo()
+        .args(["--actor", "noisy", "--", "true"])
+        .assert()
+        .code(75);
+    f.demo()
+        .args(["--actor", "quiet", "--", "true"])
+        .assert()
+        .success()
+        .stderr("");
+}
+
+#[test]
+fn dry_run_reports_but_never_blocks_or_records() {
+    let f = Fixture::new();
+    for _ in 0..5 {
+        f.demo().args(["--", "true"]).assert().success();
+    }
+    let marker = f.path("ran");
+    f.demo()
+        .args(["--dry-run", "--", "touch"])
+        .arg(&marker)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("blocked").and(predicate::str::contains("dry run")));
+    assert!(marker.exists(), "a dry run runs the command");
+    f.demo()
+        .args(["--", "true"])
+        .assert()
+        .code(75)
+        .stderr(predicate::str::contains("burst: 6 events"));
+}
+
+#[test]
+fn hostile_state_directories_are_refused() {
+    let f = Fixture::new();
+    let real = f.path("real");
+    std::fs::create_dir(&real).unwrap();
+    let link = f.path("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    f.cmd()
+        .env("PATTERN_GUARD_STATE_DIR", &link)
+        .args(["--", "true"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("is a symlink"));
+    use std::os::unix::fs::PermissionsExt;
+    let open = f.path("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    f.cmd()
+        .env("PATTERN_GUARD_STATE_DIR", &open)
+        .args(["--", "true"])
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("writable by group or others"));
+    if nix::unistd::geteuid().is_root() {
+        let theirs = f.path("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+        nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+        f.cmd()
+            .env("PATTERN_GUARD_STATE_DIR", &theirs)
+            .args(["--", "true"])
+            .assert()
+            .code(125)
+            .stderr(predicate::str::contains("not to you"));
+    }
+}
