@@ -31,7 +31,7 @@ impl Fixture {
 
     /// The binary with a clean environment pointing at this fixture.
     fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("pattern-guard").unwrap();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pattern-guard"));
         for var in [
             "PATTERN_GUARD_CONFIG",
             "PATTERN_GUARD_ACTOR",
@@ -248,7 +248,7 @@ fn signals_to_pattern_guard_reach_the_child() {
         "trap 'echo got-term; exit 7' TERM; echo up > {}; while :; do sleep 0.05; done",
         ready.display()
     );
-    let mut child = Std::new(assert_cmd::cargo::cargo_bin("pattern-guard"))
+    let child = Std::new(env!("CARGO_BIN_EXE_pattern-guard"))
         .env("PATTERN_GUARD_STATE_DIR", f.state())
         .env("XDG_CONFIG_HOME", f.path("config"))
         .args(["--", "sh", "-c", &script])
@@ -464,7 +464,7 @@ fn twenty_concurrent_invocations_lose_no_event() {
     );
     let children: Vec<_> = (0..20)
         .map(|_| {
-            Std::new(assert_cmd::cargo::cargo_bin("pattern-guard"))
+            Std::new(env!("CARGO_BIN_EXE_pattern-guard"))
                 .env("PATTERN_GUARD_STATE_DIR", f.state())
                 .arg("--config")
                 .arg(&cfg)
