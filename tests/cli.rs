@@ -633,3 +633,34 @@ fn hostile_state_directories_are_refused() {
             .stderr(predicate::str::contains("not to you"));
     }
 }
+
+/// `man/pattern-guard.1` and `completions/` are generated from the clap definition and checked
+/// in; this fails when they are out of date (`UPDATE_DOCS=1 cargo test --test cli` rewrites them).
+#[test]
+fn man_page_and_completions_are_up_to_date() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let f = Fixture::new();
+    let mut stale = vec![];
+    let files = [
+        (vec!["man"], "man/pattern-guard.1"),
+        (vec!["completions", "bash"], "completions/pattern-guard.bash"),
+        (vec!["completions", "zsh"], "completions/_pattern-guard"),
+        (vec!["completions", "fish"], "completions/pattern-guard.fish"),
+        (vec!["completions", "elvish"], "completions/pattern-guard.elv"),
+        (vec!["completions", "powershell"], "completions/_pattern-guard.ps1"),
+    ];
+    for (args, file) in files {
+        let fresh = f.cmd().args(&args).assert().success().get_output().stdout.clone();
+        assert!(!fresh.is_empty(), "{file}");
+        let path = root.join(file);
+        if std::fs::read(&path).ok().as_deref() != Some(&fresh[..]) {
+            if std::env::var_os("UPDATE_DOCS").is_some() {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &fresh).unwrap();
+            } else {
+                stale.push(file);
+            }
+        }
+    }
+    assert!(stale.is_empty(), "out of date: {stale:?}; run UPDATE_DOCS=1 cargo test --test cli");
+}

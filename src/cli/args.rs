@@ -168,6 +168,14 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +238,22 @@ impl Cli {
         }
         Cli::from_arg_matches(&matches)
     }
+}
+
+/// The man page, generated from the definition above.
+pub fn man_page() -> std::io::Result<Vec<u8>> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    Ok(out)
+}
+
+/// A completion script for `shell`, generated from the definition above.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "pattern-guard", &mut out);
+    out
 }
 
 /// `30s`, `5m`, `1h30m`, `250ms`, `2d`, or plain (fractional) seconds.

@@ -74,6 +74,18 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<Exit, Failure> {
+    // These need no configuration: they must work even when it is broken.
+    match cli.command {
+        Some(Command::Completions { shell }) => {
+            std::io::Write::write_all(&mut std::io::stdout(), &args::completions(shell))?;
+            return Ok(Exit::Child(0));
+        }
+        Some(Command::Man) => {
+            std::io::Write::write_all(&mut std::io::stdout(), &args::man_page()?)?;
+            return Ok(Exit::Child(0));
+        }
+        _ => {}
+    }
     let (config, source) = load_config(cli.global.config.as_deref())?;
     tracing::debug!(config = %source, "configuration loaded");
     match cli.command {
@@ -91,6 +103,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         }
         Some(Command::Status { actor, json }) => status(&cli.global, config, actor, json),
         Some(Command::Reset { actor, all }) => reset(&cli.global, actor, all),
+        Some(Command::Completions { .. } | Command::Man) => Ok(Exit::Child(0)),
         None if cli.argv.is_empty() => Err(Failure::Usage(
             "nothing to run: give a command after `--` (pattern-guard [OPTIONS] -- COMMAND [ARGS...]), \
              or a subcommand; see --help"

@@ -1,0 +1,191 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[pattern-guard] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'pattern-guard'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'pattern-guard'= {
+            cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --config 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --state-dir 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)'
+            cand --color 'When to colour messages'
+            cand --log-format 'Log line format on stderr'
+            cand --actor 'Who runs it: history and limits are per actor'
+            cand --action 'What is done'
+            cand --target 'What it is done to (default for a run: the command line)'
+            cand --weight 'Cost of the event, summed against weight_max_total'
+            cand -n 'Run the command N times in this process, each run one event'
+            cand --repeat 'Run the command N times in this process, each run one event'
+            cand --interval 'Wait this long between repeated runs (30s, 5m, 1h30m, or seconds)'
+            cand --max-runtime 'Stop the command (SIGTERM to its process group) after it has run this long'
+            cand --kill-after 'After SIGTERM, wait this long before SIGKILL'
+            cand --block-exit-code 'Exit code when blocked'
+            cand -q 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand --quiet 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand -v 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --dry-run 'Decide and report, but never delay, block or kill, and record nothing'
+            cand --explain 'Print the decision and its reasons on stderr for every run'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand check 'Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block)'
+            cand status 'Show what is remembered per actor: recent events, escalation, cool-down'
+            cand reset 'Forget the history of one actor, or of all with --all'
+            cand config 'Work with the configuration'
+            cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+            cand man 'Print the man page (roff)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pattern-guard;check'= {
+            cand --actor 'Who runs it: history and limits are per actor'
+            cand --action 'What is done'
+            cand --target 'What it is done to (default for a run: the command line)'
+            cand --weight 'Cost of the event, summed against weight_max_total'
+            cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --config 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --state-dir 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)'
+            cand --color 'When to colour messages'
+            cand --log-format 'Log line format on stderr'
+            cand --json 'Print the assessment as JSON on stdout'
+            cand -q 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand --quiet 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand -v 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pattern-guard;status'= {
+            cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --config 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --state-dir 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)'
+            cand --color 'When to colour messages'
+            cand --log-format 'Log line format on stderr'
+            cand --json 'Print as JSON on stdout'
+            cand -q 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand --quiet 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand -v 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pattern-guard;reset'= {
+            cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --config 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --state-dir 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)'
+            cand --color 'When to colour messages'
+            cand --log-format 'Log line format on stderr'
+            cand --all 'Forget every actor'
+            cand -q 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand --quiet 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand -v 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pattern-guard;config'= {
+            cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --config 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --state-dir 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)'
+            cand --color 'When to colour messages'
+            cand --log-format 'Log line format on stderr'
+            cand -q 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand --quiet 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand -v 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand check 'Validate the configuration and print the effective settings for an actor'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pattern-guard;config;check'= {
+            cand --actor 'The actor whose effective settings to print'
+            cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --config 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --state-dir 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)'
+            cand --color 'When to colour messages'
+            cand --log-format 'Log line format on stderr'
+            cand -q 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand --quiet 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand -v 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pattern-guard;config;help'= {
+            cand check 'Validate the configuration and print the effective settings for an actor'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pattern-guard;config;help;check'= {
+        }
+        &'pattern-guard;config;help;help'= {
+        }
+        &'pattern-guard;completions'= {
+            cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --config 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --state-dir 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)'
+            cand --color 'When to colour messages'
+            cand --log-format 'Log line format on stderr'
+            cand -q 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand --quiet 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand -v 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pattern-guard;man'= {
+            cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --config 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --state-dir 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)'
+            cand --color 'When to colour messages'
+            cand --log-format 'Log line format on stderr'
+            cand -q 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand --quiet 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand -v 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'pattern-guard;help'= {
+            cand check 'Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block)'
+            cand status 'Show what is remembered per actor: recent events, escalation, cool-down'
+            cand reset 'Forget the history of one actor, or of all with --all'
+            cand config 'Work with the configuration'
+            cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+            cand man 'Print the man page (roff)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'pattern-guard;help;check'= {
+        }
+        &'pattern-guard;help;status'= {
+        }
+        &'pattern-guard;help;reset'= {
+        }
+        &'pattern-guard;help;config'= {
+            cand check 'Validate the configuration and print the effective settings for an actor'
+        }
+        &'pattern-guard;help;config;check'= {
+        }
+        &'pattern-guard;help;completions'= {
+        }
+        &'pattern-guard;help;man'= {
+        }
+        &'pattern-guard;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,145 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_pattern_guard_global_optspecs
+    string join \n c/config= state-dir= q/quiet v/verbose color= log-format= actor= action= target= weight= n/repeat= interval= max-runtime= kill-after= dry-run explain block-exit-code= h/help V/version
+end
+
+function __fish_pattern_guard_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_pattern_guard_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_pattern_guard_using_subcommand
+    set -l cmd (__fish_pattern_guard_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l color -d 'When to colour messages' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l actor -d 'Who runs it: history and limits are per actor' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l action -d 'What is done' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l target -d 'What it is done to (default for a run: the command line)' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l weight -d 'Cost of the event, summed against weight_max_total' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s n -l repeat -d 'Run the command N times in this process, each run one event' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l interval -d 'Wait this long between repeated runs (30s, 5m, 1h30m, or seconds)' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l max-runtime -d 'Stop the command (SIGTERM to its process group) after it has run this long' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l kill-after -d 'After SIGTERM, wait this long before SIGKILL' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l block-exit-code -d 'Exit code when blocked' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l dry-run -d 'Decide and report, but never delay, block or kill, and record nothing'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l explain -d 'Print the decision and its reasons on stderr for every run'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s V -l version -d 'Print version'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "check" -d 'Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block)'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "status" -d 'Show what is remembered per actor: recent events, escalation, cool-down'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "reset" -d 'Forget the history of one actor, or of all with --all'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "config" -d 'Work with the configuration'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "man" -d 'Print the man page (roff)'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l actor -d 'Who runs it: history and limits are per actor' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l action -d 'What is done' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l target -d 'What it is done to (default for a run: the command line)' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l weight -d 'Cost of the event, summed against weight_max_total' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l color -d 'When to colour messages' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l json -d 'Print the assessment as JSON on stdout'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -s h -l help -d 'Print help'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -l color -d 'When to colour messages' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -l json -d 'Print as JSON on stdout'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -s h -l help -d 'Print help'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -l color -d 'When to colour messages' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -l all -d 'Forget every actor'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -s h -l help -d 'Print help'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -l color -d 'When to colour messages' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -s h -l help -d 'Print help'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -f -a "check" -d 'Validate the configuration and print the effective settings for an actor'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -l actor -d 'The actor whose effective settings to print' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -l color -d 'When to colour messages' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the configuration and print the effective settings for an actor'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -l color -d 'When to colour messages' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -l color -d 'When to colour messages' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -s h -l help -d 'Print help'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "check" -d 'Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "status" -d 'Show what is remembered per actor: recent events, escalation, cool-down'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "reset" -d 'Forget the history of one actor, or of all with --all'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "config" -d 'Work with the configuration'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the configuration and print the effective settings for an actor'
