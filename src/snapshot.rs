@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::escalation::Escalation;
 use crate::guard::Guard;
-use crate::window::{Record, TARGET_BIT};
+use crate::window::{IdentityHasher, Record, TARGET_BIT};
+
+type IdentityBuild = std::hash::BuildHasherDefault<IdentityHasher>;
 
 /// The snapshot format this version writes and reads.
 pub const SNAPSHOT_FORMAT: u32 = 1;
@@ -27,14 +29,47 @@ pub struct Snapshot {
     actors: Vec<ActorSnapshot>,
 }
 
+/// One actor, compactly: the distinct hashes its events use, then per event (oldest first) the
+/// time since the previous event (the first: since the epoch), two indexes into `hashes` and the
+/// weight in millionths. Encoded with variable-length integers this is about 10 bytes an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct ActorSnapshot {
     actor: String,
     strikes: u32,
     strikes_since: u64,
     last_seen: u64,
-    /// `[timestamp ns, key hash, target hash, weight micros]` per event, oldest first.
-    events: Vec<[u64; 4]>,
+    hashes: Vec<u64>,
+    events: Vec<(u64, u32, u32, u64)>,
+}
+
+impl ActorSnapshot {
+    fn records(&self) -> Result<Vec<Record>, String> {
+        let mut ts = 0u64;
+        let hash = |i: u32| {
+            self.hashes.get(i as usize).copied().ok_or_else(|| {
+                format!("actor {:?} refers to hash #{i}, past its table", self.actor)
+            })
+        };
+        self.events
+            .iter()
+            .map(|&(delta, key, target, weight)| {
+                ts = ts.checked_add(delta).ok_or("timestamps overflow")?;
+                let (key, target) = (hash(key)?, hash(target)?);
+                if key & TARGET_BIT != 0 || target & TARGET_BIT == 0 {
+                    return Err(format!(
+                        "actor {:?} has an event with invalid hashes {key:#x}/{target:#x}",
+                        self.actor
+                    ));
+                }
+                Ok(Record {
+                    ts,
+                    key,
+                    target,
+                    weight,
+                })
+            })
+            .collect()
+    }
 }
 
 impl Snapshot {
@@ -60,17 +95,33 @@ impl Guard {
         let mut actors = Vec::new();
         for shard in self.store().shards() {
             actors.extend(shard.iter().map(|slot| {
+                // The hashes are keyed xxh3 output already: no need to hash them again.
+                let mut index: hashbrown::HashMap<u64, u32, IdentityBuild> = Default::default();
+                let mut hashes = Vec::new();
+                let mut intern = |h: u64| {
+                    *index.entry(h).or_insert_with(|| {
+                        hashes.push(h);
+                        (hashes.len() - 1) as u32
+                    })
+                };
+                let mut previous = 0;
+                let events = slot
+                    .state
+                    .window
+                    .records()
+                    .map(|r| {
+                        let delta = r.ts - previous;
+                        previous = r.ts;
+                        (delta, intern(r.key), intern(r.target), r.weight)
+                    })
+                    .collect();
                 ActorSnapshot {
                     actor: slot.id.to_string(),
                     strikes: slot.state.escalation.strikes,
                     strikes_since: slot.state.escalation.since,
                     last_seen: slot.state.last_seen(),
-                    events: slot
-                        .state
-                        .window
-                        .records()
-                        .map(|r| [r.ts, r.key, r.target, r.weight])
-                        .collect(),
+                    hashes,
+                    events,
                 }
             }));
         }
@@ -94,39 +145,18 @@ impl Guard {
                 snapshot.format
             )));
         }
+        let mut actors = Vec::with_capacity(snapshot.actors.len());
         for a in &snapshot.actors {
-            if let Some(bad) = a
-                .events
-                .iter()
-                .find(|[_, key, target, _]| key & TARGET_BIT != 0 || target & TARGET_BIT == 0)
-            {
-                return Err(Error::Snapshot(format!(
-                    "actor {:?} has an event with invalid hashes {:#x}/{:#x}; the state is \
-                     damaged: reset it",
-                    a.actor, bad[1], bad[2]
-                )));
-            }
+            let records = a
+                .records()
+                .map_err(|why| Error::Snapshot(format!("{why}; the state is damaged: reset it")))?;
+            let escalation = Escalation {
+                strikes: a.strikes,
+                since: a.strikes_since,
+            };
+            actors.push((a.actor.clone(), escalation, a.last_seen, records));
         }
-        self.replace_memory(
-            snapshot.seed,
-            snapshot.actors.iter().map(|a| {
-                let records = a
-                    .events
-                    .iter()
-                    .map(|&[ts, key, target, weight]| Record {
-                        ts,
-                        key,
-                        target,
-                        weight,
-                    })
-                    .collect();
-                let escalation = Escalation {
-                    strikes: a.strikes,
-                    since: a.strikes_since,
-                };
-                (a.actor.clone(), escalation, a.last_seen, records)
-            }),
-        );
+        self.replace_memory(snapshot.seed, actors);
         Ok(())
     }
 }

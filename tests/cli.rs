@@ -643,14 +643,33 @@ fn man_page_and_completions_are_up_to_date() {
     let mut stale = vec![];
     let files = [
         (vec!["man"], "man/pattern-guard.1"),
-        (vec!["completions", "bash"], "completions/pattern-guard.bash"),
+        (
+            vec!["completions", "bash"],
+            "completions/pattern-guard.bash",
+        ),
         (vec!["completions", "zsh"], "completions/_pattern-guard"),
-        (vec!["completions", "fish"], "completions/pattern-guard.fish"),
-        (vec!["completions", "elvish"], "completions/pattern-guard.elv"),
-        (vec!["completions", "powershell"], "completions/_pattern-guard.ps1"),
+        (
+            vec!["completions", "fish"],
+            "completions/pattern-guard.fish",
+        ),
+        (
+            vec!["completions", "elvish"],
+            "completions/pattern-guard.elv",
+        ),
+        (
+            vec!["completions", "powershell"],
+            "completions/_pattern-guard.ps1",
+        ),
     ];
     for (args, file) in files {
-        let fresh = f.cmd().args(&args).assert().success().get_output().stdout.clone();
+        let fresh = f
+            .cmd()
+            .args(&args)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
         assert!(!fresh.is_empty(), "{file}");
         let path = root.join(file);
         if std::fs::read(&path).ok().as_deref() != Some(&fresh[..]) {
@@ -662,5 +681,8 @@ fn man_page_and_completions_are_up_to_date() {
             }
         }
     }
-    assert!(stale.is_empty(), "out of date: {stale:?}; run UPDATE_DOCS=1 cargo test --test cli");
+    assert!(
+        stale.is_empty(),
+        "out of date: {stale:?}; run UPDATE_DOCS=1 cargo test --test cli"
+    );
 }

@@ -325,10 +325,8 @@ impl ActorState {
             let _ = fs::remove_file(&tmp);
             return Err(io(e));
         }
-        // Make the rename itself durable.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        // The file was synced before the rename, so a crash leaves the old or the new state; the
+        // directory is not synced: that would only decide which of the two a crash leaves.
         Ok(())
     }
 }
