@@ -686,3 +686,31 @@ fn man_page_and_completions_are_up_to_date() {
         "out of date: {stale:?}; run UPDATE_DOCS=1 cargo test --test cli"
     );
 }
+
+/// At a terminal the command gets the terminal: it can read it (in its own process group it would
+/// otherwise be stopped by SIGTTIN, the trap GNU timeout needs --foreground for).
+#[test]
+fn an_interactive_command_can_read_the_terminal() {
+    if Std::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    }
+    let f = Fixture::new();
+    let inner = format!(
+        "PATTERN_GUARD_STATE_DIR={} {} -- sh -c 'read line; echo got:$line'",
+        f.state().display(),
+        env!("CARGO_BIN_EXE_pattern-guard")
+    );
+    let mut child = Std::new("timeout")
+        .args(["20", "script", "-qec", &inner, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "timed out or failed: {text}");
+    assert!(text.contains("got:hello"), "{text}");
+}

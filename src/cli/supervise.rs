@@ -5,6 +5,10 @@
 //! - A runaway (past its maximum runtime) gets SIGTERM on its group, then SIGKILL on the group
 //!   after the grace period; exit 124, or 137 when KILL was needed. The group is cleared before
 //!   pattern-guard exits, so no grandchild is left behind.
+//! - At a terminal, when pattern-guard is the terminal's foreground process group, the child's
+//!   group is made the foreground group while it runs (and the terminal is taken back after), so
+//!   an interactive command can read the terminal and Ctrl-C reaches it directly, as unwrapped.
+//!   This is the case GNU `timeout` needs `--foreground` for.
 //! - On Linux the child gets a parent-death signal (SIGKILL): if pattern-guard is killed outright
 //!   the child does not run on unguarded. Grandchildren are not covered by that signal; they are
 //!   covered by the group stop on every other path. Other platforms have no parent-death signal.
@@ -13,8 +17,10 @@ use std::ffi::OsString;
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use nix::sys::signal::{killpg, sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::unistd::{getpgrp, tcgetpgrp, tcsetpgrp, Pid};
 use tokio::signal::unix::{signal, Signal as Stream, SignalKind};
 use tokio::time::{sleep_until, Instant};
 
@@ -96,12 +102,20 @@ pub async fn run(
     for (k, v) in env {
         command.env(k, v);
     }
-    #[cfg(target_os = "linux")]
-    // SAFETY: runs in the forked child before exec; prctl(PR_SET_PDEATHSIG) is async-signal-safe
-    // and touches no memory of the parent.
+    let terminal = foreground_terminal();
+    // SAFETY: runs in the forked child before exec. prctl, sigprocmask and tcsetpgrp are
+    // async-signal-safe, and the closure touches no memory of the parent beyond a copied bool.
     unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        command.pre_exec(move || {
+            #[cfg(target_os = "linux")]
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            if terminal {
+                // Already in its own group (process_group runs first): take the terminal. A
+                // background group asking would get SIGTTOU, so block it meanwhile.
+                let stdin = BorrowedFd::borrow_raw(0);
+                with_sigttou_blocked(|| tcsetpgrp(stdin, getpgrp()))?;
+            }
+            Ok(())
         });
     }
     let shown = argv[0].to_string_lossy();
@@ -159,6 +173,9 @@ pub async fn run(
     if stopped {
         clear_group(pgid, kill_at.max(Instant::now()), signals).await;
     }
+    if terminal {
+        take_terminal_back();
+    }
     let status = match status {
         Ok(s) => s,
         Err(e) => {
@@ -178,6 +195,32 @@ pub async fn run(
         (None, Some(sig)) => Exit::ChildSignal(sig),
         (None, None) => Exit::Failure,
     }
+}
+
+/// Whether stdin is a terminal whose foreground process group is ours: then the child gets it.
+fn foreground_terminal() -> bool {
+    let stdin = std::io::stdin();
+    std::io::IsTerminal::is_terminal(&stdin)
+        && tcgetpgrp(stdin.as_fd()).is_ok_and(|fg| fg == getpgrp())
+}
+
+/// Makes our process group the terminal's foreground group again.
+fn take_terminal_back() {
+    let stdin = std::io::stdin();
+    let restored = with_sigttou_blocked(|| tcsetpgrp(stdin.as_fd(), getpgrp()));
+    if let Err(e) = restored {
+        tracing::debug!(error = %e, "could not take the terminal back");
+    }
+}
+
+fn with_sigttou_blocked(f: impl FnOnce() -> nix::Result<()>) -> nix::Result<()> {
+    let mut block = SigSet::empty();
+    block.add(Signal::SIGTTOU);
+    let mut old = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&block), Some(&mut old))?;
+    let result = f();
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None)?;
+    result
 }
 
 /// After a stop, makes sure no process of the group survives: waits for it to empty until
