@@ -302,7 +302,7 @@ async fn act(
             if run.dry_run {
                 return None;
             }
-            supervise::wait_or_signal(d, signals)
+            supervise::countdown(d, signals)
                 .await
                 .map(|sig| Exit::Interrupted(sig as i32))
         }

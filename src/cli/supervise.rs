@@ -90,6 +90,34 @@ pub async fn wait_or_signal(duration: Duration, signals: &mut Signals) -> Option
     }
 }
 
+/// Waits `duration` like [`wait_or_signal`], drawing a countdown on stderr when it is a terminal
+/// (never into a pipe or a log).
+pub async fn countdown(duration: Duration, signals: &mut Signals) -> Option<Signal> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return wait_or_signal(duration, signals).await;
+    }
+    let bar = indicatif::ProgressBar::new(duration.as_millis() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("pattern-guard: waiting {bar:30} {msg} left")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let end = Instant::now() + duration;
+    let outcome = loop {
+        let now = Instant::now();
+        if now >= end {
+            break None;
+        }
+        let left = end - now;
+        bar.set_position((duration - left).as_millis() as u64);
+        bar.set_message(human(left));
+        if let Some(sig) = wait_or_signal(left.min(Duration::from_millis(100)), signals).await {
+            break Some(sig);
+        }
+    };
+    bar.finish_and_clear();
+    outcome
+}
+
 /// Runs `argv` to completion under `limits`; returns how it ended.
 pub async fn run(
     argv: &[OsString],
