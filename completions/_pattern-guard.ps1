@@ -35,6 +35,8 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Wait this long between repeated runs (30s, 5m, 1h30m, or seconds)')
             [CompletionResult]::new('--max-runtime', '--max-runtime', [CompletionResultType]::ParameterName, 'Stop the command (SIGTERM to its process group) after it has run this long')
             [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'After SIGTERM, wait this long before SIGKILL')
+            [CompletionResult]::new('--max-concurrent', '--max-concurrent', [CompletionResultType]::ParameterName, 'At most N runs of this actor''s job at once (across invocations)')
+            [CompletionResult]::new('--on-overlap', '--on-overlap', [CompletionResultType]::ParameterName, 'At the --max-concurrent limit: refuse (exit 75) or wait for a run to end')
             [CompletionResult]::new('--block-exit-code', '--block-exit-code', [CompletionResultType]::ParameterName, 'Exit code when blocked')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)')

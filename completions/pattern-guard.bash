@@ -80,7 +80,7 @@ _pattern__guard() {
 
     case "${cmd}" in
         pattern__guard)
-            opts="-c -q -v -n -h -V --config --state-dir --quiet --verbose --color --log-format --actor --action --target --weight --repeat --interval --max-runtime --kill-after --dry-run --explain --block-exit-code --help --version check status reset config completions man help"
+            opts="-c -q -v -n -h -V --config --state-dir --quiet --verbose --color --log-format --actor --action --target --weight --repeat --interval --max-runtime --kill-after --max-concurrent --on-overlap --dry-run --explain --block-exit-code --help --version check status reset config completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -140,6 +140,14 @@ _pattern__guard() {
                     ;;
                 --kill-after)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-concurrent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-overlap)
+                    COMPREPLY=($(compgen -W "refuse wait" -- "${cur}"))
                     return 0
                     ;;
                 --block-exit-code)

@@ -32,6 +32,8 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
             cand --interval 'Wait this long between repeated runs (30s, 5m, 1h30m, or seconds)'
             cand --max-runtime 'Stop the command (SIGTERM to its process group) after it has run this long'
             cand --kill-after 'After SIGTERM, wait this long before SIGKILL'
+            cand --max-concurrent 'At most N runs of this actor''s job at once (across invocations)'
+            cand --on-overlap 'At the --max-concurrent limit: refuse (exit 75) or wait for a run to end'
             cand --block-exit-code 'Exit code when blocked'
             cand -q 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
             cand --quiet 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'

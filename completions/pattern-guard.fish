@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pattern_guard_global_optspecs
-    string join \n c/config= state-dir= q/quiet v/verbose color= log-format= actor= action= target= weight= n/repeat= interval= max-runtime= kill-after= dry-run explain block-exit-code= h/help V/version
+    string join \n c/config= state-dir= q/quiet v/verbose color= log-format= actor= action= target= weight= n/repeat= interval= max-runtime= kill-after= max-concurrent= on-overlap= dry-run explain block-exit-code= h/help V/version
 end
 
 function __fish_pattern_guard_needs_command
@@ -39,6 +39,9 @@ complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s n -l repeat
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l interval -d 'Wait this long between repeated runs (30s, 5m, 1h30m, or seconds)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l max-runtime -d 'Stop the command (SIGTERM to its process group) after it has run this long' -r
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l kill-after -d 'After SIGTERM, wait this long before SIGKILL' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l max-concurrent -d 'At most N runs of this actor\'s job at once (across invocations)' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l on-overlap -d 'At the --max-concurrent limit: refuse (exit 75) or wait for a run to end' -r -f -a "refuse\t''
+wait\t''"
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l block-exit-code -d 'Exit code when blocked' -r
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'

@@ -37,6 +37,17 @@ pub enum Combine {
     WeightedSum,
 }
 
+/// What the CLI does when a job is already running `max_concurrent` times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnOverlap {
+    /// Do not start another run: exit as blocked (75).
+    #[default]
+    Refuse,
+    /// Wait until a run ends, then start.
+    Wait,
+}
+
 /// The documentation of one configuration key, as listed in `docs/CONFIG.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyDoc {
@@ -186,6 +197,11 @@ settings! {
     max_runtime_secs: Option<f64> = None; "number > 0", "unset";
     /// CLI: seconds between SIGTERM and SIGKILL when stopping a runaway; `--kill-after` overrides.
     kill_grace_secs: f64 = 10.0; "number >= 0, <= 31536000", "10.0";
+    /// CLI overlap: most runs of one actor's job at once (counted across invocations, crashed
+    /// wrappers ignored); unset = no limit. `--max-concurrent` overrides.
+    max_concurrent: Option<u64> = None; "integer >= 1", "unset";
+    /// CLI overlap: at max_concurrent, "refuse" (exit 75) or "wait" for a run to end.
+    on_overlap: OnOverlap = OnOverlap::Refuse; "\"refuse\" | \"wait\"", "\"refuse\"";
 }
 
 /// Longest window, delay and cool-down accepted: one year, in seconds.

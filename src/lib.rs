@@ -56,7 +56,7 @@ mod store;
 mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Combine, Config, KeyDoc, Overrides, Settings, KEYS};
+pub use config::{Combine, Config, KeyDoc, OnOverlap, Overrides, Settings, KEYS};
 pub use decision::{Assessment, Decision, Detector, Reading};
 pub use error::{ConfigError, Error};
 pub use event::Event;

@@ -714,3 +714,105 @@ fn an_interactive_command_can_read_the_terminal() {
     assert_eq!(out.status.code(), Some(0), "timed out or failed: {text}");
     assert!(text.contains("got:hello"), "{text}");
 }
+
+/// Starts `pattern-guard ARGS -- sh -c SCRIPT` in the background; returns once the script wrote
+/// its ready file.
+fn start_background(f: &Fixture, args: &[&str], ready: &Path, rest: &str) -> std::process::Child {
+    let script = format!("echo up > {}; {rest}", ready.display());
+    let child = Std::new(env!("CARGO_BIN_EXE_pattern-guard"))
+        .env("PATTERN_GUARD_STATE_DIR", f.state())
+        .env("XDG_CONFIG_HOME", f.path("config"))
+        .args(args)
+        .args(["--", "sh", "-c", &script])
+        .spawn()
+        .unwrap();
+    wait_for(ready);
+    child
+}
+
+#[test]
+fn overlap_limit_refuses_a_second_run_while_one_is_going() {
+    let f = Fixture::new();
+    let ready = f.path("ready");
+    let first = start_background(&f, &["--max-concurrent", "1"], &ready, "sleep 30");
+    let marker = f.path("second-ran");
+    f.cmd()
+        .args(["--max-concurrent", "1", "--", "touch"])
+        .arg(&marker)
+        .assert()
+        .code(75)
+        .stderr(predicate::str::contains(
+            "already has 1 run(s) going (max_concurrent 1)",
+        ));
+    assert!(!marker.exists(), "the refused run must not start");
+    f.cmd()
+        .args(["status", "cli", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!("\"pid\":{}", first.id())));
+    let pid = nix::unistd::Pid::from_raw(first.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    first.wait_with_output().unwrap();
+    f.cmd()
+        .args(["--max-concurrent", "1", "--", "touch"])
+        .arg(&marker)
+        .assert()
+        .success();
+    assert!(marker.exists(), "the slot is free once the first run ended");
+}
+
+#[test]
+fn a_crashed_wrapper_does_not_hold_its_slot() {
+    let f = Fixture::new();
+    let ready = f.path("ready");
+    let first = start_background(&f, &["--max-concurrent", "1"], &ready, "sleep 30");
+    let pid = nix::unistd::Pid::from_raw(first.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    first.wait_with_output().unwrap();
+    f.cmd()
+        .args(["--max-concurrent", "1", "--", "true"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn overlap_wait_starts_once_the_running_job_ends() {
+    let f = Fixture::new();
+    let cfg =
+        f.write_config("[guard.actors.\"backup\"]\nmax_concurrent = 1\non_overlap = \"wait\"\n");
+    let ready = f.path("ready");
+    let done = f.path("first-done");
+    let first = Std::new(env!("CARGO_BIN_EXE_pattern-guard"))
+        .env("PATTERN_GUARD_STATE_DIR", f.state())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--actor", "backup", "--", "sh", "-c"])
+        .arg(format!(
+            "echo up > {}; sleep 1; echo done > {}",
+            ready.display(),
+            done.display()
+        ))
+        .spawn()
+        .unwrap();
+    wait_for(&ready);
+    let second_saw = f.path("second-saw");
+    f.cmd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--actor", "backup", "--", "sh", "-c"])
+        .arg(format!(
+            "test -e {} && echo yes > {}",
+            done.display(),
+            second_saw.display()
+        ))
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "waiting: actor 'backup' already has 1 run(s)",
+        ));
+    assert!(
+        second_saw.exists(),
+        "the second run started only after the first had finished"
+    );
+    first.wait_with_output().unwrap();
+}

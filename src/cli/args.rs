@@ -118,6 +118,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub kill_after: Option<Duration>,
 
+    /// At most N runs of this actor's job at once (across invocations).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_concurrent: Option<u64>,
+
+    /// At the --max-concurrent limit: refuse (exit 75) or wait for a run to end.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub on_overlap: Option<OverlapArg>,
+
     /// Decide and report, but never delay, block or kill, and record nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -189,6 +197,12 @@ pub enum ConfigCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OverlapArg {
+    Refuse,
+    Wait,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
     Always,
@@ -202,7 +216,9 @@ pub enum LogFormat {
 }
 
 /// Options that only make sense when guarding a command.
-const RUN_ONLY: [&str; 11] = [
+const RUN_ONLY: [&str; 13] = [
+    "max_concurrent",
+    "on_overlap",
     "actor",
     "action",
     "target",

@@ -19,11 +19,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use pattern_guard::{Assessment, Config, Decision, Event, Guard};
+use pattern_guard::{Assessment, Config, Decision, Event, Guard, OnOverlap};
 
-use args::{Cli, ColorChoice, Command, ConfigCommand, EventArgs, Global, LogFormat, RunArgs};
+use args::{
+    Cli, ColorChoice, Command, ConfigCommand, EventArgs, Global, LogFormat, OverlapArg, RunArgs,
+};
 use exit_code::Exit;
-use state::{ActorState, StateError};
+use state::{ActorState, Instance, StateError};
 use supervise::{human, Limits, Signals};
 
 /// Everything that makes pattern-guard itself fail (exit 125).
@@ -190,19 +192,57 @@ fn reasons(a: &Assessment) -> String {
     }
 }
 
-/// Records the event under the actor's lock; reports a set-aside state file.
-fn record(
+/// The outcome of asking to run under the actor's lock.
+enum Gate {
+    /// The overlap limit is reached: this many runs are going.
+    Busy(usize),
+    /// The event was checked (and, with an overlap limit and unless blocked, this run registered).
+    Checked(Assessment),
+}
+
+/// Under the actor's lock: the overlap limit, then the check; reports a set-aside state file.
+fn admit(
     dir: &Path,
     guard: &Guard,
     event: &Event<'_>,
     save: bool,
-) -> Result<Assessment, StateError> {
+    max_concurrent: Option<usize>,
+) -> Result<Gate, StateError> {
     let store = ActorState::new(dir, event.actor());
-    let (assessment, set_aside) = store.transact(guard, save, |g| g.assess(event))?;
+    let (gate, set_aside) = store.transact(guard, save, |g, running| {
+        if let Some(max) = max_concurrent {
+            if running.len() >= max {
+                return Gate::Busy(running.len());
+            }
+        }
+        let a = g.assess(event);
+        if save && max_concurrent.is_some() && a.decision != Decision::Block {
+            running.push(Instance::me());
+        }
+        Gate::Checked(a)
+    })?;
     if let Some(note) = set_aside {
         eprintln!("pattern-guard: {note}");
     }
-    Ok(assessment)
+    Ok(gate)
+}
+
+/// Takes this run off the actor's list of running instances.
+fn release(dir: &Path, guard: &Guard, actor: &str) -> Result<(), StateError> {
+    let me = std::process::id();
+    ActorState::new(dir, actor)
+        .transact(guard, true, |_, running| running.retain(|i| i.pid != me))
+        .map(drop)
+}
+
+/// Records the event under the actor's lock (no overlap limit).
+fn record(dir: &Path, guard: &Guard, event: &Event<'_>) -> Result<Assessment, StateError> {
+    let store = ActorState::new(dir, event.actor());
+    let (a, set_aside) = store.transact(guard, true, |g, _| g.assess(event))?;
+    if let Some(note) = set_aside {
+        eprintln!("pattern-guard: {note}");
+    }
+    Ok(a)
 }
 
 async fn guard_command(
@@ -220,6 +260,15 @@ async fn guard_command(
         kill_after: run
             .kill_after
             .unwrap_or_else(|| Duration::from_secs_f64(settings.kill_grace_secs)),
+    };
+    let max_concurrent = run
+        .max_concurrent
+        .or(settings.max_concurrent)
+        .map(|m| usize::try_from(m).unwrap_or(usize::MAX));
+    let wait_for_slot = match run.on_overlap {
+        Some(OverlapArg::Wait) => true,
+        Some(OverlapArg::Refuse) => false,
+        None => settings.on_overlap == OnOverlap::Wait,
     };
     let guard = Guard::from_config(config)?;
     let mut signals = Signals::install()?;
@@ -241,12 +290,49 @@ async fn guard_command(
             SystemTime::now(),
         )
         .with_weight(run.event.weight);
-        let assessment = record(&dir, &guard, &event, !run.dry_run)?;
-        if let Some(exit) = act(global, run, &assessment, &shown, &mut signals).await {
+        let mut waited = false;
+        let assessment = loop {
+            match admit(&dir, &guard, &event, !run.dry_run, max_concurrent)? {
+                Gate::Checked(a) => break a,
+                Gate::Busy(n) if wait_for_slot && !run.dry_run => {
+                    if !waited && global.quiet == 0 {
+                        eprintln!(
+                            "pattern-guard: waiting: actor '{}' already has {n} run(s) of '{shown}' going (max_concurrent {})",
+                            run.event.actor,
+                            max_concurrent.unwrap_or(n)
+                        );
+                    }
+                    waited = true;
+                    let pause = Duration::from_millis(200);
+                    if let Some(sig) = supervise::wait_or_signal(pause, &mut signals).await {
+                        return Ok(Exit::Interrupted(sig as i32));
+                    }
+                }
+                Gate::Busy(n) => {
+                    if global.quiet < 2 {
+                        eprintln!(
+                            "pattern-guard: not starting '{shown}': actor '{}' already has {n} run(s) going (max_concurrent {})",
+                            run.event.actor,
+                            max_concurrent.unwrap_or(n)
+                        );
+                    }
+                    return Ok(Exit::Blocked(run.block_exit_code));
+                }
+            }
+        };
+        let registered =
+            max_concurrent.is_some() && !run.dry_run && assessment.decision != Decision::Block;
+        let acted = act(global, run, &assessment, &shown, &mut signals).await;
+        if acted.is_none() {
+            let env = [("PATTERN_GUARD_ITERATION", iteration.to_string())];
+            last = supervise::run(argv, &env, limits, &mut signals).await;
+        }
+        if registered {
+            release(&dir, &guard, &run.event.actor)?;
+        }
+        if let Some(exit) = acted {
             return Ok(exit);
         }
-        let env = [("PATTERN_GUARD_ITERATION", iteration.to_string())];
-        last = supervise::run(argv, &env, limits, &mut signals).await;
         if matches!(last, Exit::Failure) {
             return Ok(last);
         }
@@ -352,7 +438,7 @@ fn check(global: &Global, config: Config, event: &EventArgs, json: bool) -> Resu
         SystemTime::now(),
     )
     .with_weight(event.weight);
-    let a = record(&dir, &guard, &e, true)?;
+    let a = record(&dir, &guard, &e)?;
     if json {
         println!("{}", assessment_json(&event.actor, &a));
     } else {
@@ -390,16 +476,24 @@ fn status(
     for file in files {
         let guard = Guard::from_config(config.clone())?;
         let store = state::from_state_path(&file);
-        if let Some(problem) = store.read(&guard)? {
-            eprintln!("pattern-guard: {}: {problem}", file.display());
-        }
-        rows.extend(guard.actors(None));
+        let running = match store.read(&guard)? {
+            Ok(running) => running,
+            Err(problem) => {
+                eprintln!("pattern-guard: {}: {problem}", file.display());
+                Vec::new()
+            }
+        };
+        rows.extend(guard.actors(None).into_iter().map(|s| (s, running.clone())));
     }
     if json {
         let list: Vec<serde_json::Value> = rows
             .iter()
-            .map(|s| {
+            .map(|(s, running)| {
                 serde_json::json!({
+                    "running": running.iter().map(|i| serde_json::json!({
+                        "pid": i.pid,
+                        "since_unix": i.since_ns as f64 / 1e9,
+                    })).collect::<Vec<_>>(),
                     "actor": s.actor,
                     "events_in_window": s.events,
                     "escalation_level": s.escalation_level,
@@ -423,20 +517,21 @@ fn status(
         return Ok(Exit::Child(0));
     }
     println!(
-        "{:<24} {:>7} {:>6} {:>12} {:>14} {:>10}",
-        "ACTOR", "EVENTS", "LEVEL", "LAST SEEN", "WINDOW CLEARS", "COOL-DOWN"
+        "{:<24} {:>7} {:>6} {:>12} {:>14} {:>10} {:>8}",
+        "ACTOR", "EVENTS", "LEVEL", "LAST SEEN", "WINDOW CLEARS", "COOL-DOWN", "RUNNING"
     );
     let now = SystemTime::now();
-    for s in rows {
+    for (s, running) in rows {
         let ago = now.duration_since(s.last_seen).unwrap_or_default();
         println!(
-            "{:<24} {:>7} {:>6} {:>12} {:>14} {:>10}",
+            "{:<24} {:>7} {:>6} {:>12} {:>14} {:>10} {:>8}",
             s.actor,
             s.events,
             s.escalation_level,
             format!("{} ago", human(ago)),
             human(s.window_clears_in),
-            human(s.cool_down_in)
+            human(s.cool_down_in),
+            running.len()
         );
     }
     Ok(Exit::Child(0))

@@ -33,10 +33,65 @@ use std::time::SystemTime;
 
 use nix::fcntl::{Flock, FlockArg};
 use pattern_guard::{Guard, Snapshot};
+use serde::{Deserialize, Serialize};
 
 const MAGIC: &[u8; 8] = b"PGSTATE1";
 const HEADER: usize = 24;
 const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One running wrapper of an actor's job, for the overlap limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub pid: u32,
+    /// The process's start time in clock ticks since boot (Linux `/proc/PID/stat`; 0 elsewhere),
+    /// so a reused pid is not taken for a live run.
+    pub start_ticks: u64,
+    /// When it started, nanoseconds since the Unix epoch.
+    pub since_ns: u64,
+}
+
+impl Instance {
+    /// This process.
+    pub fn me() -> Instance {
+        let pid = std::process::id();
+        Instance {
+            pid,
+            start_ticks: start_ticks(pid).unwrap_or(0),
+            since_ns: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
+        }
+    }
+
+    /// Whether this run is still going: its process exists and is the same process.
+    pub fn alive(&self) -> bool {
+        let Ok(pid) = i32::try_from(self.pid) else {
+            return false;
+        };
+        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(()) | Err(nix::errno::Errno::EPERM) => {}
+            Err(_) => return false,
+        }
+        match start_ticks(self.pid) {
+            Some(now) if self.start_ticks != 0 => now == self.start_ticks,
+            _ => true,
+        }
+    }
+}
+
+/// Field 22 of `/proc/PID/stat`: when the process started.
+fn start_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Everything a state file holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateData {
+    pub snapshot: Snapshot,
+    pub running: Vec<Instance>,
+}
 
 /// What went wrong with the state; every message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -170,33 +225,41 @@ impl ActorState {
         &self.path
     }
 
-    /// Locks, loads into `guard`, runs `f`, saves `guard`'s memory when `save`, unlocks.
-    /// Returns `f`'s result and any state file that had to be set aside.
+    /// Locks, loads into `guard` and the list of running instances (crashed ones dropped), runs
+    /// `f`, saves both when `save`, unlocks. Returns `f`'s result and any state file that had to
+    /// be set aside.
     pub fn transact<R>(
         &self,
         guard: &Guard,
         save: bool,
-        f: impl FnOnce(&Guard) -> R,
+        f: impl FnOnce(&Guard, &mut Vec<Instance>) -> R,
     ) -> Result<(R, Option<SetAside>), StateError> {
         let _lock = self.lock(FlockArg::LockExclusive)?;
-        let set_aside = self.load_into(guard)?;
-        let result = f(guard);
+        let (set_aside, mut running) = self.load_into(guard)?;
+        running.retain(Instance::alive);
+        let result = f(guard, &mut running);
         if save {
-            self.save(&guard.export())?;
+            self.save(&StateData {
+                snapshot: guard.export(),
+                running,
+            })?;
         }
         Ok((result, set_aside))
     }
 
-    /// Loads under a shared lock, for reading only. `Ok(Some(why))`: the file cannot be used
-    /// (it is left alone; the next run sets it aside).
-    pub fn read(&self, guard: &Guard) -> Result<Option<String>, StateError> {
+    /// Loads under a shared lock, for reading only: the live running instances, or why the file
+    /// cannot be used (it is left alone; the next run sets it aside).
+    pub fn read(&self, guard: &Guard) -> Result<Result<Vec<Instance>, String>, StateError> {
         let _lock = self.lock(FlockArg::LockShared)?;
         guard.reset_all();
-        match self.decode() {
-            Ok(None) => Ok(None),
-            Ok(Some(snapshot)) => Ok(guard.restore(&snapshot).err().map(|e| e.to_string())),
-            Err(why) => Ok(Some(why)),
-        }
+        Ok(match self.decode() {
+            Ok(None) => Ok(Vec::new()),
+            Ok(Some(data)) => match guard.restore(&data.snapshot) {
+                Ok(()) => Ok(data.running.into_iter().filter(Instance::alive).collect()),
+                Err(e) => Err(e.to_string()),
+            },
+            Err(why) => Err(why),
+        })
     }
 
     /// Deletes the state under the lock. True when there was one.
@@ -231,13 +294,14 @@ impl ActorState {
         })
     }
 
-    /// Restores the saved memory into `guard`; sets an unreadable file aside.
-    fn load_into(&self, guard: &Guard) -> Result<Option<SetAside>, StateError> {
+    /// Restores the saved memory into `guard` and returns the running instances; sets an
+    /// unreadable file aside.
+    fn load_into(&self, guard: &Guard) -> Result<(Option<SetAside>, Vec<Instance>), StateError> {
         guard.reset_all();
         let why = match self.decode() {
-            Ok(None) => return Ok(None),
-            Ok(Some(snapshot)) => match guard.restore(&snapshot) {
-                Ok(()) => return Ok(None),
+            Ok(None) => return Ok((None, Vec::new())),
+            Ok(Some(data)) => match guard.restore(&data.snapshot) {
+                Ok(()) => return Ok((None, data.running)),
                 Err(e) => e.to_string(),
             },
             Err(why) => why,
@@ -250,15 +314,18 @@ impl ActorState {
             path: self.path.clone(),
             source,
         })?;
-        Ok(Some(SetAside {
-            path: self.path.clone(),
-            kept_as,
-            why,
-        }))
+        Ok((
+            Some(SetAside {
+                path: self.path.clone(),
+                kept_as,
+                why,
+            }),
+            Vec::new(),
+        ))
     }
 
     /// `Ok(None)`: no state yet. `Err(why)`: a state file that cannot be used.
-    fn decode(&self) -> Result<Option<Snapshot>, String> {
+    fn decode(&self) -> Result<Option<StateData>, String> {
         let file = match OpenOptions::new()
             .read(true)
             .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
@@ -285,12 +352,12 @@ impl ActorState {
         decode(&bytes).map(Some)
     }
 
-    fn save(&self, snapshot: &Snapshot) -> Result<(), StateError> {
+    fn save(&self, data: &StateData) -> Result<(), StateError> {
         let io = |source| StateError::Io {
             path: self.path.clone(),
             source,
         };
-        let bytes = encode(snapshot).map_err(|e| io(std::io::Error::other(e)))?;
+        let bytes = encode(data).map_err(|e| io(std::io::Error::other(e)))?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let tmp = dir.join(format!(
             ".{}.tmp-{}",
@@ -355,8 +422,8 @@ pub fn from_state_path(path: &Path) -> ActorState {
 }
 
 /// `PGSTATE1` + checksum + length + postcard payload.
-pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, String> {
-    let payload = postcard::to_stdvec(snapshot).map_err(|e| e.to_string())?;
+pub fn encode(data: &StateData) -> Result<Vec<u8>, String> {
+    let payload = postcard::to_stdvec(data).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes());
@@ -366,7 +433,7 @@ pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, String> {
 }
 
 /// The inverse of [`encode`]; says why a file cannot be used.
-pub fn decode(bytes: &[u8]) -> Result<Snapshot, String> {
+pub fn decode(bytes: &[u8]) -> Result<StateData, String> {
     if bytes.len() < HEADER {
         return Err(format!(
             "truncated: {} bytes, shorter than its header",
@@ -432,9 +499,12 @@ mod tests {
     fn encode_decode_round_trips_and_rejects_damage() {
         let guard = Guard::new();
         guard.check(&guard.event("cli", "run", "true"));
-        let snapshot = guard.export();
-        let bytes = encode(&snapshot).unwrap();
-        assert_eq!(decode(&bytes).unwrap(), snapshot);
+        let data = StateData {
+            snapshot: guard.export(),
+            running: vec![Instance::me()],
+        };
+        let bytes = encode(&data).unwrap();
+        assert_eq!(decode(&bytes).unwrap(), data);
         assert!(decode(&bytes[..bytes.len() - 1])
             .unwrap_err()
             .contains("truncated"));
@@ -448,5 +518,32 @@ mod tests {
         assert!(decode(b"garbage garbage garbage garbage")
             .unwrap_err()
             .contains("not a pattern-guard"));
+    }
+}
+
+#[cfg(test)]
+mod instance_tests {
+    use super::Instance;
+
+    #[test]
+    fn this_process_is_alive_and_a_reused_or_dead_pid_is_not() {
+        let me = Instance::me();
+        assert!(me.alive());
+        if me.start_ticks != 0 {
+            let reused = Instance {
+                start_ticks: me.start_ticks + 1,
+                ..me.clone()
+            };
+            assert!(!reused.alive(), "same pid, another start time: not our run");
+        }
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        let gone = Instance {
+            pid,
+            start_ticks: 0,
+            since_ns: 0,
+        };
+        assert!(!gone.alive());
     }
 }
