@@ -816,3 +816,81 @@ fn overlap_wait_starts_once_the_running_job_ends() {
     );
     first.wait_with_output().unwrap();
 }
+
+#[test]
+fn a_signal_during_a_delay_ends_pattern_guard_without_running_the_command() {
+    let f = Fixture::new();
+    let cfg = f.write_config("[guard]\nallow_below = 0.0\nwarn_below = 0.0\ndelay_secs = 30\n");
+    let marker = f.path("ran");
+    let child = Std::new(env!("CARGO_BIN_EXE_pattern-guard"))
+        .env("PATTERN_GUARD_STATE_DIR", f.state())
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--", "touch"])
+        .arg(&marker)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The delay line is written before the wait starts; give it a moment to reach the wait.
+    let start = Instant::now();
+    while std::fs::read_dir(f.state()).map_or(0, |d| d.count()) < 2 {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(128 + 15));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("delaying"));
+    assert!(
+        !marker.exists(),
+        "the command must not run after an interrupted delay"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_child_does_not_outlive_a_killed_pattern_guard() {
+    let f = Fixture::new();
+    let pid_file = f.path("child.pid");
+    let wrapper = Std::new(env!("CARGO_BIN_EXE_pattern-guard"))
+        .env("PATTERN_GUARD_STATE_DIR", f.state())
+        .args(["--", "sh", "-c"])
+        .arg(format!(
+            "echo $$ > {}.tmp; mv {0}.tmp {0}; exec sleep 300",
+            pid_file.display()
+        ))
+        .spawn()
+        .unwrap();
+    let child_pid: i32 = wait_for_pid(&pid_file);
+    let pid = nix::unistd::Pid::from_raw(wrapper.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    wrapper.wait_with_output().unwrap();
+    let start = Instant::now();
+    while alive(child_pid) && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !alive(child_pid),
+        "the child ran on after pattern-guard was killed"
+    );
+}
+
+fn wait_for_pid(path: &Path) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(pid) = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            return pid;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
