@@ -296,35 +296,21 @@ fn ns_per(rounds: usize, n: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Events per second over `threads` threads, each on its own 5,000 actors: steady (one event
-/// per actor per minute, synthetic time) or flood (wall-clock stamps, every actor blocked).
-fn throughput(threads: usize, per_thread: usize, steady: bool) -> f64 {
-    let guard = Arc::new(if steady {
-        Guard::new().with_clock(ManualClock::new(at(START + 1_000_000 * 1_000_000_000)))
-    } else {
-        Guard::new()
-    });
-    let actors: Arc<Vec<String>> =
-        Arc::new((0..threads * 5_000).map(|i| format!("user:{i}")).collect());
-    let offset = std::sync::atomic::AtomicU64::new(0);
-    let run = |count: usize| {
-        let base = offset.fetch_add(count as u64, Ordering::Relaxed);
+/// Operations per second over `threads` threads, each calling `work(thread, round)`, which does
+/// `per_thread` operations: one warm-up round, then the best of five.
+fn per_second<W>(threads: usize, per_thread: usize, work: W) -> f64
+where
+    W: Fn(usize, u64) + Send + Sync + 'static,
+{
+    let work = Arc::new(work);
+    let run = |round: u64| {
         let barrier = Arc::new(std::sync::Barrier::new(threads + 1));
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let (guard, actors, barrier) = (guard.clone(), actors.clone(), barrier.clone());
+                let (work, barrier) = (work.clone(), barrier.clone());
                 std::thread::spawn(move || {
-                    let own = &actors[t * 5_000..(t + 1) * 5_000];
                     barrier.wait();
-                    for i in 0..count {
-                        let ts = if steady {
-                            at(START + (base + i as u64) * 12_000_000)
-                        } else {
-                            SystemTime::now()
-                        };
-                        let e = Event::new(own[i % own.len()].as_str(), "GET", "/x", ts);
-                        black_box(guard.check(&e));
-                    }
+                    work(t, round)
                 })
             })
             .collect();
@@ -335,9 +321,34 @@ fn throughput(threads: usize, per_thread: usize, steady: bool) -> f64 {
         }
         start.elapsed()
     };
-    run(per_thread / 10); // warm up: tables grown, actors known
-    let best = (0..5).map(|_| run(per_thread)).min().unwrap();
+    run(0);
+    let best = (1..=5).map(run).min().unwrap();
     (threads * per_thread) as f64 / best.as_secs_f64()
+}
+
+/// Checks per second over `threads` threads, each on its own 5,000 actors: steady (one event
+/// per actor per minute, synthetic time) or flood (wall-clock stamps, every actor blocked).
+fn throughput(threads: usize, per_thread: usize, steady: bool) -> f64 {
+    let guard = Arc::new(if steady {
+        Guard::new().with_clock(ManualClock::new(at(START + 1_000_000 * 1_000_000_000)))
+    } else {
+        Guard::new()
+    });
+    let actors: Arc<Vec<String>> =
+        Arc::new((0..threads * 5_000).map(|i| format!("user:{i}")).collect());
+    per_second(threads, per_thread, move |t, round| {
+        let own = &actors[t * 5_000..(t + 1) * 5_000];
+        let base = round * per_thread as u64;
+        for i in 0..per_thread {
+            let ts = if steady {
+                at(START + (base + i as u64) * 12_000_000)
+            } else {
+                SystemTime::now()
+            };
+            let e = Event::new(own[i % own.len()].as_str(), "GET", "/x", ts);
+            black_box(guard.check(&e));
+        }
+    })
 }
 
 /// governor's keyed `check_key` per second over `threads` threads, each on its own 5,000 keys.
@@ -346,54 +357,25 @@ fn governor_throughput(threads: usize) -> f64 {
     let keys: Arc<Vec<String>> =
         Arc::new((0..threads * 5_000).map(|i| format!("user:{i}")).collect());
     let per_thread = 2_000_000;
-    let run = || {
-        let start = Instant::now();
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let (limiter, keys) = (limiter.clone(), keys.clone());
-                std::thread::spawn(move || {
-                    let own = &keys[t * 5_000..(t + 1) * 5_000];
-                    for i in 0..per_thread {
-                        black_box(limiter.check_key(&own[i % own.len()]).is_ok());
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
+    per_second(threads, per_thread, move |t, _| {
+        let own = &keys[t * 5_000..(t + 1) * 5_000];
+        for i in 0..per_thread {
+            black_box(limiter.check_key(&own[i % own.len()]).is_ok());
         }
-        start.elapsed()
-    };
-    run();
-    let best = (0..5).map(|_| run()).min().unwrap();
-    (threads * per_thread) as f64 / best.as_secs_f64()
+    })
 }
 
-/// Operations per second of a loop that shares nothing (hashing its own buffer) on `threads`
+/// Operations per second of a loop that shares nothing (hashing its own counter) on `threads`
 /// threads: the machine's own ceiling for scaling.
 fn ceiling(threads: usize) -> f64 {
-    let per_thread = 5_000_000u64;
-    let run = || {
-        let start = Instant::now();
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                std::thread::spawn(move || {
-                    let mut h = t as u64;
-                    for i in 0..per_thread {
-                        h = xxhash_rust::xxh3::xxh3_64_with_seed(&i.to_le_bytes(), h);
-                    }
-                    black_box(h)
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
+    let per_thread = 5_000_000;
+    per_second(threads, per_thread, move |t, _| {
+        let mut h = t as u64;
+        for i in 0..per_thread as u64 {
+            h = xxhash_rust::xxh3::xxh3_64_with_seed(&i.to_le_bytes(), h);
         }
-        start.elapsed()
-    };
-    run();
-    let best = (0..5).map(|_| run()).min().unwrap();
-    (threads as u64 * per_thread) as f64 / best.as_secs_f64()
+        black_box(h);
+    })
 }
 
 /// Heap held by a default guard after one actor sends 10,000 and then 10,000,000 events.
