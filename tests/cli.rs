@@ -894,3 +894,13 @@ fn wait_for_pid(path: &Path) -> i32 {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn repeat_stops_at_a_command_that_cannot_start() {
+    let f = Fixture::new();
+    f.cmd()
+        .args(["--repeat", "5", "--", "no-such-command-here"])
+        .assert()
+        .code(127)
+        .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+}

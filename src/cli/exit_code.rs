@@ -13,6 +13,8 @@
 /// Why pattern-guard exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
+    /// pattern-guard did what was asked (subcommands, help).
+    Success,
     /// The child exited with this code.
     Child(u8),
     /// The child died of this signal, not sent by the guard.
@@ -46,6 +48,7 @@ impl Exit {
     /// The process exit code.
     pub fn code(self) -> u8 {
         match self {
+            Exit::Success => 0,
             Exit::Child(c) | Exit::Blocked(c) | Exit::Decision(c) => c,
             Exit::ChildSignal(n) | Exit::Interrupted(n) => {
                 u8::try_from(128 + n.clamp(1, 127)).unwrap_or(255)
@@ -71,6 +74,7 @@ mod tests {
 
     #[test]
     fn codes_follow_gnu_timeout_plus_block() {
+        assert_eq!(Exit::Success.code(), 0);
         assert_eq!(Exit::Child(3).code(), 3);
         assert_eq!(Exit::ChildSignal(15).code(), 143);
         assert_eq!(Exit::Interrupted(2).code(), 130);

@@ -49,7 +49,7 @@ pub fn main() -> ExitCode {
             let code = if e.use_stderr() {
                 Exit::Failure
             } else {
-                Exit::Child(0)
+                Exit::Success
             };
             let _ = e.print();
             return code.into();
@@ -80,11 +80,11 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
     match cli.command {
         Some(Command::Completions { shell }) => {
             std::io::Write::write_all(&mut std::io::stdout(), &args::completions(shell))?;
-            return Ok(Exit::Child(0));
+            return Ok(Exit::Success);
         }
         Some(Command::Man) => {
             std::io::Write::write_all(&mut std::io::stdout(), &args::man_page()?)?;
-            return Ok(Exit::Child(0));
+            return Ok(Exit::Success);
         }
         _ => {}
     }
@@ -98,14 +98,14 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             let text = toml::to_string(&settings).map_err(|e| Failure::Usage(e.to_string()))?;
             eprintln!("pattern-guard: {source}: valid; effective settings for actor '{actor}':");
             print!("[guard]\n{text}");
-            Ok(Exit::Child(0))
+            Ok(Exit::Success)
         }
         Some(Command::Check { event, json }) => {
             check(&cli.global, config, &event, json)
         }
         Some(Command::Status { actor, json }) => status(&cli.global, config, actor, json),
         Some(Command::Reset { actor, all }) => reset(&cli.global, actor, all),
-        Some(Command::Completions { .. } | Command::Man) => Ok(Exit::Child(0)),
+        Some(Command::Completions { .. } | Command::Man) => Ok(Exit::Success),
         None if cli.argv.is_empty() => Err(Failure::Usage(
             "nothing to run: give a command after `--` (pattern-guard [OPTIONS] -- COMMAND [ARGS...]), \
              or a subcommand; see --help"
@@ -274,7 +274,7 @@ async fn guard_command(
     let mut signals = Signals::install()?;
     let shown = command_line(argv);
     let target = run.event.target.clone().unwrap_or_else(|| shown.clone());
-    let mut last = Exit::Child(0);
+    let mut last = Exit::Success;
     for iteration in 1..=run.repeat {
         if iteration > 1 {
             if let Some(pause) = run.interval {
@@ -333,7 +333,8 @@ async fn guard_command(
         if let Some(exit) = acted {
             return Ok(exit);
         }
-        if matches!(last, Exit::Failure) {
+        // A command that cannot be started will not start on the next iteration either.
+        if matches!(last, Exit::Failure | Exit::NotFound | Exit::CannotRun) {
             return Ok(last);
         }
     }
@@ -454,7 +455,7 @@ fn check(global: &Global, config: Config, event: &EventArgs, json: bool) -> Resu
         );
     }
     Ok(match a.decision {
-        Decision::Allow => Exit::Child(0),
+        Decision::Allow => Exit::Success,
         Decision::Warn => Exit::Decision(exit_code::CHECK_WARN),
         Decision::Delay(_) => Exit::Decision(exit_code::CHECK_DELAY),
         Decision::Block => Exit::Blocked(exit_code::BLOCKED),
@@ -504,7 +505,7 @@ fn status(
             })
             .collect();
         println!("{}", serde_json::Value::Array(list));
-        return Ok(Exit::Child(0));
+        return Ok(Exit::Success);
     }
     if rows.is_empty() {
         eprintln!(
@@ -514,7 +515,7 @@ fn status(
                 .unwrap_or_default(),
             dir.display()
         );
-        return Ok(Exit::Child(0));
+        return Ok(Exit::Success);
     }
     println!(
         "{:<24} {:>7} {:>6} {:>12} {:>14} {:>10} {:>8}",
@@ -534,7 +535,7 @@ fn status(
             running.len()
         );
     }
-    Ok(Exit::Child(0))
+    Ok(Exit::Success)
 }
 
 fn reset(global: &Global, actor: Option<String>, all: bool) -> Result<Exit, Failure> {
@@ -549,7 +550,7 @@ fn reset(global: &Global, actor: Option<String>, all: bool) -> Result<Exit, Fail
             files.len(),
             dir.display()
         );
-        return Ok(Exit::Child(0));
+        return Ok(Exit::Success);
     }
     let actor = actor.unwrap_or_default();
     if ActorState::new(&dir, &actor).remove()? {
@@ -557,5 +558,5 @@ fn reset(global: &Global, actor: Option<String>, all: bool) -> Result<Exit, Fail
     } else {
         eprintln!("pattern-guard: no history for actor '{actor}'");
     }
-    Ok(Exit::Child(0))
+    Ok(Exit::Success)
 }
