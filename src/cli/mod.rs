@@ -278,7 +278,10 @@ async fn guard_command(
     for iteration in 1..=run.repeat {
         if iteration > 1 {
             if let Some(pause) = run.interval {
-                if let Some(sig) = supervise::wait_or_signal(pause, &mut signals).await {
+                let done = iteration - 1;
+                if let Some(sig) =
+                    supervise::pause_between_runs(pause, done, run.repeat, &mut signals).await
+                {
                     return Ok(Exit::Interrupted(sig as i32));
                 }
             }

@@ -118,6 +118,42 @@ pub async fn countdown(duration: Duration, signals: &mut Signals) -> Option<Sign
     outcome
 }
 
+/// The pause between `--repeat` runs: on a terminal, a bar with the runs done and the time to the
+/// next (drawn only between runs: while the command runs the terminal is its own).
+pub async fn pause_between_runs(
+    duration: Duration,
+    done: u64,
+    total: u64,
+    signals: &mut Signals,
+) -> Option<Signal> {
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return wait_or_signal(duration, signals).await;
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "pattern-guard: {bar:30} run {pos}/{len}, next in {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(done);
+    let end = Instant::now() + duration;
+    let outcome = loop {
+        let now = Instant::now();
+        if now >= end {
+            break None;
+        }
+        bar.set_message(human(end - now));
+        if let Some(sig) =
+            wait_or_signal((end - now).min(Duration::from_millis(100)), signals).await
+        {
+            break Some(sig);
+        }
+    };
+    bar.finish_and_clear();
+    outcome
+}
+
 /// Runs `argv` to completion under `limits`; returns how it ended.
 pub async fn run(
     argv: &[OsString],
