@@ -863,7 +863,7 @@ fn a_child_does_not_outlive_a_killed_pattern_guard() {
         ))
         .spawn()
         .unwrap();
-    let child_pid: i32 = wait_for_pid(&pid_file);
+    let child_pid: i32 = wait_for(&pid_file).trim().parse().unwrap();
     let pid = nix::unistd::Pid::from_raw(wrapper.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     wrapper.wait_with_output().unwrap();
@@ -875,24 +875,6 @@ fn a_child_does_not_outlive_a_killed_pattern_guard() {
         !alive(child_pid),
         "the child ran on after pattern-guard was killed"
     );
-}
-
-fn wait_for_pid(path: &Path) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(pid) = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-        {
-            return pid;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
