@@ -49,7 +49,7 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block)')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is remembered per actor: recent events, escalation, cool-down')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is remembered per actor: recent events, escalation, cool-down, running instances and what its next run would get')
             [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Forget the history of one actor, or of all with --all')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Work with the configuration')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
@@ -178,7 +178,7 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
         }
         'pattern-guard;help' {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block)')
-            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is remembered per actor: recent events, escalation, cool-down')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is remembered per actor: recent events, escalation, cool-down, running instances and what its next run would get')
             [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Forget the history of one actor, or of all with --all')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Work with the configuration')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')

@@ -46,7 +46,7 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand check 'Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block)'
-            cand status 'Show what is remembered per actor: recent events, escalation, cool-down'
+            cand status 'Show what is remembered per actor: recent events, escalation, cool-down, running instances and what its next run would get'
             cand reset 'Forget the history of one actor, or of all with --all'
             cand config 'Work with the configuration'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
@@ -164,7 +164,7 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
         }
         &'pattern-guard;help'= {
             cand check 'Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block)'
-            cand status 'Show what is remembered per actor: recent events, escalation, cool-down'
+            cand status 'Show what is remembered per actor: recent events, escalation, cool-down, running instances and what its next run would get'
             cand reset 'Forget the history of one actor, or of all with --all'
             cand config 'Work with the configuration'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'

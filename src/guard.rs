@@ -279,6 +279,38 @@ impl Guard {
         outcome
     }
 
+    /// What `actor`'s next event would get if it repeated its latest event (same action and
+    /// target, weight 1) at `at` (the clock's time when `None`). Records nothing: the same pipeline
+    /// runs on a copy of the actor's memory, so a preview and a real check cannot disagree.
+    /// `None` when the actor is not tracked or holds no event.
+    pub fn preview(&self, actor: &str, at: Option<SystemTime>) -> Option<Assessment> {
+        let at = to_nanos(at.unwrap_or_else(|| self.clock.now()));
+        let seed = self.seed.load(Ordering::Relaxed);
+        let id = bounded_id(actor, seed);
+        let hash = xxh3_64_with_seed(id.as_bytes(), seed);
+        let mut state = self.store.shard(hash).get(hash, &id)?.clone();
+        let newest = state.window.newest_record()?;
+        let record = Record {
+            ts: at,
+            weight: weight_micros(1.0),
+            ..newest
+        };
+        let o = observe(&mut state, record, at.max(self.clock_for(at)), true);
+        Some(Assessment {
+            decision: o.decision,
+            risk: o.risk,
+            raw_risk: o.raw_risk,
+            escalation_level: o.level,
+            readings: o
+                .readings
+                .into_iter()
+                .filter(|r| state.policy.enabled(r.detector))
+                .collect(),
+            retry_after: o.retry_after,
+            at: from_nanos(o.at),
+        })
+    }
+
     /// What the guard remembers of `actor` as of `now` (the clock's time when `None`); records
     /// nothing. `None` when the actor is not tracked.
     pub fn status(&self, actor: &str, now: Option<SystemTime>) -> Option<ActorStatus> {

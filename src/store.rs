@@ -28,7 +28,7 @@ use crate::window::Window;
 ///
 /// `repr(C)` keeps the field order: with [`Slot`]'s id in front, the policy and the window's
 /// record buffer header share the slot's first cache line, the running figures its second.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[repr(C)]
 pub(crate) struct ActorState {
     pub policy: Arc<Policy>,

@@ -31,7 +31,7 @@ pub(crate) struct Record {
 pub(crate) const TARGET_BIT: u64 = 1 << 63;
 
 /// Hash values are already keyed xxh3 output: the count map uses them as they are.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct IdentityHasher(u64);
 
 impl Hasher for IdentityHasher {
@@ -69,7 +69,7 @@ impl Sum {
 /// figures: a check that expires nothing then never reads the record buffer, only writes to it,
 /// which saves the cache misses that dominate a check over many actors. Field order (`repr(C)`)
 /// keeps the buffer header first and the figures a check reads next to each other.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 #[repr(C)]
 pub(crate) struct Window {
     records: VecDeque<Record>,
@@ -127,6 +127,11 @@ impl Window {
     /// Timestamp of the newest record.
     pub fn newest_ts(&self) -> Option<u64> {
         (!self.records.is_empty()).then_some(self.newest_ts)
+    }
+
+    /// The newest record in the window.
+    pub fn newest_record(&self) -> Option<Record> {
+        self.records.back().copied()
     }
 
     /// Timestamp of the newest record ever pushed, also once the window has emptied.

@@ -538,6 +538,39 @@ fn status_and_reset_show_and_forget_history() {
         .assert()
         .success()
         .stdout(predicate::str::contains("job-a").and(predicate::str::contains("job-b")));
+    for _ in 0..2 {
+        f.demo()
+            .args(["--actor", "busy", "--", "true"])
+            .assert()
+            .success();
+    }
+    // Two runs in the window, max 3: the next (4th event) would warn.
+    let out = f
+        .demo()
+        .args(["status", "busy", "--json"])
+        .output()
+        .unwrap()
+        .stdout;
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json[0]["next_run"]["decision"], "allow", "{json}");
+    f.demo()
+        .args(["--actor", "busy", "--", "true"])
+        .assert()
+        .success();
+    let out = f
+        .demo()
+        .args(["status", "busy", "--json"])
+        .output()
+        .unwrap()
+        .stdout;
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json[0]["next_run"]["decision"], "warn", "{json}");
+    f.demo()
+        .args(["status", "busy"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("warn (risk 0.33)"));
+    f.cmd().args(["reset", "busy"]).assert().success();
     f.cmd()
         .args(["reset", "job-a"])
         .assert()

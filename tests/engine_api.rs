@@ -589,3 +589,23 @@ fn config_overrides_built_in_code_work_like_toml_ones() {
     );
     assert_eq!(names(&user), ["allow", "allow", "warn"]);
 }
+
+#[test]
+fn preview_predicts_the_next_check_and_records_nothing() {
+    let (guard, clock) = demo_guard();
+    assert!(guard.preview("cli", None).is_none(), "unknown actor");
+    for _ in 0..4 {
+        clock.advance(Duration::from_secs(1));
+        guard.check(&guard.event("cli", "run", "backup.sh"));
+    }
+    clock.advance(Duration::from_secs(1));
+    let before = guard.export();
+    let preview = guard.preview("cli", None).unwrap();
+    assert_eq!(guard.export(), before, "a preview records nothing");
+    assert_eq!(preview.decision.name(), "delay", "{preview}");
+    let real = guard.assess(&guard.event("cli", "run", "backup.sh"));
+    assert_eq!(
+        preview, real,
+        "the preview is exactly what the next check gets"
+    );
+}

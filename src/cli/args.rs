@@ -154,7 +154,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show what is remembered per actor: recent events, escalation, cool-down.
+    /// Show what is remembered per actor: recent events, escalation, cool-down, running instances
+    /// and what its next run would get.
     Status {
         /// Only this actor.
         actor: Option<String>,

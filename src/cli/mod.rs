@@ -487,13 +487,17 @@ fn status(
                 Vec::new()
             }
         };
-        rows.extend(guard.actors(None).into_iter().map(|s| (s, running.clone())));
+        rows.extend(guard.actors(None).into_iter().map(|s| {
+            let next = guard.preview(&s.actor, None);
+            (s, running.clone(), next)
+        }));
     }
     if json {
         let list: Vec<serde_json::Value> = rows
             .iter()
-            .map(|(s, running)| {
+            .map(|(s, running, next)| {
                 serde_json::json!({
+                    "next_run": next.as_ref().map(|a| assessment_json(&s.actor, a)),
                     "running": running.iter().map(|i| serde_json::json!({
                         "pid": i.pid,
                         "since_unix": i.since_ns as f64 / 1e9,
@@ -521,14 +525,18 @@ fn status(
         return Ok(Exit::Success);
     }
     println!(
-        "{:<24} {:>7} {:>6} {:>12} {:>14} {:>10} {:>8}",
+        "{:<24} {:>7} {:>6} {:>12} {:>14} {:>10} {:>8}  NEXT RUN",
         "ACTOR", "EVENTS", "LEVEL", "LAST SEEN", "WINDOW CLEARS", "COOL-DOWN", "RUNNING"
     );
     let now = SystemTime::now();
-    for (s, running) in rows {
+    for (s, running, next) in rows {
+        let next = next.map_or_else(
+            || "-".into(),
+            |a| format!("{} (risk {:.2})", a.decision, a.risk),
+        );
         let ago = now.duration_since(s.last_seen).unwrap_or_default();
         println!(
-            "{:<24} {:>7} {:>6} {:>12} {:>14} {:>10} {:>8}",
+            "{:<24} {:>7} {:>6} {:>12} {:>14} {:>10} {:>8}  {next}",
             s.actor,
             s.events,
             s.escalation_level,
