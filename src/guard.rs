@@ -118,6 +118,28 @@ struct Outcome {
     /// Only filled in when asked to explain.
     retry_after: Option<Duration>,
     at: u64,
+    /// Which readings the actor's policy reports (in [`Detector::ALL`] order); only filled in
+    /// when asked to explain, so a plain check never computes it.
+    reported: [bool; 7],
+}
+
+impl Outcome {
+    fn into_assessment(self) -> Assessment {
+        Assessment {
+            decision: self.decision,
+            risk: self.risk,
+            raw_risk: self.raw_risk,
+            escalation_level: self.level,
+            readings: self
+                .readings
+                .into_iter()
+                .zip(self.reported)
+                .filter_map(|(r, shown)| shown.then_some(r))
+                .collect(),
+            retry_after: self.retry_after,
+            at: from_nanos(self.at),
+        }
+    }
 }
 
 impl Guard {
@@ -220,21 +242,7 @@ impl Guard {
 
     /// Records the event; the decision with everything that led to it.
     pub fn assess(&self, event: &Event<'_>) -> Assessment {
-        let o = self.evaluate(event, true);
-        let policy = self.policy_for(event.actor());
-        Assessment {
-            decision: o.decision,
-            risk: o.risk,
-            raw_risk: o.raw_risk,
-            escalation_level: o.level,
-            readings: o
-                .readings
-                .into_iter()
-                .filter(|r| policy.enabled(r.detector))
-                .collect(),
-            retry_after: o.retry_after,
-            at: from_nanos(o.at),
-        }
+        self.evaluate(event, true).into_assessment()
     }
 
     fn policy_for(&self, actor: &str) -> Arc<Policy> {
@@ -295,20 +303,8 @@ impl Guard {
             weight: weight_micros(1.0),
             ..newest
         };
-        let o = observe(&mut state, record, at.max(self.clock_for(at)), true);
-        Some(Assessment {
-            decision: o.decision,
-            risk: o.risk,
-            raw_risk: o.raw_risk,
-            escalation_level: o.level,
-            readings: o
-                .readings
-                .into_iter()
-                .filter(|r| state.policy.enabled(r.detector))
-                .collect(),
-            retry_after: o.retry_after,
-            at: from_nanos(o.at),
-        })
+        // `at` is the time asked about: no future cap applies to it.
+        Some(observe(&mut state, record, at, true).into_assessment())
     }
 
     /// What the guard remembers of `actor` as of `now` (the clock's time when `None`); records
@@ -468,6 +464,11 @@ fn observe(state: &mut ActorState, mut record: Record, clock_now: u64, explain: 
         Decision::Block if explain => Some(block_retry_after(state, &readings, now)),
         _ => None,
     };
+    let reported = if explain {
+        Detector::ALL.map(|d| state.policy.enabled(d))
+    } else {
+        [false; 7]
+    };
     Outcome {
         decision,
         risk,
@@ -476,6 +477,7 @@ fn observe(state: &mut ActorState, mut record: Record, clock_now: u64, explain: 
         readings,
         retry_after,
         at: now,
+        reported,
     }
 }
 

@@ -43,6 +43,8 @@
 //! `decision`, `store` (sharded actors, expiry, caps), `guard` (the pipeline), `snapshot`.
 //! `docs/ENGINE.md` describes the algorithms, bounds and approximations; `docs/CONFIG.md` every key.
 
+#![forbid(unsafe_code)]
+
 pub mod clock;
 pub mod config;
 mod decision;

@@ -55,6 +55,19 @@ impl Fixture {
         c
     }
 
+    /// `status ACTOR --json` under the config at `config`, parsed.
+    fn status_json(&self, config: &Path, actor: &str) -> serde_json::Value {
+        let out = self
+            .cmd()
+            .arg("--config")
+            .arg(config)
+            .args(["status", actor, "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     fn write_config(&self, text: &str) -> PathBuf {
         let p = self.path("guard.toml");
         std::fs::write(&p, text).unwrap();
@@ -476,17 +489,7 @@ fn twenty_concurrent_invocations_lose_no_event() {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
-    let out = f
-        .cmd()
-        .arg("--config")
-        .arg(&cfg)
-        .args(["status", "cli", "--json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let json = f.status_json(&cfg, "cli");
     assert_eq!(json[0]["events_in_window"], 20, "{json}");
 }
 
@@ -544,26 +547,15 @@ fn status_and_reset_show_and_forget_history() {
             .assert()
             .success();
     }
-    // Two runs in the window, max 3: the next (4th event) would warn.
-    let out = f
-        .demo()
-        .args(["status", "busy", "--json"])
-        .output()
-        .unwrap()
-        .stdout;
-    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    // Two runs in the window, max 3: the next (3rd event) is allowed; after a third run the
+    // next (4th event) would warn.
+    let json = f.status_json(Path::new(DEMO), "busy");
     assert_eq!(json[0]["next_run"]["decision"], "allow", "{json}");
     f.demo()
         .args(["--actor", "busy", "--", "true"])
         .assert()
         .success();
-    let out = f
-        .demo()
-        .args(["status", "busy", "--json"])
-        .output()
-        .unwrap()
-        .stdout;
-    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let json = f.status_json(Path::new(DEMO), "busy");
     assert_eq!(json[0]["next_run"]["decision"], "warn", "{json}");
     f.demo()
         .args(["status", "busy"])

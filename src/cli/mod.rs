@@ -221,10 +221,14 @@ fn admit(
         }
         Gate::Checked(a)
     })?;
+    report_set_aside(set_aside);
+    Ok(gate)
+}
+
+fn report_set_aside(set_aside: Option<state::SetAside>) {
     if let Some(note) = set_aside {
         eprintln!("pattern-guard: {note}");
     }
-    Ok(gate)
 }
 
 /// Takes this run off the actor's list of running instances.
@@ -239,9 +243,7 @@ fn release(dir: &Path, guard: &Guard, actor: &str) -> Result<(), StateError> {
 fn record(dir: &Path, guard: &Guard, event: &Event<'_>) -> Result<Assessment, StateError> {
     let store = ActorState::new(dir, event.actor());
     let (a, set_aside) = store.transact(guard, true, |g, _| g.assess(event))?;
-    if let Some(note) = set_aside {
-        eprintln!("pattern-guard: {note}");
-    }
+    report_set_aside(set_aside);
     Ok(a)
 }
 

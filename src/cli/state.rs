@@ -398,7 +398,7 @@ impl ActorState {
     }
 }
 
-/// Every actor's state file in `dir`, as (file stem, path).
+/// The paths of every actor's state file in `dir`, sorted.
 pub fn state_files(dir: &Path) -> Result<Vec<PathBuf>, StateError> {
     let entries = fs::read_dir(dir).map_err(|source| StateError::Io {
         path: dir.to_path_buf(),
