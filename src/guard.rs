@@ -36,6 +36,7 @@ use crate::decision::{Assessment, Decision, Detector, Reading};
 use crate::detectors::{self, ratio_risk, Policy};
 use crate::error::Error;
 use crate::escalation::Escalation;
+use crate::snapshot::ActorSnapshot;
 use crate::event::Event;
 use crate::store::{ActorState, Store};
 use crate::window::{Record, TARGET_BIT};
@@ -375,26 +376,45 @@ impl Guard {
         &self.store
     }
 
-    /// Replaces the memory with restored actors, under the snapshot's hash seed.
-    pub(crate) fn replace_memory(
+    /// Runs `f` on `actor`'s memory (with its id as stored); `None` when it is not tracked.
+    pub(crate) fn with_actor<R>(
         &self,
-        seed: u64,
-        actors: impl IntoIterator<Item = (String, Escalation, u64, Vec<Record>)>,
-    ) {
+        actor: &str,
+        f: impl FnOnce(&str, &ActorState) -> R,
+    ) -> Option<R> {
+        let seed = self.seed();
+        let id = bounded_id(actor, seed);
+        let hash = xxh3_64_with_seed(id.as_bytes(), seed);
+        let shard = self.store.shard(hash);
+        shard.get(hash, &id).map(|state| f(&id, state))
+    }
+
+    /// Replaces the memory with restored actors, under the snapshot's hash seed.
+    pub(crate) fn replace_memory(&self, seed: u64, actors: &[ActorSnapshot]) {
         self.reset_all();
         self.seed.store(seed, Ordering::Relaxed);
-        for (id, escalation, last_seen, mut records) in actors {
-            records.sort_by_key(|r| r.ts);
-            let hash = xxh3_64_with_seed(id.as_bytes(), seed);
-            let newest = records.last().map_or(last_seen, |r| r.ts).max(last_seen);
+        self.merge_memory(actors);
+    }
+
+    /// Appends validated snapshot actors' events to their windows (replayed like checks) and
+    /// takes their escalation and last-seen time.
+    pub(crate) fn merge_memory(&self, actors: &[ActorSnapshot]) {
+        let seed = self.seed();
+        for a in actors {
+            let hash = xxh3_64_with_seed(a.actor.as_bytes(), seed);
             let mut shard = self.store.shard(hash);
-            let state = shard.actor(hash, &id, newest, &*self.clock, || self.policy_for(&id));
-            for record in records {
+            let state = shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || {
+                self.policy_for(&a.actor)
+            });
+            state.window.reserve(a.events.min(state.policy.max_events));
+            for mut record in a.valid_records() {
+                // Never before the newest: a late record counts at the newest time.
+                record.ts = record.ts.max(state.window.last_ts());
                 state.window.expire(record.ts, &state.policy);
                 state.window.push(record, &state.policy);
             }
-            state.escalation = escalation;
-            state.window.set_last_ts(newest);
+            state.escalation = a.escalation();
+            state.window.set_last_ts(a.last_seen);
         }
     }
 }

@@ -124,6 +124,11 @@ impl Window {
         self.records.get(i)
     }
 
+    /// Makes room for `additional` more records at once (restoring a long window).
+    pub fn reserve(&mut self, additional: usize) {
+        self.records.reserve(additional);
+    }
+
     /// Timestamp of the newest record.
     pub fn newest_ts(&self) -> Option<u64> {
         (!self.records.is_empty()).then_some(self.newest_ts)

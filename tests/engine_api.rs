@@ -513,7 +513,7 @@ fn snapshots_of_an_unknown_format_or_with_damaged_hashes_are_refused() {
     let future: pattern_guard::Snapshot = serde_json::from_value(value.clone()).unwrap();
     let err = guard.restore(&future).unwrap_err().to_string();
     assert!(err.contains("format 99"), "{err}");
-    value["format"] = 1.into();
+    value["format"] = pattern_guard::SNAPSHOT_FORMAT.into();
     value["actors"][0]["hashes"][0] = serde_json::json!(u64::MAX);
     let damaged: pattern_guard::Snapshot = serde_json::from_value(value).unwrap();
     assert!(guard

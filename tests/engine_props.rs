@@ -231,3 +231,53 @@ proptest! {
         prop_assert_eq!(at_edge.readings[0].observed, 1.0, "expired exactly at ts + window");
     }
 }
+
+proptest! {
+    /// What the CLI relies on: a snapshot, then one `export_tail` per check, merged into a fresh
+    /// guard, gives a guard that decides every later event exactly as the original does.
+    #[test]
+    fn a_snapshot_plus_merged_tails_decides_like_the_original(
+        config in config(),
+        ops in prop::collection::vec(op(), 2..160),
+        cut in 0.0f64..1.0,
+        split in 0.0f64..1.0,
+    ) {
+        let clock = ManualClock::new(UNIX_EPOCH + Duration::from_nanos(START));
+        let live = Guard::from_config(config.clone()).unwrap().with_clock(clock.clone());
+        let event = |op: &Op, now: u64| Event::new(ACTORS[op.actor], ACTIONS[op.action], TARGETS[op.target],
+            UNIX_EPOCH + Duration::from_nanos(now.saturating_add_signed(op.skew))).with_weight(op.weight);
+        let base_at = (cut * ops.len() as f64) as usize;
+        let resume_at = base_at + ((split * (ops.len() - base_at) as f64) as usize);
+        let mut now = START;
+        let mut base = live.export();
+        let mut tails = Vec::new();
+        for (i, op) in ops[..resume_at].iter().enumerate() {
+            if i == base_at {
+                base = live.export();
+            }
+            now += op.advance;
+            clock.set(UNIX_EPOCH + Duration::from_nanos(now));
+            live.check(&event(op, now));
+            if i >= base_at {
+                tails.push(live.export_tail(ACTORS[op.actor], 1));
+            }
+        }
+        if resume_at == base_at {
+            base = live.export();
+        }
+        let copy = Guard::from_config(config).unwrap().with_clock(clock.clone());
+        copy.restore(&base).unwrap();
+        for tail in &tails {
+            copy.merge(tail).unwrap();
+        }
+        for (i, op) in ops[resume_at..].iter().enumerate() {
+            now += op.advance;
+            clock.set(UNIX_EPOCH + Duration::from_nanos(now));
+            let (a, b) = (live.assess(&event(op, now)), copy.assess(&event(op, now)));
+            prop_assert_eq!(a.decision, b.decision, "event {} after the journal", i);
+            prop_assert_eq!(a.escalation_level, b.escalation_level, "event {}", i);
+            prop_assert!(close(a.risk, b.risk), "event {}: {} vs {}", i, a.risk, b.risk);
+            prop_assert_eq!(a.readings, b.readings, "event {}", i);
+        }
+    }
+}

@@ -209,24 +209,25 @@ fn admit(
     max_concurrent: Option<usize>,
 ) -> Result<Gate, StateError> {
     let store = ActorState::new(dir, event.actor());
-    let (gate, set_aside) = store.transact(guard, save, |g, running| {
+    let (gate, notice) = store.transact(guard, save, |txn| {
         if let Some(max) = max_concurrent {
-            if running.len() >= max {
-                return Gate::Busy(running.len());
+            if txn.running.len() >= max {
+                return Gate::Busy(txn.running.len());
             }
         }
-        let a = g.assess(event);
+        let a = txn.assess(event);
         if save && max_concurrent.is_some() && a.decision != Decision::Block {
-            running.push(Instance::me());
+            txn.running.push(Instance::me());
         }
         Gate::Checked(a)
     })?;
-    report_set_aside(set_aside);
+    report(notice);
     Ok(gate)
 }
 
-fn report_set_aside(set_aside: Option<state::SetAside>) {
-    if let Some(note) = set_aside {
+/// Tells the user what happened to an unusable or damaged state file.
+fn report(notice: Option<state::Notice>) {
+    if let Some(note) = notice {
         eprintln!("pattern-guard: {note}");
     }
 }
@@ -235,15 +236,15 @@ fn report_set_aside(set_aside: Option<state::SetAside>) {
 fn release(dir: &Path, guard: &Guard, actor: &str) -> Result<(), StateError> {
     let me = std::process::id();
     ActorState::new(dir, actor)
-        .transact(guard, true, |_, running| running.retain(|i| i.pid != me))
+        .transact(guard, true, |txn| txn.running.retain(|i| i.pid != me))
         .map(drop)
 }
 
 /// Records the event under the actor's lock (no overlap limit).
 fn record(dir: &Path, guard: &Guard, event: &Event<'_>) -> Result<Assessment, StateError> {
     let store = ActorState::new(dir, event.actor());
-    let (a, set_aside) = store.transact(guard, true, |g, _| g.assess(event))?;
-    report_set_aside(set_aside);
+    let (a, notice) = store.transact(guard, true, |txn| txn.assess(event))?;
+    report(notice);
     Ok(a)
 }
 

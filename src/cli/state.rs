@@ -32,11 +32,15 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use nix::fcntl::{Flock, FlockArg};
-use pattern_guard::{Guard, Snapshot};
+use pattern_guard::{Assessment, Event, Guard, Snapshot};
 use serde::{Deserialize, Serialize};
 
-const MAGIC: &[u8; 8] = b"PGSTATE1";
-const HEADER: usize = 24;
+const MAGIC: &[u8; 8] = b"PGSTATE2";
+const FRAME_HEADER: usize = 12;
+/// The journal is folded into a fresh snapshot once it holds this many records...
+const COMPACT_AFTER_RECORDS: usize = 32;
+/// ...or this many bytes.
+const COMPACT_AFTER_BYTES: u64 = 64 * 1024;
 const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One running wrapper of an actor's job, for the overlap limit.
@@ -190,26 +194,69 @@ fn ensure_dir(dir: &Path, uid: u32) -> Result<(), StateError> {
 pub struct ActorState {
     path: PathBuf,
     lock_path: PathBuf,
+    /// The actor whose history this is (empty when opened from a path, for reading only).
+    actor: String,
 }
 
-/// A state file set aside because it could not be read.
+/// Something about the state file the user should hear of, in one line.
 #[derive(Debug)]
-pub struct SetAside {
-    pub path: PathBuf,
-    pub kept_as: PathBuf,
-    pub why: String,
+pub enum Notice {
+    /// The file could not be used at all: renamed aside, history started afresh.
+    SetAside {
+        path: PathBuf,
+        kept_as: PathBuf,
+        why: String,
+    },
+    /// The file's last records were damaged (a crash or a disk fault while saving): they were
+    /// dropped, the rest kept.
+    DroppedTail {
+        path: PathBuf,
+        bytes: u64,
+        why: String,
+    },
 }
 
-impl std::fmt::Display for SetAside {
+impl std::fmt::Display for Notice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "state file {} was unreadable ({}); kept it as {} and started a fresh history",
-            self.path.display(),
-            self.why,
-            self.kept_as.display()
-        )
+        match self {
+            Notice::SetAside { path, kept_as, why } => write!(
+                f,
+                "state file {} was unreadable ({why}); kept it as {} and started a fresh history",
+                path.display(),
+                kept_as.display()
+            ),
+            Notice::DroppedTail { path, bytes, why } => write!(
+                f,
+                "state file {}: dropped its last {bytes} bytes ({why}), kept the history before them",
+                path.display()
+            ),
+        }
     }
+}
+
+/// One load-check-save under the actor's lock: the restored guard and the running instances.
+pub struct Txn<'g> {
+    pub guard: &'g Guard,
+    /// Runs of this actor's job still going (crashed ones already dropped).
+    pub running: Vec<Instance>,
+    recorded: usize,
+}
+
+impl Txn<'_> {
+    /// Records the event and assesses it; the save then keeps it.
+    pub fn assess(&mut self, event: &Event<'_>) -> Assessment {
+        self.recorded += 1;
+        self.guard.assess(event)
+    }
+}
+
+/// What loading found.
+struct Loaded {
+    running: Vec<Instance>,
+    notice: Option<Notice>,
+    /// Records appended after the snapshot, and their bytes; `None` when the next save must
+    /// rewrite the file (none yet, set aside, or a damaged tail dropped).
+    journal: Option<(usize, u64)>,
 }
 
 impl ActorState {
@@ -218,6 +265,7 @@ impl ActorState {
         ActorState {
             path: dir.join(format!("{name}.state")),
             lock_path: dir.join(format!("{name}.lock")),
+            actor: actor.to_string(),
         }
     }
 
@@ -226,25 +274,39 @@ impl ActorState {
     }
 
     /// Locks, loads into `guard` and the list of running instances (crashed ones dropped), runs
-    /// `f`, saves both when `save`, unlocks. Returns `f`'s result and any state file that had to
-    /// be set aside.
+    /// `f`, saves both when `save`, unlocks. Returns `f`'s result and anything to tell the user.
     pub fn transact<R>(
         &self,
         guard: &Guard,
         save: bool,
-        f: impl FnOnce(&Guard, &mut Vec<Instance>) -> R,
-    ) -> Result<(R, Option<SetAside>), StateError> {
+        f: impl FnOnce(&mut Txn<'_>) -> R,
+    ) -> Result<(R, Option<Notice>), StateError> {
         let _lock = self.lock(FlockArg::LockExclusive)?;
-        let (set_aside, mut running) = self.load_into(guard)?;
-        running.retain(Instance::alive);
-        let result = f(guard, &mut running);
+        let loaded = self.load_into(guard)?;
+        let mut txn = Txn {
+            guard,
+            running: loaded.running,
+            recorded: 0,
+        };
+        txn.running.retain(Instance::alive);
+        let result = f(&mut txn);
         if save {
-            self.save(&StateData {
-                snapshot: guard.export(),
-                running,
-            })?;
+            let compact = loaded.journal.is_none_or(|(records, bytes)| {
+                records >= COMPACT_AFTER_RECORDS || bytes >= COMPACT_AFTER_BYTES
+            });
+            if compact {
+                self.rewrite(&StateData {
+                    snapshot: guard.export(),
+                    running: txn.running,
+                })?;
+            } else {
+                self.append(&StateData {
+                    snapshot: guard.export_tail(&self.actor, txn.recorded),
+                    running: txn.running,
+                })?;
+            }
         }
-        Ok((result, set_aside))
+        Ok((result, loaded.notice))
     }
 
     /// Loads under a shared lock, for reading only: the live running instances, or why the file
@@ -252,12 +314,10 @@ impl ActorState {
     pub fn read(&self, guard: &Guard) -> Result<Result<Vec<Instance>, String>, StateError> {
         let _lock = self.lock(FlockArg::LockShared)?;
         guard.reset_all();
-        Ok(match self.decode() {
+        Ok(match self.read_file() {
             Ok(None) => Ok(Vec::new()),
-            Ok(Some(data)) => match guard.restore(&data.snapshot) {
-                Ok(()) => Ok(data.running.into_iter().filter(Instance::alive).collect()),
-                Err(e) => Err(e.to_string()),
-            },
+            Ok(Some(bytes)) => apply(&bytes, guard)
+                .map(|(running, _, _)| running.into_iter().filter(Instance::alive).collect()),
             Err(why) => Err(why),
         })
     }
@@ -294,18 +354,41 @@ impl ActorState {
         })
     }
 
-    /// Restores the saved memory into `guard` and returns the running instances; sets an
-    /// unreadable file aside.
-    fn load_into(&self, guard: &Guard) -> Result<(Option<SetAside>, Vec<Instance>), StateError> {
+    /// Restores the saved memory into `guard`; sets an unreadable file aside.
+    fn load_into(&self, guard: &Guard) -> Result<Loaded, StateError> {
         guard.reset_all();
-        let why = match self.decode() {
-            Ok(None) => return Ok((None, Vec::new())),
-            Ok(Some(data)) => match guard.restore(&data.snapshot) {
-                Ok(()) => return Ok((None, data.running)),
-                Err(e) => e.to_string(),
+        let why = match self.read_file() {
+            Ok(None) => {
+                return Ok(Loaded {
+                    running: Vec::new(),
+                    notice: None,
+                    journal: None,
+                })
+            }
+            Ok(Some(bytes)) => match apply(&bytes, guard) {
+                Ok((running, journal, None)) => {
+                    return Ok(Loaded {
+                        running,
+                        notice: None,
+                        journal: Some(journal),
+                    })
+                }
+                Ok((running, _, Some((bytes, why)))) => {
+                    return Ok(Loaded {
+                        running,
+                        notice: Some(Notice::DroppedTail {
+                            path: self.path.clone(),
+                            bytes,
+                            why,
+                        }),
+                        journal: None,
+                    })
+                }
+                Err(why) => why,
             },
             Err(why) => why,
         };
+        guard.reset_all();
         let stamp = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -314,18 +397,19 @@ impl ActorState {
             path: self.path.clone(),
             source,
         })?;
-        Ok((
-            Some(SetAside {
+        Ok(Loaded {
+            running: Vec::new(),
+            notice: Some(Notice::SetAside {
                 path: self.path.clone(),
                 kept_as,
                 why,
             }),
-            Vec::new(),
-        ))
+            journal: None,
+        })
     }
 
-    /// `Ok(None)`: no state yet. `Err(why)`: a state file that cannot be used.
-    fn decode(&self) -> Result<Option<StateData>, String> {
+    /// The file's bytes. `Ok(None)`: no state yet. `Err(why)`: a file that cannot be used.
+    fn read_file(&self) -> Result<Option<Vec<u8>>, String> {
         let file = match OpenOptions::new()
             .read(true)
             .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
@@ -349,10 +433,28 @@ impl ActorState {
         file.take(MAX_STATE_BYTES + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read it: {e}"))?;
-        decode(&bytes).map(Some)
+        Ok(Some(bytes))
     }
 
-    fn save(&self, data: &StateData) -> Result<(), StateError> {
+    /// Appends one record to the journal; under the lock nobody else writes.
+    fn append(&self, data: &StateData) -> Result<(), StateError> {
+        let io = |source| StateError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let record = frame(data).map_err(|e| io(std::io::Error::other(e)))?;
+        let mut file = OpenOptions::new()
+            .append(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(&self.path)
+            .map_err(io)?;
+        // One write of a few dozen bytes: a crashed run leaves all of it or none (and a record cut
+        // short by a power failure fails its checksum, so the next load drops it).
+        file.write_all(&record).map_err(io)
+    }
+
+    /// Writes a fresh file holding just a snapshot: temp file, fsync, rename.
+    fn rewrite(&self, data: &StateData) -> Result<(), StateError> {
         let io = |source| StateError::Io {
             path: self.path.clone(),
             source,
@@ -366,22 +468,20 @@ impl ActorState {
                 .map_or_else(Default::default, |n| n.to_string_lossy()),
             std::process::id()
         ));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-            .open(&tmp)
+        let create = || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+                .open(&tmp)
+        };
+        let mut file = create()
             .or_else(|e| {
                 // A temp file left by a crashed run with our pid: ours to replace.
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
                     fs::remove_file(&tmp)?;
-                    OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
-                        .open(&tmp)
+                    create()
                 } else {
                     Err(e)
                 }
@@ -413,28 +513,47 @@ pub fn state_files(dir: &Path) -> Result<Vec<PathBuf>, StateError> {
     Ok(files)
 }
 
-/// The state of the actor stored in `path` (from [`state_files`]).
+/// The state of the actor stored in `path` (from [`state_files`]), for reading or removing.
 pub fn from_state_path(path: &Path) -> ActorState {
     ActorState {
         path: path.to_path_buf(),
         lock_path: path.with_extension("lock"),
+        actor: String::new(),
     }
 }
 
-/// `PGSTATE1` + checksum + length + postcard payload.
-pub fn encode(data: &StateData) -> Result<Vec<u8>, String> {
+/// One record: payload length (u32) and xxh3 checksum (u64), little-endian, then the payload.
+pub fn frame(data: &StateData) -> Result<Vec<u8>, String> {
     let payload = postcard::to_stdvec(data).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(HEADER + payload.len());
-    out.extend_from_slice(MAGIC);
+    let len = u32::try_from(payload.len()).map_err(|_| "a state record over 4 GiB")?;
+    let mut out = Vec::with_capacity(FRAME_HEADER + payload.len());
+    out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&payload).to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&payload);
     Ok(out)
 }
 
-/// The inverse of [`encode`]; says why a file cannot be used.
-pub fn decode(bytes: &[u8]) -> Result<StateData, String> {
-    if bytes.len() < HEADER {
+/// A whole state file holding one snapshot: `PGSTATE2` and one record.
+pub fn encode(data: &StateData) -> Result<Vec<u8>, String> {
+    let mut out = MAGIC.to_vec();
+    out.extend_from_slice(&frame(data)?);
+    Ok(out)
+}
+
+/// A state file, parsed.
+#[derive(Debug, PartialEq)]
+pub struct Journal {
+    /// The snapshot record, then the records appended after it, in order, each with its size in
+    /// bytes.
+    pub records: Vec<(StateData, u64)>,
+    /// Bytes after the last good record, and why they cannot be read.
+    pub damaged_tail: Option<(u64, String)>,
+}
+
+/// Parses a state file. `Err(why)`: the file cannot be used at all (no valid snapshot record).
+/// Damage after the snapshot drops the records from the damaged one on (`damaged_tail`).
+pub fn decode(bytes: &[u8]) -> Result<Journal, String> {
+    if bytes.len() < MAGIC.len() {
         return Err(format!(
             "truncated: {} bytes, shorter than its header",
             bytes.len()
@@ -445,23 +564,87 @@ pub fn decode(bytes: &[u8]) -> Result<StateData, String> {
     }
     if bytes[7] != MAGIC[7] {
         return Err(format!(
-            "written in state format {}, this pattern-guard reads format 1",
-            bytes[7] as char
+            "written in state format {}, this pattern-guard reads format {}",
+            bytes[7].escape_ascii(),
+            MAGIC[7] as char
         ));
     }
-    let word = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or([0; 8]));
-    let (checksum, len) = (word(8), word(16));
-    let payload = &bytes[HEADER..];
-    if payload.len() as u64 != len {
+    let mut records = Vec::new();
+    let mut at = MAGIC.len();
+    let mut damaged_tail = None;
+    while at < bytes.len() {
+        match read_frame(&bytes[at..]) {
+            Ok((data, used)) => {
+                records.push((data, used as u64));
+                at += used;
+            }
+            Err(why) if records.is_empty() => return Err(why),
+            Err(why) => {
+                damaged_tail = Some(((bytes.len() - at) as u64, why));
+                break;
+            }
+        }
+    }
+    if records.is_empty() {
+        return Err("truncated: no snapshot after the header".into());
+    }
+    Ok(Journal {
+        records,
+        damaged_tail,
+    })
+}
+
+fn read_frame(bytes: &[u8]) -> Result<(StateData, usize), String> {
+    if bytes.len() < FRAME_HEADER {
         return Err(format!(
-            "truncated: {} of {len} payload bytes",
-            payload.len()
+            "truncated: a record header cut short at {} bytes",
+            bytes.len()
         ));
     }
+    let len = u32::from_le_bytes(bytes[..4].try_into().unwrap_or_default()) as usize;
+    let checksum = u64::from_le_bytes(bytes[4..12].try_into().unwrap_or_default());
+    let Some(payload) = bytes.get(FRAME_HEADER..FRAME_HEADER + len) else {
+        return Err(format!(
+            "truncated: {} of {len} record bytes",
+            bytes.len() - FRAME_HEADER
+        ));
+    };
     if xxhash_rust::xxh3::xxh3_64(payload) != checksum {
         return Err("checksum mismatch: the file is damaged".into());
     }
-    postcard::from_bytes(payload).map_err(|e| format!("cannot decode it: {e}"))
+    let data = postcard::from_bytes(payload).map_err(|e| format!("cannot decode it: {e}"))?;
+    Ok((data, FRAME_HEADER + len))
+}
+
+/// Parses `bytes` and applies them to `guard`: the snapshot restored, the journal merged on top.
+/// Returns the running instances, the journal's (records, bytes) and a damaged tail, if any.
+/// `Err(why)`: nothing usable (the guard may hold part of it: reset it).
+#[allow(clippy::type_complexity)]
+fn apply(
+    bytes: &[u8],
+    guard: &Guard,
+) -> Result<(Vec<Instance>, (usize, u64), Option<(u64, String)>), String> {
+    let journal = decode(bytes)?;
+    let mut records = journal.records.into_iter();
+    let (base, _) = records.next().ok_or("no snapshot")?;
+    guard.restore(&base.snapshot).map_err(|e| e.to_string())?;
+    let mut running = base.running;
+    let mut damaged_tail = journal.damaged_tail;
+    let (mut count, mut tail_bytes) = (0usize, 0u64);
+    let mut records = records.peekable();
+    while let Some((record, size)) = records.next() {
+        if let Err(e) = guard.merge(&record.snapshot) {
+            let left = size
+                + records.map(|(_, n)| n).sum::<u64>()
+                + damaged_tail.map_or(0, |(n, _)| n);
+            damaged_tail = Some((left, e.to_string()));
+            break;
+        }
+        count += 1;
+        tail_bytes += size;
+        running = record.running;
+    }
+    Ok((running, (count, tail_bytes), damaged_tail))
 }
 
 /// A file name for an actor: its safe characters (at most 48) and a hash of the whole id.
@@ -495,29 +678,71 @@ mod tests {
         assert!(file_stem(&"x".repeat(10_000)).len() <= 48 + 17);
     }
 
-    #[test]
-    fn encode_decode_round_trips_and_rejects_damage() {
+    fn sample() -> (Guard, StateData) {
         let guard = Guard::new();
         guard.check(&guard.event("cli", "run", "true"));
         let data = StateData {
             snapshot: guard.export(),
             running: vec![Instance::me()],
         };
+        (guard, data)
+    }
+
+    #[test]
+    fn encode_decode_round_trips_and_rejects_damage() {
+        let (_, data) = sample();
         let bytes = encode(&data).unwrap();
-        assert_eq!(decode(&bytes).unwrap(), data);
+        let size = (bytes.len() - MAGIC.len()) as u64;
+        assert_eq!(
+            decode(&bytes).unwrap(),
+            Journal {
+                records: vec![(data, size)],
+                damaged_tail: None
+            }
+        );
         assert!(decode(&bytes[..bytes.len() - 1])
             .unwrap_err()
             .contains("truncated"));
         assert!(decode(&bytes[..10]).unwrap_err().contains("truncated"));
+        assert!(decode(&bytes[..8]).unwrap_err().contains("no snapshot"));
         let mut flipped = bytes.clone();
         *flipped.last_mut().unwrap() ^= 1;
         assert!(decode(&flipped).unwrap_err().contains("checksum"));
         let mut future = bytes.clone();
-        future[7] = b'2';
-        assert!(decode(&future).unwrap_err().contains("format 2"));
+        future[7] = b'3';
+        assert!(decode(&future).unwrap_err().contains("format 3"));
         assert!(decode(b"garbage garbage garbage garbage")
             .unwrap_err()
             .contains("not a pattern-guard"));
+    }
+
+    #[test]
+    fn appended_records_replay_and_a_damaged_tail_is_dropped_not_fatal() {
+        let (guard, data) = sample();
+        let mut bytes = encode(&data).unwrap();
+        guard.check(&guard.event("cli", "run", "true"));
+        let tail = StateData {
+            snapshot: guard.export_tail("cli", 1),
+            running: vec![],
+        };
+        bytes.extend(frame(&tail).unwrap());
+        let whole = bytes.len();
+        bytes.extend(frame(&tail).unwrap());
+
+        let restored = Guard::new();
+        let (running, journal, damaged) = apply(&bytes, &restored).unwrap();
+        assert_eq!((running.len(), journal.0, damaged), (0, 2, None));
+        assert_eq!(restored.stats().events, 3, "the snapshot's event and two appended");
+
+        // A crash (or a power cut) while appending leaves a short last record.
+        let cut = &bytes[..bytes.len() - 3];
+        let restored = Guard::new();
+        let (_, journal, damaged) = apply(cut, &restored).unwrap();
+        assert_eq!(journal.0, 1);
+        let (lost, why) = damaged.unwrap();
+        assert_eq!(lost, (cut.len() - whole) as u64);
+        assert!(why.contains("truncated"), "{why}");
+        assert_eq!(restored.stats().events, 2, "everything before the damage is kept");
     }
 }
 
