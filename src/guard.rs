@@ -36,8 +36,8 @@ use crate::decision::{Assessment, Decision, Detector, Reading};
 use crate::detectors::{self, ratio_risk, Policy};
 use crate::error::Error;
 use crate::escalation::Escalation;
-use crate::snapshot::ActorSnapshot;
 use crate::event::Event;
+use crate::snapshot::ActorSnapshot;
 use crate::store::{ActorState, Store};
 use crate::window::{Record, TARGET_BIT};
 
@@ -389,11 +389,33 @@ impl Guard {
         shard.get(hash, &id).map(|state| f(&id, state))
     }
 
-    /// Replaces the memory with restored actors, under the snapshot's hash seed.
-    pub(crate) fn replace_memory(&self, seed: u64, actors: &[ActorSnapshot]) {
+    /// Replaces the memory with a snapshot's actors, under its hash seed. Every actor's memory
+    /// is built before anything is replaced, in one decoding pass: a damaged snapshot leaves the
+    /// memory as it was.
+    pub(crate) fn replace_memory(&self, seed: u64, actors: &[ActorSnapshot]) -> Result<(), String> {
+        let mut built = Vec::with_capacity(actors.len());
+        for a in actors {
+            let mut state = ActorState::new(self.policy_for(&a.actor));
+            let policy = Arc::clone(&state.policy);
+            state.window.reserve(a.events.min(policy.max_events));
+            a.decode_with(|records| state.window.extend(records, &policy))?;
+            state.escalation = a.escalation();
+            state.window.set_last_ts(a.last_seen);
+            built.push((a, state));
+        }
         self.reset_all();
+        self.set_seed(seed);
+        for (a, state) in built {
+            let hash = xxh3_64_with_seed(a.actor.as_bytes(), seed);
+            let policy = Arc::clone(&state.policy);
+            let mut shard = self.store.shard(hash);
+            *shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || policy) = state;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn set_seed(&self, seed: u64) {
         self.seed.store(seed, Ordering::Relaxed);
-        self.merge_memory(actors);
     }
 
     /// Appends validated snapshot actors' events to their windows (replayed like checks) and
@@ -406,13 +428,9 @@ impl Guard {
             let state = shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || {
                 self.policy_for(&a.actor)
             });
-            state.window.reserve(a.events.min(state.policy.max_events));
-            for mut record in a.valid_records() {
-                // Never before the newest: a late record counts at the newest time.
-                record.ts = record.ts.max(state.window.last_ts());
-                state.window.expire(record.ts, &state.policy);
-                state.window.push(record, &state.policy);
-            }
+            let policy = Arc::clone(&state.policy);
+            // Validated beforehand: decoding cannot fail here.
+            let _ = a.decode_with(|records| state.window.extend(records, &policy));
             state.escalation = a.escalation();
             state.window.set_last_ts(a.last_seen);
         }

@@ -17,10 +17,11 @@
 //!
 //! # Encoding
 //! Per actor: the distinct hashes its events use, then the events packed in one byte string, oldest
-//! first, each as four LEB128 integers: nanoseconds since the previous event (the first: since the
-//! epoch), the index of its (action, target) hash, the index of its target hash, its weight in
-//! millionths. That is about 8 bytes an event, and it decodes straight into the window without an
-//! intermediate list.
+//! first. Each event is a tag byte, then LEB128 integers: nanoseconds since the previous event (the
+//! first: since the epoch), then only what differs from the previous event (the first is compared
+//! with hash #0 and weight 1), as flagged by the tag: bit 0 the index of its (action, target) hash,
+//! bit 1 the index of its target hash, bit 2 its weight in millionths. A repeated command costs
+//! about 4 bytes an event, and it decodes straight into the window without an intermediate list.
 
 use serde::{Deserialize, Serialize};
 
@@ -75,14 +76,27 @@ impl ActorSnapshot {
         let events = records.len();
         let mut packed = Vec::with_capacity(events * 8);
         let mut previous = 0;
+        let mut last = Fields::START;
         for r in records {
             // A window is ordered by time; a tail may start after an older event.
             let delta = r.ts.saturating_sub(previous);
             previous = r.ts;
-            let (key, target) = (intern(r.key), intern(r.target));
-            for v in [delta, u64::from(key), u64::from(target), r.weight] {
-                put_varint(&mut packed, v);
+            let now = Fields {
+                key: u64::from(intern(r.key)),
+                target: u64::from(intern(r.target)),
+                weight: r.weight,
+            };
+            let tag = u8::from(now.key != last.key)
+                | u8::from(now.target != last.target) << 1
+                | u8::from(now.weight != last.weight) << 2;
+            packed.push(tag);
+            put_varint(&mut packed, delta);
+            for (bit, v) in [(1, now.key), (2, now.target), (4, now.weight)] {
+                if tag & bit != 0 {
+                    put_varint(&mut packed, v);
+                }
             }
+            last = now;
         }
         ActorSnapshot {
             actor,
@@ -102,26 +116,14 @@ impl ActorSnapshot {
         }
     }
 
-    /// The records, decoded lazily.
-    fn records(&self) -> Records<'_> {
-        Records {
-            actor: self,
-            at: 0,
-            left: self.events,
-            ts: 0,
-        }
-    }
-
-    /// The records of a validated snapshot, oldest first.
-    pub fn valid_records(&self) -> impl Iterator<Item = Record> + '_ {
-        self.records().map_while(Result::ok)
-    }
-
-    /// Decodes every record once, so that applying cannot fail halfway.
-    fn validate(&self) -> Result<(), String> {
-        let mut records = self.records();
-        for r in records.by_ref() {
-            r?;
+    /// Runs `f` on the records, oldest first, decoded as `f` pulls them; fails when a record is
+    /// damaged (the iterator ends there) or bytes are left after the last.
+    pub fn decode_with<R>(&self, f: impl FnOnce(&mut Records<'_>) -> R) -> Result<R, String> {
+        let mut records = Records::new(self);
+        let result = f(&mut records);
+        records.by_ref().for_each(drop);
+        if let Some(why) = records.error {
+            return Err(why);
         }
         if records.at != self.packed.len() {
             return Err(format!(
@@ -131,70 +133,147 @@ impl ActorSnapshot {
                 self.events
             ));
         }
-        Ok(())
+        Ok(result)
+    }
+
+    /// Decodes every record once, so that applying cannot fail halfway.
+    fn validate(&self) -> Result<(), String> {
+        self.decode_with(|records| records.for_each(drop))
     }
 }
 
-/// Iterator over an actor's packed records.
-struct Records<'a> {
+/// Decoder of an actor's packed records: yields them oldest first and stops at the first damaged
+/// one, keeping why in `error`.
+pub(crate) struct Records<'a> {
     actor: &'a ActorSnapshot,
     at: usize,
     left: usize,
     ts: u64,
+    /// The previous event's indexes and weight, and the hashes its indexes resolved to.
+    last: Fields,
+    key: u64,
+    target: u64,
+    error: Option<String>,
 }
 
-impl Records<'_> {
-    fn damaged(&self, why: &str) -> String {
-        format!("actor {:?}: {why}", self.actor.actor)
+/// An event's hash indexes and weight, as the packing compares them with the previous event's.
+#[derive(Clone, Copy)]
+struct Fields {
+    key: u64,
+    target: u64,
+    weight: u64,
+}
+
+impl Fields {
+    /// What the first event is compared with: hash #0 for both, weight 1.
+    const START: Fields = Fields {
+        key: 0,
+        target: 0,
+        weight: 1_000_000,
+    };
+}
+
+impl<'a> Records<'a> {
+    fn new(actor: &'a ActorSnapshot) -> Self {
+        let first = actor.hashes.first().copied().unwrap_or(0);
+        Records {
+            actor,
+            at: 0,
+            left: actor.events,
+            ts: 0,
+            last: Fields::START,
+            // Hash #0 as both, checked when first used (an index that did not change).
+            key: first,
+            target: first,
+            error: None,
+        }
     }
 
-    fn varint(&mut self) -> Result<u64, String> {
-        get_varint(&self.actor.packed, &mut self.at).ok_or_else(|| self.damaged("events cut short"))
+    #[cold]
+    fn fail(&mut self, why: String) -> Option<Record> {
+        self.error = Some(format!("actor {:?}: {why}", self.actor.actor));
+        self.left = 0;
+        None
     }
 
-    fn hash(&mut self) -> Result<u64, String> {
-        let i = self.varint()?;
+    fn hash(&self, i: u64) -> Option<u64> {
         usize::try_from(i)
             .ok()
             .and_then(|i| self.actor.hashes.get(i).copied())
-            .ok_or_else(|| self.damaged(&format!("an event refers to hash #{i}, past its table")))
-    }
-
-    fn next_record(&mut self) -> Result<Record, String> {
-        let delta = self.varint()?;
-        self.ts = self
-            .ts
-            .checked_add(delta)
-            .ok_or_else(|| self.damaged("timestamps overflow"))?;
-        let (key, target) = (self.hash()?, self.hash()?);
-        let weight = self.varint()?;
-        if key & TARGET_BIT != 0 || target & TARGET_BIT == 0 {
-            return Err(self.damaged(&format!(
-                "an event has invalid hashes {key:#x}/{target:#x}"
-            )));
-        }
-        Ok(Record {
-            ts: self.ts,
-            key,
-            target,
-            weight,
-        })
     }
 }
 
 impl Iterator for Records<'_> {
-    type Item = Result<Record, String>;
+    type Item = Record;
 
-    fn next(&mut self) -> Option<Self::Item> {
+    #[inline]
+    fn next(&mut self) -> Option<Record> {
         if self.left == 0 {
             return None;
         }
         self.left -= 1;
-        let r = self.next_record();
-        if r.is_err() {
-            self.left = 0;
+        let bytes = &self.actor.packed;
+        let Some(&tag) = bytes.get(self.at) else {
+            return self.fail("events cut short".into());
+        };
+        self.at += 1;
+        if tag > 7 {
+            return self.fail(format!("an event has an invalid tag {tag:#x}"));
         }
-        Some(r)
+        let Some(delta) = get_varint(bytes, &mut self.at) else {
+            return self.fail("events cut short".into());
+        };
+        if tag != 0 {
+            let mut read = |bit: u8, last: u64| {
+                if tag & bit == 0 {
+                    Some(last)
+                } else {
+                    get_varint(bytes, &mut self.at)
+                }
+            };
+            let (Some(key), Some(target), Some(weight)) = (
+                read(1, self.last.key),
+                read(2, self.last.target),
+                read(4, self.last.weight),
+            ) else {
+                return self.fail("events cut short".into());
+            };
+            if tag & 1 != 0 {
+                let Some(h) = self.hash(key) else {
+                    return self.fail(format!("an event refers to hash #{key}, past its table"));
+                };
+                self.key = h;
+            }
+            if tag & 2 != 0 {
+                let Some(h) = self.hash(target) else {
+                    return self.fail(format!("an event refers to hash #{target}, past its table"));
+                };
+                self.target = h;
+            }
+            self.last = Fields {
+                key,
+                target,
+                weight,
+            };
+        }
+        let Some(ts) = self.ts.checked_add(delta) else {
+            return self.fail("timestamps overflow".into());
+        };
+        self.ts = ts;
+        // Also catches an empty hash table (an unchanged index 0 that resolves to nothing).
+        if self.key & TARGET_BIT != 0
+            || self.target & TARGET_BIT == 0
+            || self.actor.hashes.is_empty()
+        {
+            let (key, target) = (self.key, self.target);
+            return self.fail(format!("an event has invalid hashes {key:#x}/{target:#x}"));
+        }
+        Some(Record {
+            ts,
+            key: self.key,
+            target: self.target,
+            weight: self.last.weight,
+        })
     }
 }
 
@@ -206,9 +285,15 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
+#[inline]
 fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
+    let first = *bytes.get(*at)?;
+    *at += 1;
+    if first < 0x80 {
+        return Some(u64::from(first));
+    }
+    let mut v = u64::from(first & 0x7f);
+    for shift in (7..64).step_by(7) {
         let b = *bytes.get(*at)?;
         *at += 1;
         let bits = u64::from(b & 0x7f);
@@ -241,16 +326,21 @@ impl Snapshot {
 
     /// Refuses another format version or damaged events, before anything is applied.
     fn validate(&self) -> Result<(), Error> {
+        self.check_format()?;
+        for a in &self.actors {
+            a.validate()
+                .map_err(|why| Error::Snapshot(format!("{why}; the state is damaged: reset it")))?;
+        }
+        Ok(())
+    }
+
+    fn check_format(&self) -> Result<(), Error> {
         if self.format != SNAPSHOT_FORMAT {
             return Err(Error::Snapshot(format!(
                 "it is in format {}, and this pattern-guard reads format {SNAPSHOT_FORMAT}; \
                  use the pattern-guard that wrote it, or reset the state",
                 self.format
             )));
-        }
-        for a in &self.actors {
-            a.validate()
-                .map_err(|why| Error::Snapshot(format!("{why}; the state is damaged: reset it")))?;
         }
         Ok(())
     }
@@ -304,9 +394,9 @@ impl Guard {
     /// The snapshot is checked first; when it is refused the memory is left as it was. Checks that
     /// run on other threads while a restore is under way may land before or after it.
     pub fn restore(&self, snapshot: &Snapshot) -> Result<(), Error> {
-        snapshot.validate()?;
-        self.replace_memory(snapshot.seed, &snapshot.actors);
-        Ok(())
+        snapshot.check_format()?;
+        self.replace_memory(snapshot.seed, &snapshot.actors)
+            .map_err(|why| Error::Snapshot(format!("{why}; the state is damaged: reset it")))
     }
 
     /// Applies a snapshot on top of the memory: each of its actors gets the snapshot's events
@@ -326,7 +416,8 @@ impl Guard {
                         .into(),
                 ));
             }
-            self.replace_memory(snapshot.seed, &[]);
+            self.reset_all();
+            self.set_seed(snapshot.seed);
         }
         self.merge_memory(&snapshot.actors);
         Ok(())

@@ -609,3 +609,42 @@ fn preview_predicts_the_next_check_and_records_nothing() {
         "the preview is exactly what the next check gets"
     );
 }
+
+#[test]
+fn snapshots_with_cut_short_padded_or_mangled_events_are_refused_whole() {
+    let guard = Guard::new();
+    for path in ["/a", "/b", "/a"] {
+        guard.check(&guard.event("u", "GET", path));
+    }
+    let good: serde_json::Value = serde_json::to_value(guard.export()).unwrap();
+    let packed: Vec<u8> = serde_json::from_value(good["actors"][0]["packed"].clone()).unwrap();
+    let mangle = |bytes: Vec<u8>| {
+        let mut v = good.clone();
+        v["actors"][0]["packed"] = serde_json::json!(bytes);
+        serde_json::from_value::<pattern_guard::Snapshot>(v).unwrap()
+    };
+    let cut = mangle(packed[..packed.len() - 1].to_vec());
+    let padded = mangle([packed.clone(), vec![0]].concat());
+    let mut bad_tag = packed.clone();
+    bad_tag[0] = 0xff;
+    let bad_tag = mangle(bad_tag);
+    let fresh = Guard::new();
+    fresh.check(&fresh.event("other", "GET", "/"));
+    for (snapshot, says) in [
+        (cut, "cut short"),
+        (padded, "bytes after"),
+        (bad_tag, "invalid tag"),
+    ] {
+        let err = fresh.restore(&snapshot).unwrap_err().to_string();
+        assert!(err.contains(says) && err.contains("damaged"), "{err}");
+        let err = fresh.merge(&snapshot).unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+        assert_eq!(
+            fresh.actors(None).len(),
+            1,
+            "a refused snapshot changes nothing"
+        );
+    }
+    fresh.restore(&mangle(packed)).unwrap();
+    assert_eq!(fresh.status("u", None).unwrap().events, 3);
+}

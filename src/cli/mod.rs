@@ -8,7 +8,7 @@
 //! This module ties them together: find the configuration, then for each run load-check-save the
 //! actor's history and act on the decision.
 
-pub mod args;
+mod args;
 pub mod exit_code;
 pub mod state;
 pub mod supervise;
@@ -134,15 +134,14 @@ fn load_config(explicit: Option<&Path>) -> Result<(Config, String), Failure> {
 }
 
 fn init_logging(global: &Global) {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{EnvFilter, LevelFilter};
     let level = match (global.quiet, global.verbose) {
-        (q, _) if q > 0 => "error",
-        (_, 0) => "warn",
-        (_, 1) => "info",
-        (_, 2) => "debug",
-        _ => "trace",
+        (q, _) if q > 0 => LevelFilter::ERROR,
+        (_, 0) => LevelFilter::WARN,
+        (_, 1) => LevelFilter::INFO,
+        (_, 2) => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let ansi = match global.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
@@ -151,13 +150,26 @@ fn init_logging(global: &Global) {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // RUST_LOG wins when it parses; a plain level filter otherwise (no directive parsing, which
+    // would cost every run a slice of its start-up).
+    match std::env::var("RUST_LOG").map(EnvFilter::try_new) {
+        Ok(Ok(filter)) => install_logging(filter, ansi, global.log_format),
+        _ => install_logging(level, ansi, global.log_format),
+    }
+}
+
+fn install_logging<F>(filter: F, ansi: bool, format: LogFormat)
+where
+    F: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+{
+    use tracing_subscriber::prelude::*;
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
-    let _ = match global.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match format {
+        LogFormat::Text => registry.with(fmt).try_init(),
+        LogFormat::Json => registry.with(fmt.json()).try_init(),
     };
 }
 

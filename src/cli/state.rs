@@ -14,16 +14,28 @@
 //!
 //! # Safety
 //! Load-check-save runs under an exclusive `flock` on `<name>.lock`, never held while the command
-//! runs. Saving writes a temp file in the same directory, fsyncs it and renames it over the state
-//! file, so a crash at any moment leaves the old or the new state, never a torn one. A state file
-//! that cannot be read (corrupt, truncated, a symlink, from a newer format, too large) is renamed
-//! to `<name>.state.bad-<time>` for inspection, reported in one line, and replaced by a fresh
-//! history. Files are opened with `O_NOFOLLOW` and created 0600.
+//! runs, so concurrent runs of one actor take turns and none loses another's event.
+//!
+//! A run saves by appending one small record (its event, the actor's escalation and the running
+//! instances) in a single `write`. Every 32 records (or 64 KiB) the file is compacted instead:
+//! the whole history is written to a temp file in the same directory, fsynced and renamed over
+//! the state file. A crash at any moment therefore leaves the old or the new state: a killed run
+//! either wrote its whole record or none of it, and a rename is atomic. Each record carries its
+//! own checksum, so a record cut short by a power failure (appends are not fsynced: the state lives
+//! in a runtime directory that a reboot clears anyway) is dropped at the next load with a one-line
+//! report, keeping everything before it.
+//!
+//! A state file that cannot be read at all (corrupt, truncated, a symlink, from another format,
+//! too large) is renamed to `<name>.state.bad-<time>` for inspection, reported in one line, and
+//! replaced by a fresh history. Files are opened with `O_NOFOLLOW` and created 0600.
 //!
 //! # Format
-//! `PGSTATE1`, then the xxh3 checksum and length of the payload (little-endian u64 each), then
-//! the engine's [`Snapshot`] encoded with postcard. Its size is bounded by the actor's
-//! `max_events_per_actor` (32 bytes an event); files over 64 MiB are refused.
+//! `PGSTATE2`, then records. A record is the payload's length (u32) and xxh3 checksum (u64),
+//! little-endian, then the payload: a [`StateData`] encoded with postcard. The first record holds
+//! the engine's [`Snapshot`] of the actor; each later one holds a [`Guard::export_tail`] (the
+//! events one run recorded) that loading merges on top. The snapshot takes about 4 bytes an event
+//! for a repeated command and is bounded by the actor's `max_events_per_actor`; the journal by
+//! the compaction rule; files over 64 MiB are refused.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -429,9 +441,10 @@ impl ActorState {
         if meta.len() > MAX_STATE_BYTES {
             return Err(format!("it is {} bytes, over the 64 MiB limit", meta.len()));
         }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.take(MAX_STATE_BYTES + 1)
-            .read_to_end(&mut bytes)
+        // One read of the known size; writers are locked out meanwhile.
+        let mut bytes = vec![0; meta.len() as usize];
+        (&file)
+            .read_exact(&mut bytes)
             .map_err(|e| format!("cannot read it: {e}"))?;
         Ok(Some(bytes))
     }
@@ -634,9 +647,8 @@ fn apply(
     let mut records = records.peekable();
     while let Some((record, size)) = records.next() {
         if let Err(e) = guard.merge(&record.snapshot) {
-            let left = size
-                + records.map(|(_, n)| n).sum::<u64>()
-                + damaged_tail.map_or(0, |(n, _)| n);
+            let left =
+                size + records.map(|(_, n)| n).sum::<u64>() + damaged_tail.map_or(0, |(n, _)| n);
             damaged_tail = Some((left, e.to_string()));
             break;
         }
@@ -732,7 +744,11 @@ mod tests {
         let restored = Guard::new();
         let (running, journal, damaged) = apply(&bytes, &restored).unwrap();
         assert_eq!((running.len(), journal.0, damaged), (0, 2, None));
-        assert_eq!(restored.stats().events, 3, "the snapshot's event and two appended");
+        assert_eq!(
+            restored.stats().events,
+            3,
+            "the snapshot's event and two appended"
+        );
 
         // A crash (or a power cut) while appending leaves a short last record.
         let cut = &bytes[..bytes.len() - 3];
@@ -742,7 +758,11 @@ mod tests {
         let (lost, why) = damaged.unwrap();
         assert_eq!(lost, (cut.len() - whole) as u64);
         assert!(why.contains("truncated"), "{why}");
-        assert_eq!(restored.stats().events, 2, "everything before the damage is kept");
+        assert_eq!(
+            restored.stats().events,
+            2,
+            "everything before the damage is kept"
+        );
     }
 }
 
