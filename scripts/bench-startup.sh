@@ -5,6 +5,8 @@
 #   demo     pattern-guard --config guard.toml.demo -- true   (blocked at that history: it loads,
 #            checks, saves and refuses; no spawn)
 #   allowed  the same history under limits that allow the run: load, check, save, spawn `true`
+#   fresh    the same limits with a short history (the state of the runs hyperfine makes): the
+#            fixed cost of guarding a command, for comparison
 #
 #   bash scripts/bench-startup.sh            # needs hyperfine (apt-get install hyperfine)
 set -euo pipefail
@@ -33,12 +35,14 @@ hyperfine --shell=none --warmup 20 --runs 300 --ignore-failure \
   --export-json "$work/results.json" \
   'timeout 10 true' \
   "$bin --config guard.toml.demo -- true" \
-  "$bin --config $work/allow.toml -- true"
+  "$bin --config $work/allow.toml -- true" \
+  "$bin --state-dir $work/fresh --config $work/allow.toml -- true"
 
 python3 - "$work/results.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
 base = r[0]["mean"]
-for name, res in zip(["timeout 10 true", "demo (blocked, no spawn)", "allowed (spawns true)"], r):
+names = ["timeout 10 true", "demo (blocked, no spawn)", "allowed (spawns true)", "fresh (short history)"]
+for name, res in zip(names, r):
     print(f"{name:<28} {res['mean']*1e3:7.2f} ms ± {res['stddev']*1e3:5.2f}  = {res['mean']/base:4.2f}x timeout (goal <= 1.5x)")
 PY
