@@ -406,6 +406,46 @@ fn a_corrupt_state_is_set_aside_reported_and_replaced() {
 }
 
 #[test]
+fn a_damaged_last_record_is_dropped_reported_and_kept_the_rest_survives() {
+    let f = Fixture::new();
+    let config = f.write_config("[guard]\nburst_max_events = 100\n");
+    let run = || {
+        let mut c = f.cmd();
+        c.arg("--config").arg(&config).args(["--", "true"]);
+        c
+    };
+    for _ in 0..3 {
+        run().assert().success().stderr("");
+    }
+    let state = std::fs::read_dir(f.state())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "state"))
+        .unwrap();
+    // A save cut short (say by a power failure): the third run's record loses its end.
+    let bytes = std::fs::read(&state).unwrap();
+    std::fs::write(&state, &bytes[..bytes.len() - 3]).unwrap();
+    run().assert().success().stderr(
+        predicate::str::contains("were damaged")
+            .and(predicate::str::contains("kept it as"))
+            .and(predicate::function(|s: &str| s.lines().count() == 1)),
+    );
+    let json = f.status_json(&config, "cli");
+    assert_eq!(
+        json[0]["events_in_window"], 3,
+        "two runs before the damage and the one after: {json}"
+    );
+    let kept: Vec<_> = std::fs::read_dir(f.state())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".bad-"))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), &bytes[..bytes.len() - 3]);
+    run().assert().success().stderr("");
+}
+
+#[test]
 fn without_xdg_runtime_dir_state_goes_to_a_private_fallback() {
     let f = Fixture::new();
     let tmp = f.path("tmp");

@@ -219,10 +219,11 @@ pub enum Notice {
         kept_as: PathBuf,
         why: String,
     },
-    /// The file's last records were damaged (a crash or a disk fault while saving): they were
-    /// dropped, the rest kept.
+    /// The file's last records were damaged (a power cut or a disk fault while saving): they
+    /// were dropped and the rest kept; the damaged file was kept for inspection too.
     DroppedTail {
         path: PathBuf,
+        kept_as: PathBuf,
         bytes: u64,
         why: String,
     },
@@ -237,10 +238,17 @@ impl std::fmt::Display for Notice {
                 path.display(),
                 kept_as.display()
             ),
-            Notice::DroppedTail { path, bytes, why } => write!(
+            Notice::DroppedTail {
+                path,
+                kept_as,
+                bytes,
+                why,
+            } => write!(
                 f,
-                "state file {}: dropped its last {bytes} bytes ({why}), kept the history before them",
-                path.display()
+                "state file {}: its last {bytes} bytes were damaged ({why}); kept it as {} and \
+                 went on with the history before them",
+                path.display(),
+                kept_as.display()
             ),
         }
     }
@@ -386,25 +394,32 @@ impl ActorState {
                     })
                 }
                 Ok((running, _, Some((bytes, why)))) => {
+                    // Keep the damaged file for inspection (a second name for it: the next save
+                    // renames a fresh file over this one).
+                    let kept_as = self.bad_name();
+                    fs::hard_link(&self.path, &kept_as)
+                        .or_else(|_| fs::copy(&self.path, &kept_as).map(drop))
+                        .map_err(|source| StateError::Io {
+                            path: kept_as.clone(),
+                            source,
+                        })?;
                     return Ok(Loaded {
                         running,
                         notice: Some(Notice::DroppedTail {
                             path: self.path.clone(),
+                            kept_as,
                             bytes,
                             why,
                         }),
                         journal: None,
-                    })
+                    });
                 }
                 Err(why) => why,
             },
             Err(why) => why,
         };
         guard.reset_all();
-        let stamp = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let kept_as = self.path.with_extension(format!("state.bad-{stamp}"));
+        let kept_as = self.bad_name();
         fs::rename(&self.path, &kept_as).map_err(|source| StateError::Io {
             path: self.path.clone(),
             source,
@@ -418,6 +433,21 @@ impl ActorState {
             }),
             journal: None,
         })
+    }
+
+    /// Where an unusable file is kept for inspection: `<name>.state.bad-<unix time>`, with a
+    /// counter when that is taken.
+    fn bad_name(&self) -> PathBuf {
+        let stamp = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut name = self.path.with_extension(format!("state.bad-{stamp}"));
+        let mut n = 1;
+        while fs::symlink_metadata(&name).is_ok() {
+            n += 1;
+            name = self.path.with_extension(format!("state.bad-{stamp}-{n}"));
+        }
+        name
     }
 
     /// The file's bytes. `Ok(None)`: no state yet. `Err(why)`: a file that cannot be used.
