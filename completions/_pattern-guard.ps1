@@ -52,6 +52,7 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is remembered per actor: recent events, escalation, cool-down, running instances and what its next run would get')
             [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Forget the history of one actor, or of all with --all')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Work with the configuration')
+            [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Replay recorded events (JSON Lines or an access log) through the guard, each at its own time, and report what it would have decided. Nothing is recorded in the state')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -62,6 +63,7 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
             [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, 'What is done')
             [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'What it is done to (default for a run: the command line)')
             [CompletionResult]::new('--weight', '--weight', [CompletionResultType]::ParameterName, 'Cost of the event, summed against weight_max_total')
+            [CompletionResult]::new('--at', '--at', [CompletionResultType]::ParameterName, 'When the event happened (RFC 3339, or seconds since the Unix epoch; default now), to feed events that were queued or logged')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)')
@@ -148,6 +150,29 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
         'pattern-guard;config;help;help' {
             break
         }
+        'pattern-guard;replay' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The input''s format; auto reads a line starting with `{` as JSON Lines, else an access log')
+            [CompletionResult]::new('--decisions', '--decisions', [CompletionResultType]::ParameterName, 'Write every event''s decision and risk to FILE, as JSON Lines')
+            [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Print ACTOR''s timeline: every event with its decision, risk and reasons')
+            [CompletionResult]::new('--top', '--top', [CompletionResultType]::ParameterName, 'How many actors the summary lists')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour messages')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log line format on stderr')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the summary as JSON on stdout')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Stop at the first bad line (exit 125) instead of counting it and going on')
+            [CompletionResult]::new('--drop-query', '--drop-query', [CompletionResultType]::ParameterName, 'Access logs: drop the query string from the path (`/search?q=x` counts as `/search`)')
+            [CompletionResult]::new('--weight-from-size', '--weight-from-size', [CompletionResultType]::ParameterName, 'Access logs: weigh each request by its response size in bytes (set weight_max_total to match)')
+            [CompletionResult]::new('--parse-only', '--parse-only', [CompletionResultType]::ParameterName, 'Read and check the input without running the guard (validates a file; times the parser)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more (-v debug, -vv trace); RUST_LOG overrides')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'pattern-guard;completions' {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)')
@@ -181,6 +206,7 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show what is remembered per actor: recent events, escalation, cool-down, running instances and what its next run would get')
             [CompletionResult]::new('reset', 'reset', [CompletionResultType]::ParameterValue, 'Forget the history of one actor, or of all with --all')
             [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Work with the configuration')
+            [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Replay recorded events (JSON Lines or an access log) through the guard, each at its own time, and report what it would have decided. Nothing is recorded in the state')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (roff)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -200,6 +226,9 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
             break
         }
         'pattern-guard;help;config;check' {
+            break
+        }
+        'pattern-guard;help;replay' {
             break
         }
         'pattern-guard;help;completions' {

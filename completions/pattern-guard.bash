@@ -31,6 +31,9 @@ _pattern__guard() {
             pattern__guard,man)
                 cmd="pattern__guard__subcmd__man"
                 ;;
+            pattern__guard,replay)
+                cmd="pattern__guard__subcmd__replay"
+                ;;
             pattern__guard,reset)
                 cmd="pattern__guard__subcmd__reset"
                 ;;
@@ -64,6 +67,9 @@ _pattern__guard() {
             pattern__guard__subcmd__help,man)
                 cmd="pattern__guard__subcmd__help__subcmd__man"
                 ;;
+            pattern__guard__subcmd__help,replay)
+                cmd="pattern__guard__subcmd__help__subcmd__replay"
+                ;;
             pattern__guard__subcmd__help,reset)
                 cmd="pattern__guard__subcmd__help__subcmd__reset"
                 ;;
@@ -80,7 +86,7 @@ _pattern__guard() {
 
     case "${cmd}" in
         pattern__guard)
-            opts="-c -q -v -n -h -V --config --state-dir --quiet --verbose --color --log-format --actor --action --target --weight --repeat --interval --max-runtime --kill-after --max-concurrent --on-overlap --dry-run --explain --block-exit-code --help --version check status reset config completions man help"
+            opts="-c -q -v -n -h -V --config --state-dir --quiet --verbose --color --log-format --actor --action --target --weight --repeat --interval --max-runtime --kill-after --max-concurrent --on-overlap --dry-run --explain --block-exit-code --help --version check status reset config replay completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -162,7 +168,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__check)
-            opts="-c -q -v -h --actor --action --target --weight --json --config --state-dir --quiet --verbose --color --log-format --help"
+            opts="-c -q -v -h --actor --action --target --weight --at --json --config --state-dir --quiet --verbose --color --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -181,6 +187,10 @@ _pattern__guard() {
                     return 0
                     ;;
                 --weight)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -360,7 +370,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__help)
-            opts="check status reset config completions man help"
+            opts="check status reset config replay completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -457,6 +467,20 @@ _pattern__guard() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pattern__subcmd__guard__subcmd__help__subcmd__replay)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pattern__subcmd__guard__subcmd__help__subcmd__reset)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -492,6 +516,56 @@ _pattern__guard() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pattern__subcmd__guard__subcmd__replay)
+            opts="-c -q -v -h --format --json --decisions --explain --strict --top --drop-query --weight-from-size --parse-only --config --state-dir --quiet --verbose --color --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "auto jsonl combined" -- "${cur}"))
+                    return 0
+                    ;;
+                --decisions)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --explain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --top)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -49,6 +49,7 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
             cand status 'Show what is remembered per actor: recent events, escalation, cool-down, running instances and what its next run would get'
             cand reset 'Forget the history of one actor, or of all with --all'
             cand config 'Work with the configuration'
+            cand replay 'Replay recorded events (JSON Lines or an access log) through the guard, each at its own time, and report what it would have decided. Nothing is recorded in the state'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -58,6 +59,7 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
             cand --action 'What is done'
             cand --target 'What it is done to (default for a run: the command line)'
             cand --weight 'Cost of the event, summed against weight_max_total'
+            cand --at 'When the event happened (RFC 3339, or seconds since the Unix epoch; default now), to feed events that were queued or logged'
             cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
             cand --config 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
             cand --state-dir 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)'
@@ -136,6 +138,28 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
         }
         &'pattern-guard;config;help;help'= {
         }
+        &'pattern-guard;replay'= {
+            cand --format 'The input''s format; auto reads a line starting with `{` as JSON Lines, else an access log'
+            cand --decisions 'Write every event''s decision and risk to FILE, as JSON Lines'
+            cand --explain 'Print ACTOR''s timeline: every event with its decision, risk and reasons'
+            cand --top 'How many actors the summary lists'
+            cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --config 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
+            cand --state-dir 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)'
+            cand --color 'When to colour messages'
+            cand --log-format 'Log line format on stderr'
+            cand --json 'Print the summary as JSON on stdout'
+            cand --strict 'Stop at the first bad line (exit 125) instead of counting it and going on'
+            cand --drop-query 'Access logs: drop the query string from the path (`/search?q=x` counts as `/search`)'
+            cand --weight-from-size 'Access logs: weigh each request by its response size in bytes (set weight_max_total to match)'
+            cand --parse-only 'Read and check the input without running the guard (validates a file; times the parser)'
+            cand -q 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand --quiet 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
+            cand -v 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand --verbose 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'pattern-guard;completions'= {
             cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
             cand --config 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
@@ -167,6 +191,7 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
             cand status 'Show what is remembered per actor: recent events, escalation, cool-down, running instances and what its next run would get'
             cand reset 'Forget the history of one actor, or of all with --all'
             cand config 'Work with the configuration'
+            cand replay 'Replay recorded events (JSON Lines or an access log) through the guard, each at its own time, and report what it would have decided. Nothing is recorded in the state'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand man 'Print the man page (roff)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -181,6 +206,8 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
             cand check 'Validate the configuration and print the effective settings for an actor'
         }
         &'pattern-guard;help;config;check'= {
+        }
+        &'pattern-guard;help;replay'= {
         }
         &'pattern-guard;help;completions'= {
         }

@@ -53,6 +53,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "check" -d 
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "status" -d 'Show what is remembered per actor: recent events, escalation, cool-down, running instances and what its next run would get'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "reset" -d 'Forget the history of one actor, or of all with --all'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "config" -d 'Work with the configuration'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "replay" -d 'Replay recorded events (JSON Lines or an access log) through the guard, each at its own time, and report what it would have decided. Nothing is recorded in the state'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "man" -d 'Print the man page (roff)'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -60,6 +61,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l ac
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l action -d 'What is done' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l target -d 'What it is done to (default for a run: the command line)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l weight -d 'Cost of the event, summed against weight_max_total' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l at -d 'When the event happened (RFC 3339, or seconds since the Unix epoch; default now), to feed events that were queued or logged' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l color -d 'When to colour messages' -r -f -a "auto\t''
@@ -118,6 +120,27 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and 
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the configuration and print the effective settings for an actor'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l format -d 'The input\'s format; auto reads a line starting with `{` as JSON Lines, else an access log' -r -f -a "auto\t'Decide from the first line'
+jsonl\t'One JSON object per line: actor, action, target, timestamp, weight?, metadata?'
+combined\t'The Apache / nginx combined (or common) access-log format'"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l decisions -d 'Write every event\'s decision and risk to FILE, as JSON Lines' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l explain -d 'Print ACTOR\'s timeline: every event with its decision, risk and reasons' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l top -d 'How many actors the summary lists' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l color -d 'When to colour messages' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l json -d 'Print the summary as JSON on stdout'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l strict -d 'Stop at the first bad line (exit 125) instead of counting it and going on'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l drop-query -d 'Access logs: drop the query string from the path (`/search?q=x` counts as `/search`)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l weight-from-size -d 'Access logs: weigh each request by its response size in bytes (set weight_max_total to match)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l parse-only -d 'Read and check the input without running the guard (validates a file; times the parser)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -l color -d 'When to colour messages' -r -f -a "auto\t''
@@ -138,11 +161,12 @@ json\t''"
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -s h -l help -d 'Print help'
-complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "check" -d 'Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block)'
-complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "status" -d 'Show what is remembered per actor: recent events, escalation, cool-down, running instances and what its next run would get'
-complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "reset" -d 'Forget the history of one actor, or of all with --all'
-complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "config" -d 'Work with the configuration'
-complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config replay completions man help" -f -a "check" -d 'Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config replay completions man help" -f -a "status" -d 'Show what is remembered per actor: recent events, escalation, cool-down, running instances and what its next run would get'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config replay completions man help" -f -a "reset" -d 'Forget the history of one actor, or of all with --all'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config replay completions man help" -f -a "config" -d 'Work with the configuration'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config replay completions man help" -f -a "replay" -d 'Replay recorded events (JSON Lines or an access log) through the guard, each at its own time, and report what it would have decided. Nothing is recorded in the state'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config replay completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config replay completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and not __fish_seen_subcommand_from check status reset config replay completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "check" -d 'Validate the configuration and print the effective settings for an actor'

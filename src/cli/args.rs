@@ -150,6 +150,10 @@ pub enum Command {
     Check {
         #[command(flatten)]
         event: EventArgs,
+        /// When the event happened (RFC 3339, or seconds since the Unix epoch; default now), to
+        /// feed events that were queued or logged.
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        at: Option<std::time::SystemTime>,
         /// Print the assessment as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -177,6 +181,9 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Replay recorded events (JSON Lines or an access log) through the guard, each at its own
+    /// time, and report what it would have decided. Nothing is recorded in the state.
+    Replay(ReplayArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -185,6 +192,61 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+}
+
+/// Options of `replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The events: a file, or - for standard input.
+    #[arg(value_name = "FILE", default_value = "-")]
+    pub input: PathBuf,
+
+    /// The input's format; auto reads a line starting with `{` as JSON Lines, else an access log.
+    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
+    pub format: InputFormat,
+
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Write every event's decision and risk to FILE, as JSON Lines.
+    #[arg(long, value_name = "FILE")]
+    pub decisions: Option<PathBuf>,
+
+    /// Print ACTOR's timeline: every event with its decision, risk and reasons.
+    #[arg(long, value_name = "ACTOR")]
+    pub explain: Option<String>,
+
+    /// Stop at the first bad line (exit 125) instead of counting it and going on.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// How many actors the summary lists.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+
+    /// Access logs: drop the query string from the path (`/search?q=x` counts as `/search`).
+    #[arg(long)]
+    pub drop_query: bool,
+
+    /// Access logs: weigh each request by its response size in bytes (set weight_max_total to
+    /// match).
+    #[arg(long)]
+    pub weight_from_size: bool,
+
+    /// Read and check the input without running the guard (validates a file; times the parser).
+    #[arg(long)]
+    pub parse_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// Decide from the first line.
+    Auto,
+    /// One JSON object per line: actor, action, target, timestamp, weight?, metadata?.
+    Jsonl,
+    /// The Apache / nginx combined (or common) access-log format.
+    Combined,
 }
 
 #[derive(Debug, Subcommand)]
@@ -271,6 +333,11 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "pattern-guard", &mut out);
     out
+}
+
+/// Parses an event time: RFC 3339 or seconds (from 10^11 on, milliseconds) since the epoch.
+fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
+    super::replay::input::event_time(s).map(|ns| std::time::UNIX_EPOCH + Duration::from_nanos(ns))
 }
 
 /// `30s`, `5m`, `1h30m`, `250ms`, `2d`, or plain (fractional) seconds.

@@ -10,6 +10,7 @@
 
 mod args;
 pub mod exit_code;
+mod replay;
 pub mod state;
 pub mod supervise;
 
@@ -100,11 +101,12 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             print!("[guard]\n{text}");
             Ok(Exit::Success)
         }
-        Some(Command::Check { event, json }) => {
-            check(&cli.global, config, &event, json)
+        Some(Command::Check { event, at, json }) => {
+            check(&cli.global, config, &event, at, json)
         }
         Some(Command::Status { actor, json }) => status(&cli.global, config, actor, json),
         Some(Command::Reset { actor, all }) => reset(&cli.global, actor, all),
+        Some(Command::Replay(args)) => replay::run(&cli.global, config, &source, &args),
         Some(Command::Completions { .. } | Command::Man) => Ok(Exit::Success),
         None if cli.argv.is_empty() => Err(Failure::Usage(
             "nothing to run: give a command after `--` (pattern-guard [OPTIONS] -- COMMAND [ARGS...]), \
@@ -446,7 +448,13 @@ fn assessment_json(actor: &str, a: &Assessment) -> serde_json::Value {
     })
 }
 
-fn check(global: &Global, config: Config, event: &EventArgs, json: bool) -> Result<Exit, Failure> {
+fn check(
+    global: &Global,
+    config: Config,
+    event: &EventArgs,
+    at: Option<SystemTime>,
+    json: bool,
+) -> Result<Exit, Failure> {
     let dir = state_dir(global)?;
     let guard = Guard::from_config(config)?;
     let target = event.target.clone().unwrap_or_else(|| "-".into());
@@ -454,7 +462,7 @@ fn check(global: &Global, config: Config, event: &EventArgs, json: bool) -> Resu
         event.actor.as_str(),
         event.action.as_str(),
         target.as_str(),
-        SystemTime::now(),
+        at.unwrap_or_else(SystemTime::now),
     )
     .with_weight(event.weight);
     let a = record(&dir, &guard, &e)?;

@@ -1,0 +1,481 @@
+//! What a replay found: counts per decision, rejected lines, and per actor the peak risk, when it
+//! first reached warn / delay / block, how often, which detectors fired, and its risk over time.
+//!
+//! Memory stays bounded whatever the input: rejected lines keep only the first few reasons, and
+//! the per-actor table holds at most [`MAX_TRACKED`] actors. Past that the half with the lowest
+//! peak risk is forgotten (counted in `actors_forgotten`); the totals stay exact.
+
+use std::time::Duration;
+
+use pattern_guard::{Assessment, Decision, Detector};
+use serde_json::{json, Value};
+
+use super::input::format_rfc3339;
+use crate::cli::supervise::human;
+
+/// Actors the summary keeps statistics for at once.
+pub const MAX_TRACKED: usize = 100_000;
+/// Rejected lines reported by line number and reason.
+pub const SHOWN_REJECTS: usize = 5;
+/// Marks in a risk sparkline.
+const BUCKETS: usize = 24;
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+#[derive(Default)]
+pub struct Summary {
+    /// Lines read, blank ones included.
+    pub lines: u64,
+    /// Lines that held an event.
+    pub events: u64,
+    pub rejected: u64,
+    pub first_rejects: Vec<(u64, String)>,
+    /// Events per decision, by severity (allow, warn, delay, block).
+    pub decisions: [u64; 4],
+    pub first_ts: Option<u64>,
+    pub last_ts: Option<u64>,
+    /// Events stamped before the newest event read before them.
+    pub out_of_order: u64,
+    actors: hashbrown::HashMap<Box<str>, ActorSummary, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
+    pub actors_forgotten: u64,
+}
+
+/// One actor's record.
+#[derive(Clone)]
+pub struct ActorSummary {
+    pub events: u64,
+    pub decisions: [u64; 4],
+    pub peak_risk: f64,
+    pub peak_level: u8,
+    /// When it first got warn, delay, block.
+    pub first: [Option<u64>; 3],
+    /// Detectors with a risk above zero on any of its warn, delay or block events.
+    pub fired: u8,
+    pub spark: Spark,
+}
+
+impl Summary {
+    pub fn reject(&mut self, line: u64, why: String) {
+        self.rejected += 1;
+        if self.first_rejects.len() < SHOWN_REJECTS {
+            self.first_rejects.push((line, why));
+        }
+    }
+
+    /// Counts an event's time (also when the guard is not run).
+    pub fn saw(&mut self, ts: u64) {
+        self.events += 1;
+        if self.last_ts.is_some_and(|newest| ts < newest) {
+            self.out_of_order += 1;
+        }
+        self.first_ts = Some(self.first_ts.map_or(ts, |t| t.min(ts)));
+        self.last_ts = Some(self.last_ts.map_or(ts, |t| t.max(ts)));
+    }
+
+    pub fn record(&mut self, actor: &str, ts: u64, a: &Assessment) {
+        let severity = usize::from(a.decision.severity()).min(3);
+        self.decisions[severity] += 1;
+        let entry = match self.actors.get_mut(actor) {
+            Some(entry) => entry,
+            None => {
+                if self.actors.len() >= MAX_TRACKED {
+                    self.forget_least_risky();
+                }
+                self.actors
+                    .entry(actor.into())
+                    .or_insert_with(ActorSummary::new)
+            }
+        };
+        entry.events += 1;
+        entry.decisions[severity] += 1;
+        if a.risk > entry.peak_risk {
+            entry.peak_risk = a.risk;
+        }
+        entry.peak_level = entry.peak_level.max(a.escalation_level);
+        if severity > 0 {
+            entry.first[severity - 1].get_or_insert(ts);
+            for r in a.readings.iter().filter(|r| r.fired()) {
+                entry.fired |= 1 << detector_bit(r.detector);
+            }
+        }
+        entry.spark.add(ts, a.risk);
+    }
+
+    /// Drops the half of the table with the lowest peak risk (fewest blocks, then events).
+    fn forget_least_risky(&mut self) {
+        let mut scores: Vec<(f64, u64, u64)> =
+            self.actors.values().map(ActorSummary::score).collect();
+        let half = scores.len() / 2;
+        scores.select_nth_unstable_by(half, |a, b| {
+            a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let cut = scores[half];
+        let before = self.actors.len();
+        let mut kept_at_cut = 0usize;
+        self.actors.retain(|_, s| {
+            let score = s.score();
+            match score.partial_cmp(&cut) {
+                Some(std::cmp::Ordering::Greater) => true,
+                Some(std::cmp::Ordering::Equal) if kept_at_cut < half / 2 => {
+                    kept_at_cut += 1;
+                    true
+                }
+                _ => false,
+            }
+        });
+        self.actors_forgotten += (before - self.actors.len()) as u64;
+    }
+
+    /// The `n` actors with the highest peak risk (then most blocks, then most events).
+    pub fn top(&self, n: usize) -> Vec<(&str, &ActorSummary)> {
+        let mut all: Vec<(&str, &ActorSummary)> =
+            self.actors.iter().map(|(k, v)| (&**k, v)).collect();
+        all.sort_by(|a, b| {
+            b.1.score()
+                .partial_cmp(&a.1.score())
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.0.cmp(b.0))
+        });
+        all.truncate(n);
+        all
+    }
+}
+
+fn detector_bit(d: Detector) -> u8 {
+    Detector::ALL.iter().position(|x| *x == d).unwrap_or(0) as u8
+}
+
+fn fired_names(bits: u8) -> Vec<&'static str> {
+    Detector::ALL
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, d)| d.name())
+        .collect()
+}
+
+impl ActorSummary {
+    fn new() -> Self {
+        ActorSummary {
+            events: 0,
+            decisions: [0; 4],
+            peak_risk: 0.0,
+            peak_level: 0,
+            first: [None; 3],
+            fired: 0,
+            spark: Spark::default(),
+        }
+    }
+
+    fn score(&self) -> (f64, u64, u64) {
+        (self.peak_risk, self.decisions[3], self.events)
+    }
+}
+
+/// The maximum risk per time bucket over an actor's activity. Buckets start one second wide
+/// and double (merging pairs) whenever an event falls past the last one, so 24 numbers cover any
+/// span.
+#[derive(Clone)]
+pub struct Spark {
+    start: u64,
+    width: u64,
+    max: [f32; BUCKETS],
+}
+
+impl Default for Spark {
+    fn default() -> Self {
+        Spark {
+            start: 0,
+            width: 0,
+            max: [-1.0; BUCKETS],
+        }
+    }
+}
+
+impl Spark {
+    fn add(&mut self, ts: u64, risk: f64) {
+        if self.width == 0 {
+            self.start = ts;
+            self.width = 1_000_000_000;
+        }
+        let offset = ts.saturating_sub(self.start);
+        while offset / self.width >= BUCKETS as u64 {
+            for i in 0..BUCKETS / 2 {
+                self.max[i] = self.max[2 * i].max(self.max[2 * i + 1]);
+            }
+            self.max[BUCKETS / 2..].fill(-1.0);
+            self.width = self.width.saturating_mul(2);
+        }
+        let b = (offset / self.width) as usize;
+        self.max[b] = self.max[b].max(risk as f32);
+    }
+
+    /// Buckets up to the last with an event: `None` where the actor was quiet.
+    fn buckets(&self) -> Vec<Option<f32>> {
+        let last = self
+            .max
+            .iter()
+            .rposition(|&m| m >= 0.0)
+            .map_or(0, |i| i + 1);
+        self.max[..last]
+            .iter()
+            .map(|&m| (m >= 0.0).then_some(m))
+            .collect()
+    }
+
+    /// One mark per bucket: ▁ (risk 0) to █ (risk 1); a space where the actor was quiet.
+    pub fn render(&self) -> String {
+        self.buckets()
+            .iter()
+            .map(|b| match b {
+                None => ' ',
+                Some(r) => SPARKS[((r * 8.0) as usize).min(7)],
+            })
+            .collect()
+    }
+}
+
+/// What the report says besides the counts.
+pub struct Report<'a> {
+    pub input: &'a str,
+    pub format: &'a str,
+    pub config: &'a str,
+    pub elapsed: Duration,
+    pub parse_only: bool,
+    /// The last line read before a Ctrl-C.
+    pub interrupted_at: Option<u64>,
+    pub top: usize,
+}
+
+fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn rate(events: u64, elapsed: Duration) -> f64 {
+    events as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+impl Summary {
+    /// The summary for people.
+    pub fn text(&self, r: &Report<'_>) -> String {
+        use std::fmt::Write;
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "replay of {} ({}) under {}{}",
+            r.input,
+            r.format,
+            r.config,
+            match r.interrupted_at {
+                Some(line) => format!(": interrupted after line {}, figures so far", count(line)),
+                None => String::new(),
+            }
+        );
+        let _ = writeln!(
+            o,
+            "  {} lines, {} events, {} rejected; read in {:.2} s ({:.2} M events/s{})",
+            count(self.lines),
+            count(self.events),
+            count(self.rejected),
+            r.elapsed.as_secs_f64(),
+            rate(self.events, r.elapsed) / 1e6,
+            if r.parse_only { ", parsing only" } else { "" }
+        );
+        if let (Some(first), Some(last)) = (self.first_ts, self.last_ts) {
+            let _ = writeln!(
+                o,
+                "  events from {} to {} ({}){}",
+                format_rfc3339(first),
+                format_rfc3339(last),
+                human(Duration::from_nanos(last - first)),
+                if self.out_of_order > 0 {
+                    format!(", {} out of order", count(self.out_of_order))
+                } else {
+                    String::new()
+                }
+            );
+        }
+        if !r.parse_only {
+            let total = self.decisions.iter().sum::<u64>().max(1) as f64;
+            let _ = write!(o, "  decisions:");
+            for (name, n) in ["allow", "warn", "delay", "block"]
+                .iter()
+                .zip(self.decisions)
+            {
+                let _ = write!(
+                    o,
+                    "  {name} {} ({:.2}%)",
+                    count(n),
+                    n as f64 * 100.0 / total
+                );
+            }
+            let _ = writeln!(o);
+            let top = self.top(r.top);
+            if !top.is_empty() {
+                let _ = writeln!(
+                    o,
+                    "\ntop {} of {} actors by peak risk{}:",
+                    top.len(),
+                    count(self.actors.len() as u64 + self.actors_forgotten),
+                    if self.actors_forgotten > 0 {
+                        format!(
+                            " ({} low-risk actors not kept, past {})",
+                            count(self.actors_forgotten),
+                            count(MAX_TRACKED as u64)
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            for (i, (actor, s)) in top.iter().enumerate() {
+                let _ = writeln!(
+                    o,
+                    "{:>3}. {actor}  peak risk {:.2}, level {}; {} events: {} allow, {} warn, {} delay, {} block",
+                    i + 1,
+                    s.peak_risk,
+                    s.peak_level,
+                    count(s.events),
+                    count(s.decisions[0]),
+                    count(s.decisions[1]),
+                    count(s.decisions[2]),
+                    count(s.decisions[3]),
+                );
+                if s.fired != 0 {
+                    let _ = writeln!(o, "     fired: {}", fired_names(s.fired).join(", "));
+                }
+                let firsts: Vec<String> = ["warn", "delay", "block"]
+                    .iter()
+                    .zip(s.first)
+                    .filter_map(|(name, at)| at.map(|t| format!("{name} {}", format_rfc3339(t))))
+                    .collect();
+                if !firsts.is_empty() {
+                    let _ = writeln!(o, "     first {}", firsts.join(", "));
+                }
+                let _ = writeln!(
+                    o,
+                    "     risk |{}|  from {}, {} a mark",
+                    s.spark.render(),
+                    format_rfc3339(s.spark.start),
+                    human(Duration::from_nanos(s.spark.width))
+                );
+            }
+        }
+        if self.rejected > 0 {
+            let _ = writeln!(
+                o,
+                "\nrejected lines (first {} of {}):",
+                self.first_rejects.len(),
+                count(self.rejected)
+            );
+            for (line, why) in &self.first_rejects {
+                let _ = writeln!(o, "  line {line}: {why}");
+            }
+        }
+        o
+    }
+
+    /// The summary as JSON.
+    pub fn json(&self, r: &Report<'_>, explain: Option<Vec<Value>>) -> Value {
+        let decisions =
+            |d: [u64; 4]| json!({"allow": d[0], "warn": d[1], "delay": d[2], "block": d[3]});
+        let top: Vec<Value> = if r.parse_only {
+            Vec::new()
+        } else {
+            self.top(r.top)
+                .into_iter()
+                .map(|(actor, s)| {
+                    json!({
+                        "actor": actor,
+                        "events": s.events,
+                        "peak_risk": s.peak_risk,
+                        "peak_level": s.peak_level,
+                        "decisions": decisions(s.decisions),
+                        "first": {
+                            "warn": s.first[0].map(format_rfc3339),
+                            "delay": s.first[1].map(format_rfc3339),
+                            "block": s.first[2].map(format_rfc3339),
+                        },
+                        "detectors": fired_names(s.fired),
+                        "risk_over_time": {
+                            "start": format_rfc3339(s.spark.start),
+                            "step_secs": s.spark.width as f64 / 1e9,
+                            "max_risk": s.spark.buckets(),
+                        },
+                        "sparkline": s.spark.render(),
+                    })
+                })
+                .collect()
+        };
+        let mut v = json!({
+            "input": r.input,
+            "format": r.format,
+            "config": r.config,
+            "lines": self.lines,
+            "events": self.events,
+            "rejected": self.rejected,
+            "rejected_first": self.first_rejects.iter().map(|(line, why)| json!({"line": line, "reason": why})).collect::<Vec<_>>(),
+            "decisions": if r.parse_only { Value::Null } else { decisions(self.decisions) },
+            "first_event": self.first_ts.map(format_rfc3339),
+            "last_event": self.last_ts.map(format_rfc3339),
+            "out_of_order": self.out_of_order,
+            "elapsed_secs": r.elapsed.as_secs_f64(),
+            "events_per_sec": rate(self.events, r.elapsed),
+            "parse_only": r.parse_only,
+            "interrupted_after_line": r.interrupted_at,
+            "actors": self.actors.len() as u64 + self.actors_forgotten,
+            "actors_forgotten": self.actors_forgotten,
+            "top": top,
+        });
+        if let Some(explain) = explain {
+            v["explain"] = Value::Array(explain);
+        }
+        v
+    }
+}
+
+/// The severity index of a decision, and its delay if any.
+pub fn delay_secs(d: Decision) -> Option<f64> {
+    match d {
+        Decision::Delay(d) => Some(d.as_secs_f64()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sparkline_doubles_its_step_to_cover_any_span() {
+        let mut s = Spark::default();
+        let t0 = 1_000_000_000_000;
+        s.add(t0, 0.0);
+        s.add(t0 + 5_000_000_000, 0.5);
+        assert_eq!(s.render(), "▁    ▅");
+        s.add(t0 + 3_600_000_000_000, 1.0);
+        assert!(s.width >= 3600 * 1_000_000_000 / BUCKETS as u64);
+        let r = s.render();
+        assert!(
+            r.starts_with('▅'),
+            "{r}: the first two events share a mark, max kept"
+        );
+        assert!(r.ends_with('█'), "{r}");
+        assert!(r.chars().count() <= BUCKETS);
+    }
+
+    #[test]
+    fn counts_read_with_thousands_separators() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1000), "1,000");
+        assert_eq!(count(2_000_000), "2,000,000");
+    }
+}
