@@ -648,3 +648,61 @@ fn snapshots_with_cut_short_padded_or_mangled_events_are_refused_whole() {
     fresh.restore(&mangle(packed)).unwrap();
     assert_eq!(fresh.status("u", None).unwrap().events, 3);
 }
+
+#[test]
+fn a_million_distinct_actors_in_a_minute_stay_under_the_actor_cap() {
+    let mut config = Config::default();
+    config.max_actors = 10_000;
+    let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let clock = ManualClock::new(start);
+    let guard = Guard::from_config(config)
+        .unwrap()
+        .with_clock(clock.clone());
+    let mut peak = 0;
+    for i in 0..1_000_000u64 {
+        let at = start + Duration::from_micros(i * 60);
+        if i % 1000 == 0 {
+            clock.set(at);
+        }
+        guard.check(&Event::new(
+            format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255),
+            "GET",
+            "/",
+            at,
+        ));
+        if i % 50_000 == 0 {
+            peak = peak.max(guard.stats().heap_bytes);
+        }
+    }
+    let stats = guard.stats();
+    assert!(stats.actors <= 10_000, "{stats:?}");
+    assert!(stats.evicted >= 990_000, "{stats:?}");
+    // 10,000 actors of one event each, in tables that never grow past the cap.
+    assert!(
+        peak.max(stats.heap_bytes) < 16 << 20,
+        "{peak} bytes at the peak"
+    );
+}
+
+#[test]
+fn megabyte_actor_and_target_strings_are_stored_bounded() {
+    let guard = Guard::new();
+    let actor = "x".repeat(5 << 20);
+    let target = "y".repeat(5 << 20);
+    for _ in 0..3 {
+        guard.check(&guard.event(&actor, "GET", &target));
+    }
+    let status = guard.status(&actor, None).unwrap();
+    assert_eq!(status.events, 3);
+    assert!(
+        status.actor.len() <= pattern_guard::MAX_ACTOR_BYTES + 32,
+        "{}",
+        status.actor.len()
+    );
+    assert!(guard.stats().heap_bytes < 64 << 10, "{:?}", guard.stats());
+    let snapshot = serde_json::to_vec(&guard.export()).unwrap();
+    assert!(snapshot.len() < 4096, "{} bytes", snapshot.len());
+    // NUL bytes and odd characters are just bytes of an id.
+    guard.check(&guard.event("nul\0actor", "GET\0", "/\0"));
+    assert_eq!(guard.status("nul\0actor", None).unwrap().events, 1);
+}

@@ -92,7 +92,7 @@ pub struct EventArgs {
     pub target: Option<String>,
 
     /// Cost of the event, summed against weight_max_total.
-    #[arg(long, env = "PATTERN_GUARD_WEIGHT", default_value_t = 1.0, value_parser = parse_weight)]
+    #[arg(long, env = "PATTERN_GUARD_WEIGHT", default_value_t = 1.0, value_parser = parse_weight, allow_negative_numbers = true)]
     pub weight: f64,
 }
 
@@ -152,7 +152,7 @@ pub enum Command {
         event: EventArgs,
         /// When the event happened (RFC 3339, or seconds since the Unix epoch; default now), to
         /// feed events that were queued or logged.
-        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        #[arg(long, value_name = "TIME", value_parser = parse_time, allow_negative_numbers = true)]
         at: Option<std::time::SystemTime>,
         /// Print the assessment as JSON on stdout.
         #[arg(long)]

@@ -114,6 +114,8 @@ pub struct StateData {
 pub enum StateError {
     #[error("state directory {}: {why}", dir.display())]
     Directory { dir: PathBuf, why: String },
+    #[error("state file {}: {why}", path.display())]
+    Refused { path: PathBuf, why: String },
     #[error("state file {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -364,9 +366,18 @@ impl ActorState {
             .mode(0o600)
             .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
             .open(&self.lock_path)
-            .map_err(|source| StateError::Io {
-                path: self.lock_path.clone(),
-                source,
+            .map_err(|source| {
+                if source.raw_os_error() == Some(nix::libc::ELOOP) {
+                    StateError::Refused {
+                        path: self.lock_path.clone(),
+                        why: "it is a symlink, which is never followed; remove it".into(),
+                    }
+                } else {
+                    StateError::Io {
+                        path: self.lock_path.clone(),
+                        source,
+                    }
+                }
             })?;
         Flock::lock(file, arg).map_err(|(_, source)| StateError::Lock {
             path: self.lock_path.clone(),
@@ -504,13 +515,22 @@ impl ActorState {
         };
         let bytes = encode(data).map_err(|e| io(std::io::Error::other(e)))?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
+        let prefix = format!(
+            ".{}.tmp-",
             self.path
                 .file_name()
-                .map_or_else(Default::default, |n| n.to_string_lossy()),
-            std::process::id()
-        ));
+                .map_or_else(Default::default, |n| n.to_string_lossy())
+        );
+        let tmp = dir.join(format!("{prefix}{}", std::process::id()));
+        // Temp files of this state left by runs killed while compacting: only a holder of the
+        // lock writes one, and we hold it, so their writers are gone.
+        if let Ok(entries) = fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
         let create = || {
             OpenOptions::new()
                 .write(true)
@@ -519,17 +539,7 @@ impl ActorState {
                 .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
                 .open(&tmp)
         };
-        let mut file = create()
-            .or_else(|e| {
-                // A temp file left by a crashed run with our pid: ours to replace.
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    fs::remove_file(&tmp)?;
-                    create()
-                } else {
-                    Err(e)
-                }
-            })
-            .map_err(io)?;
+        let mut file = create().map_err(io)?;
         let written = file.write_all(&bytes).and_then(|()| file.sync_all());
         if let Err(e) = written.and_then(|()| fs::rename(&tmp, &self.path)) {
             let _ = fs::remove_file(&tmp);
@@ -663,7 +673,7 @@ fn read_frame(bytes: &[u8]) -> Result<(StateData, usize), String> {
 /// Returns the running instances, the journal's (records, bytes) and a damaged tail, if any.
 /// `Err(why)`: nothing usable (the guard may hold part of it: reset it).
 #[allow(clippy::type_complexity)]
-fn apply(
+pub fn apply(
     bytes: &[u8],
     guard: &Guard,
 ) -> Result<(Vec<Instance>, (usize, u64), Option<(u64, String)>), String> {

@@ -95,7 +95,11 @@ impl<'de> Deserialize<'de> for Timestamp {
                 f.write_str("an RFC 3339 time or a number of seconds since the Unix epoch")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Timestamp, E> {
-                let unit: u64 = if v >= 100_000_000_000 { 1_000_000 } else { 1_000_000_000 };
+                let unit: u64 = if v >= 100_000_000_000 {
+                    1_000_000
+                } else {
+                    1_000_000_000
+                };
                 v.checked_mul(unit)
                     .map(Timestamp)
                     .ok_or_else(|| E::custom(format!("timestamp {v} is too far in the future")))
@@ -492,8 +496,14 @@ mod tests {
             parse_jsonl(r#"{"actor":"a","action":"GET","target":"/x","timestamp":1700000000250}"#)
                 .unwrap();
         assert_eq!(ms.ts, 1_700_000_000 * S + 250_000_000);
-        assert_eq!(event_time("1700000000.25").unwrap(), 1_700_000_000 * S + 250_000_000);
-        assert_eq!(event_time("2023-11-14T22:13:20Z").unwrap(), 1_700_000_000 * S);
+        assert_eq!(
+            event_time("1700000000.25").unwrap(),
+            1_700_000_000 * S + 250_000_000
+        );
+        assert_eq!(
+            event_time("2023-11-14T22:13:20Z").unwrap(),
+            1_700_000_000 * S
+        );
         assert!(event_time("-1").is_err() && event_time("NaN").is_err());
         let full = parse_jsonl(
             r#"{"actor":"a\"b","action":"GET","target":"/x","timestamp":"2023-11-14T22:13:20Z","weight":2.5,"metadata":{"status":200,"ua":"curl"}}"#,
