@@ -28,6 +28,7 @@ OPEN = """[guard]
 window_secs = 86400
 burst_max_events = 1000000
 repetition_max_count = 1000000
+hopping_max_targets = 1000000
 max_events_per_actor = 2000000
 weight_max_total = 1e15
 """

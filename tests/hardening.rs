@@ -2,7 +2,6 @@
 //! configuration. Bounded versions of what `scripts/reliability.sh` runs at full size (figures in
 //! docs/RELIABILITY.md).
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Std, Stdio};
 use std::time::{Duration, Instant};
@@ -13,7 +12,7 @@ use predicates::prelude::*;
 use tempfile::TempDir;
 
 /// Limits no test run reaches: every run is allowed and recorded.
-const OPEN: &str = "[guard]\nwindow_secs = 3600\nburst_max_events = 1000000\nrepetition_max_count = 1000000\nmax_events_per_actor = 2000000\nweight_max_total = 1e12\n";
+const OPEN: &str = "[guard]\nwindow_secs = 3600\nburst_max_events = 1000000\nrepetition_max_count = 1000000\nhopping_max_targets = 1000000\nmax_events_per_actor = 2000000\nweight_max_total = 1e12\n";
 
 struct Fixture {
     dir: TempDir,
@@ -270,7 +269,8 @@ fn hostile_state_files_are_set_aside_in_one_line_and_never_followed() {
     assert!(f.open_run().status().unwrap().success());
     let state = f.state_file();
     let outside = f.path("precious.txt");
-    let cases: Vec<(&str, Box<dyn Fn()>)> = vec![
+    type Damage<'a> = Box<dyn Fn() + 'a>;
+    let cases: Vec<(&str, Damage)> = vec![
         (
             "symlink",
             Box::new(|| {
