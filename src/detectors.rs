@@ -241,10 +241,18 @@ fn regularity(p: &Policy, f: &Figures) -> Reading {
             ..silent
         };
     }
-    let n = f.gaps as f64;
-    let mean = f.gap_sum as f64 / n;
-    let variance = (f.gap_sq_sum as f64 / n - mean * mean).max(0.0);
-    let cv = variance.sqrt() / mean;
+    // cv = sqrt(n * sum(g^2) - sum(g)^2) / sum(g). The difference is taken in exact integers:
+    // in floating point it cancels, and perfectly regular gaps would show a cv of about 1e-8.
+    let (n, sum) = (u128::from(f.gaps), u128::from(f.gap_sum));
+    let cv = match n.checked_mul(f.gap_sq_sum) {
+        Some(scaled) => (scaled.saturating_sub(sum * sum) as f64).sqrt() / f.gap_sum as f64,
+        // Only for gaps so uneven that n * sum(g^2) passes 2^128: no cancellation to fear there.
+        None => {
+            let mean = f.gap_sum as f64 / f.gaps as f64;
+            let variance = (f.gap_sq_sum as f64 / f.gaps as f64 - mean * mean).max(0.0);
+            variance.sqrt() / mean
+        }
+    };
     Reading {
         observed: cv,
         risk: (1.0 - cv / p.regularity_max_cv).clamp(0.0, 1.0),
@@ -393,6 +401,17 @@ mod tests {
             ..figures()
         };
         let r = reading(&p, &even, Detector::Regularity);
+        assert_eq!((r.observed, r.risk), (0.0, 1.0));
+        // Nine equal gaps of about 1.37 s in nanoseconds: still exactly 0 (the fuzzer found the
+        // floating-point variance giving 2.4e-8 here).
+        let g: u64 = 1_373_789_829;
+        let long_even = Figures {
+            gaps: 9,
+            gap_sum: 9 * g,
+            gap_sq_sum: 9 * u128::from(g) * u128::from(g),
+            ..figures()
+        };
+        let r = reading(&p, &long_even, Detector::Regularity);
         assert_eq!((r.observed, r.risk), (0.0, 1.0));
         // Gaps 1 and 19: cv 0.9, silent.
         let uneven = Figures {
