@@ -138,7 +138,8 @@ impl Reference {
             put(Detector::Switching, switches, ratio(switches, max as f64));
         }
 
-        let total: u64 = window.iter().map(|e| e.micros).sum();
+        // u128: 19 events at the largest weight (10^12, 10^18 micro-units) already pass u64.
+        let total: u128 = window.iter().map(|e| u128::from(e.micros)).sum();
         let total = total as f64 / 1e6;
         put(Detector::Weight, total, ratio(total, s.weight_max_total));
 
