@@ -42,7 +42,21 @@ pub fn run(
     config_source: &str,
     args: &ReplayArgs,
 ) -> Result<Exit, Failure> {
+    if args
+        .decisions
+        .as_ref()
+        .is_some_and(|p| p.as_os_str() == "-")
+    {
+        return Err(Failure::Usage(
+            "--decisions needs a file: standard output carries the summary".into(),
+        ));
+    }
     let from_stdin = args.input.as_os_str() == "-";
+    if from_stdin && std::io::stdin().is_terminal() && global.quiet == 0 {
+        eprintln!(
+            "pattern-guard: reading events from the terminal; end with Ctrl-D (or give a FILE)"
+        );
+    }
     let (reader, size): (Box<dyn Read + Send>, Option<u64>) = if from_stdin {
         (Box::new(std::io::stdin()), None)
     } else {
