@@ -6,49 +6,13 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
-use tempfile::TempDir;
+
+mod support;
+use support::Fixture;
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guard.toml.demo");
 
-struct Fixture {
-    dir: TempDir,
-}
-
 impl Fixture {
-    fn new() -> Fixture {
-        Fixture {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// The binary with a clean environment pointing at this fixture.
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_pattern-guard"));
-        for var in [
-            "PATTERN_GUARD_CONFIG",
-            "PATTERN_GUARD_ACTOR",
-            "PATTERN_GUARD_ACTION",
-            "PATTERN_GUARD_TARGET",
-            "PATTERN_GUARD_WEIGHT",
-            "PATTERN_GUARD_BLOCK_EXIT_CODE",
-            "RUST_LOG",
-        ] {
-            c.env_remove(var);
-        }
-        c.env("PATTERN_GUARD_STATE_DIR", self.state())
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .current_dir(self.dir.path());
-        c
-    }
-
     fn demo(&self) -> Command {
         let mut c = self.cmd();
         c.args(["--config", DEMO]);

@@ -7,49 +7,22 @@ use std::process::{Child, Command as Std, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::assert::OutputAssertExt;
-use assert_cmd::Command;
 use predicates::prelude::*;
-use tempfile::TempDir;
+
+mod support;
+use support::Fixture;
 
 /// Limits no test run reaches: every run is allowed and recorded.
 const OPEN: &str = "[guard]\nwindow_secs = 3600\nburst_max_events = 1000000\nrepetition_max_count = 1000000\nhopping_max_targets = 1000000\nmax_events_per_actor = 2000000\nweight_max_total = 1e12\n";
 
-struct Fixture {
-    dir: TempDir,
+/// A fixture with `open.toml` written.
+fn fixture() -> Fixture {
+    let f = Fixture::new();
+    f.write("open.toml", OPEN.as_bytes());
+    f
 }
 
 impl Fixture {
-    fn new() -> Fixture {
-        let f = Fixture {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        std::fs::write(f.path("open.toml"), OPEN).unwrap();
-        f
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn state(&self) -> PathBuf {
-        self.path("state")
-    }
-
-    fn std(&self) -> Std {
-        let mut c = Std::new(env!("CARGO_BIN_EXE_pattern-guard"));
-        c.env_remove("PATTERN_GUARD_CONFIG")
-            .env_remove("PATTERN_GUARD_ACTOR")
-            .env_remove("RUST_LOG")
-            .env("PATTERN_GUARD_STATE_DIR", self.state())
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .current_dir(self.dir.path());
-        c
-    }
-
-    fn cmd(&self) -> Command {
-        Command::from_std(self.std())
-    }
-
     /// A wrapped `true` under limits that allow everything.
     fn open_run(&self) -> Std {
         let mut c = self.std();
@@ -139,7 +112,7 @@ fn kill(child: &Child) {
 
 #[test]
 fn sixty_four_wrappers_at_once_lose_no_event_round_after_round() {
-    let f = Fixture::new();
+    let f = fixture();
     for round in 1..=3u64 {
         let children: Vec<Child> = (0..64)
             .map(|_| f.open_run().stdout(Stdio::null()).spawn().unwrap())
@@ -154,7 +127,7 @@ fn sixty_four_wrappers_at_once_lose_no_event_round_after_round() {
 
 #[test]
 fn killed_at_random_moments_the_state_is_always_the_old_or_the_new() {
-    let f = Fixture::new();
+    let f = fixture();
     let seeded = f
         .std()
         .arg("--config")
@@ -197,7 +170,7 @@ fn killed_at_random_moments_the_state_is_always_the_old_or_the_new() {
 
 #[test]
 fn the_child_never_outlives_a_killed_pattern_guard() {
-    let f = Fixture::new();
+    let f = fixture();
     for i in 0..10 {
         let pidfile = f.path(&format!("child-{i}"));
         let script = format!("echo $$ > {}; exec sleep 300", pidfile.display());
@@ -219,7 +192,7 @@ fn the_child_never_outlives_a_killed_pattern_guard() {
 
 #[test]
 fn a_runaway_and_its_grandchildren_are_gone_after_the_stop_sequence() {
-    let f = Fixture::new();
+    let f = fixture();
     for i in 0..5 {
         let pids = f.path(&format!("pids-{i}"));
         let script = format!(
@@ -265,7 +238,7 @@ impl Fixture {
 
 #[test]
 fn hostile_state_files_are_set_aside_in_one_line_and_never_followed() {
-    let f = Fixture::new();
+    let f = fixture();
     assert!(f.open_run().status().unwrap().success());
     let state = f.state_file();
     let outside = f.path("precious.txt");
@@ -342,7 +315,7 @@ fn hostile_state_files_are_set_aside_in_one_line_and_never_followed() {
 #[test]
 fn hostile_arguments_get_clear_errors_or_bounded_storage() {
     use std::os::unix::ffi::OsStrExt;
-    let f = Fixture::new();
+    let f = fixture();
     let marker = f.path("ran");
     let touch = format!("touch {}", marker.display());
     // Bad weights and times are refused before anything runs.
@@ -417,7 +390,7 @@ fn hostile_arguments_get_clear_errors_or_bounded_storage() {
 
 #[test]
 fn hostile_configs_fail_with_their_location_and_run_nothing() {
-    let f = Fixture::new();
+    let f = fixture();
     let marker = f.path("ran");
     let touch = format!("touch {}", marker.display());
     let mut cases: Vec<(String, String)> = Vec::new();

@@ -1,49 +1,20 @@
 //! `pattern-guard replay` through the real binary, on small handwritten inputs.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command as Std, Stdio};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
-use tempfile::TempDir;
+
+mod support;
+use support::Fixture;
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guard.toml.demo");
 const T0: u64 = 1_795_514_400; // 2026-11-24T10:00:00Z
 
-struct Fixture {
-    dir: TempDir,
-}
-
 impl Fixture {
-    fn new() -> Fixture {
-        Fixture {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &[u8]) -> PathBuf {
-        let p = self.path(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_pattern-guard"));
-        c.env_remove("PATTERN_GUARD_CONFIG")
-            .env_remove("RUST_LOG")
-            .env("PATTERN_GUARD_STATE_DIR", self.path("state"))
-            .env("XDG_CONFIG_HOME", self.path("config"))
-            .current_dir(self.dir.path());
-        c
-    }
-
     /// `replay ARGS --json`, parsed; asserts success.
     fn summary(&self, args: &[&str]) -> Value {
         let out = self
