@@ -41,7 +41,7 @@ pub fn config(data: &[u8]) {
 pub fn state(data: &[u8]) {
     let _ = state::decode(data);
     let guard = Guard::new();
-    let Ok((running, _, _)) = state::apply(data, &guard) else {
+    let Ok(state::Applied { running, .. }) = state::apply(data, &guard) else {
         return;
     };
     let saved = state::StateData {
@@ -50,11 +50,10 @@ pub fn state(data: &[u8]) {
     };
     let bytes = state::encode(&saved).expect("a loaded state encodes");
     let again = Guard::new();
-    let (running, journal, damaged) =
-        state::apply(&bytes, &again).expect("a re-encoded state loads");
-    assert_eq!(journal.0, 0);
-    assert!(damaged.is_none());
-    assert_eq!(running, saved.running);
+    let loaded = state::apply(&bytes, &again).expect("a re-encoded state loads");
+    assert_eq!(loaded.journal.0, 0);
+    assert!(loaded.damaged_tail.is_none());
+    assert_eq!(loaded.running, saved.running);
     assert_eq!(again.export(), saved.snapshot);
 }
 

@@ -316,3 +316,39 @@ fn ctrl_c_prints_the_summary_so_far() {
     assert!(text.contains("interrupted after line 10"), "{text}");
     assert!(text.contains("10 events"), "{text}");
 }
+
+#[test]
+fn lines_over_a_mebibyte_are_rejected_by_number_and_the_rest_replayed() {
+    let f = Fixture::new();
+    let long = format!(
+        r#"{{"actor":"{}","action":"run","target":"/","timestamp":{T0}}}"#,
+        "x".repeat(3 << 19)
+    );
+    let text = format!(
+        "{}\n{long}\n{}\n{long}",
+        jsonl("a", "/", T0),
+        jsonl("a", "/", T0 + 1)
+    );
+    let input = f.write("long.jsonl", text.as_bytes());
+    let s = f.summary(&[input.to_str().unwrap()]);
+    assert_eq!(
+        (s["lines"].as_u64(), s["events"].as_u64()),
+        (Some(4), Some(2))
+    );
+    let rejected: Vec<(u64, &str)> = s["rejected_first"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        rejected,
+        [(2, "longer than 1 MiB"), (4, "longer than 1 MiB")]
+    );
+    f.cmd()
+        .args(["replay", "--strict"])
+        .arg(&input)
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("long.jsonl:2: longer than 1 MiB"));
+}

@@ -430,11 +430,19 @@ async fn act(
     }
 }
 
+/// A delay decision's wait in seconds, for JSON output.
+fn delay_secs(d: Decision) -> Option<f64> {
+    match d {
+        Decision::Delay(d) => Some(d.as_secs_f64()),
+        _ => None,
+    }
+}
+
 fn assessment_json(actor: &str, a: &Assessment) -> serde_json::Value {
     serde_json::json!({
         "actor": actor,
         "decision": a.decision.name(),
-        "delay_secs": match a.decision { Decision::Delay(d) => Some(d.as_secs_f64()), _ => None },
+        "delay_secs": delay_secs(a.decision),
         "risk": a.risk,
         "raw_risk": a.raw_risk,
         "escalation_level": a.escalation_level,

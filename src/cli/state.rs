@@ -339,7 +339,7 @@ impl ActorState {
         Ok(match self.read_file() {
             Ok(None) => Ok(Vec::new()),
             Ok(Some(bytes)) => apply(&bytes, guard)
-                .map(|(running, _, _)| running.into_iter().filter(Instance::alive).collect()),
+                .map(|a| a.running.into_iter().filter(Instance::alive).collect()),
             Err(why) => Err(why),
         })
     }
@@ -397,14 +397,22 @@ impl ActorState {
                 })
             }
             Ok(Some(bytes)) => match apply(&bytes, guard) {
-                Ok((running, journal, None)) => {
+                Ok(Applied {
+                    running,
+                    journal,
+                    damaged_tail: None,
+                }) => {
                     return Ok(Loaded {
                         running,
                         notice: None,
                         journal: Some(journal),
                     })
                 }
-                Ok((running, _, Some((bytes, why)))) => {
+                Ok(Applied {
+                    running,
+                    damaged_tail: Some((bytes, why)),
+                    ..
+                }) => {
                     // Keep the damaged file for inspection (a second name for it: the next save
                     // renames a fresh file over this one).
                     let kept_as = self.bad_name();
@@ -669,34 +677,42 @@ fn read_frame(bytes: &[u8]) -> Result<(StateData, usize), String> {
     Ok((data, FRAME_HEADER + len))
 }
 
+/// What a state file gave when applied to a guard.
+#[derive(Debug)]
+pub struct Applied {
+    /// The running instances as last saved (dead ones not yet dropped).
+    pub running: Vec<Instance>,
+    /// Records merged after the snapshot, and their bytes: what the compaction rule counts.
+    pub journal: (usize, u64),
+    /// Bytes after the last good record, and why they could not be used.
+    pub damaged_tail: Option<(u64, String)>,
+}
+
 /// Parses `bytes` and applies them to `guard`: the snapshot restored, the journal merged on top.
-/// Returns the running instances, the journal's (records, bytes) and a damaged tail, if any.
 /// `Err(why)`: nothing usable (the guard may hold part of it: reset it).
-#[allow(clippy::type_complexity)]
-pub fn apply(
-    bytes: &[u8],
-    guard: &Guard,
-) -> Result<(Vec<Instance>, (usize, u64), Option<(u64, String)>), String> {
+pub fn apply(bytes: &[u8], guard: &Guard) -> Result<Applied, String> {
     let journal = decode(bytes)?;
     let mut records = journal.records.into_iter();
     let (base, _) = records.next().ok_or("no snapshot")?;
     guard.restore(&base.snapshot).map_err(|e| e.to_string())?;
-    let mut running = base.running;
-    let mut damaged_tail = journal.damaged_tail;
-    let (mut count, mut tail_bytes) = (0usize, 0u64);
-    let mut records = records.peekable();
+    let mut applied = Applied {
+        running: base.running,
+        journal: (0, 0),
+        damaged_tail: journal.damaged_tail,
+    };
     while let Some((record, size)) = records.next() {
         if let Err(e) = guard.merge(&record.snapshot) {
-            let left =
-                size + records.map(|(_, n)| n).sum::<u64>() + damaged_tail.map_or(0, |(n, _)| n);
-            damaged_tail = Some((left, e.to_string()));
+            let left = size
+                + records.map(|(_, n)| n).sum::<u64>()
+                + applied.damaged_tail.map_or(0, |(n, _)| n);
+            applied.damaged_tail = Some((left, e.to_string()));
             break;
         }
-        count += 1;
-        tail_bytes += size;
-        running = record.running;
+        applied.journal.0 += 1;
+        applied.journal.1 += size;
+        applied.running = record.running;
     }
-    Ok((running, (count, tail_bytes), damaged_tail))
+    Ok(applied)
 }
 
 /// A file name for an actor: its safe characters (at most 48) and a hash of the whole id.
@@ -782,8 +798,8 @@ mod tests {
         bytes.extend(frame(&tail).unwrap());
 
         let restored = Guard::new();
-        let (running, journal, damaged) = apply(&bytes, &restored).unwrap();
-        assert_eq!((running.len(), journal.0, damaged), (0, 2, None));
+        let a = apply(&bytes, &restored).unwrap();
+        assert_eq!((a.running.len(), a.journal.0, a.damaged_tail), (0, 2, None));
         assert_eq!(
             restored.stats().events,
             3,
@@ -793,9 +809,9 @@ mod tests {
         // A crash (or a power cut) while appending leaves a short last record.
         let cut = &bytes[..bytes.len() - 3];
         let restored = Guard::new();
-        let (_, journal, damaged) = apply(cut, &restored).unwrap();
-        assert_eq!(journal.0, 1);
-        let (lost, why) = damaged.unwrap();
+        let a = apply(cut, &restored).unwrap();
+        assert_eq!(a.journal.0, 1);
+        let (lost, why) = a.damaged_tail.unwrap();
         assert_eq!(lost, (cut.len() - whole) as u64);
         assert!(why.contains("truncated"), "{why}");
         assert_eq!(

@@ -149,12 +149,7 @@ pub fn run(
             };
             start = end + 1;
             if let Err(why) = outcome {
-                finish(&progress);
-                eprintln!(
-                    "pattern-guard: {shown}:{}: {why} (--strict stops at the first bad line)",
-                    r.summary.lines
-                );
-                return Ok(Exit::Failure);
+                return Ok(strict_failure(&progress, &shown, r.summary.lines, &why));
             }
             if stop.load(Ordering::Relaxed) {
                 interrupted_at = Some(r.summary.lines);
@@ -163,16 +158,13 @@ pub fn run(
         }
         let rest = &chunk[start..];
         if !skipping && carry.len() + rest.len() > MAX_LINE {
-            // A line too long to hold: reject it and skip to its end.
-            r.summary.lines += 1;
+            // A line too long to hold: reject it and skip to its end (which counts the line).
+            let line_no = r.summary.lines + 1;
             let why = format!("longer than {} MiB", MAX_LINE >> 20);
             if args.strict {
-                finish(&progress);
-                eprintln!("pattern-guard: {shown}:{}: {why}", r.summary.lines);
-                return Ok(Exit::Failure);
+                return Ok(strict_failure(&progress, &shown, line_no, &why));
             }
-            r.summary.reject(r.summary.lines, why);
-            r.summary.lines -= 1;
+            r.summary.reject(line_no, why);
             carry.clear();
             skipping = true;
         } else if !skipping {
@@ -192,12 +184,7 @@ pub fn run(
     } else if interrupted_at.is_none() && !carry.is_empty() {
         // The last line, without a newline.
         if let Err(why) = r.line(&carry) {
-            finish(&progress);
-            eprintln!(
-                "pattern-guard: {shown}:{}: {why} (--strict stops at the first bad line)",
-                r.summary.lines
-            );
-            return Ok(Exit::Failure);
+            return Ok(strict_failure(&progress, &shown, r.summary.lines, &why));
         }
     }
     let elapsed = started.elapsed();
@@ -220,6 +207,18 @@ pub fn run(
         Some(_) => Exit::Interrupted(signal_hook::consts::SIGINT),
         None => Exit::Success,
     })
+}
+
+/// Under `--strict`: the first bad line ends the replay (exit 125).
+fn strict_failure(
+    progress: &Option<indicatif::ProgressBar>,
+    shown: &str,
+    line: u64,
+    why: &str,
+) -> Exit {
+    finish(progress);
+    eprintln!("pattern-guard: {shown}:{line}: {why} (--strict stops at the first bad line)");
+    Exit::Failure
 }
 
 fn finish(progress: &Option<indicatif::ProgressBar>) {
@@ -414,7 +413,7 @@ fn decision_line(line: u64, e: &Parsed<'_>, a: &Assessment) -> Value {
         "target": &*e.target,
         "timestamp": format_rfc3339(e.ts),
         "decision": a.decision.name(),
-        "delay_secs": summary::delay_secs(a.decision),
+        "delay_secs": super::delay_secs(a.decision),
         "risk": a.risk,
         "raw_risk": a.raw_risk,
         "escalation_level": a.escalation_level,

@@ -5,9 +5,10 @@
 //! the per-actor table holds at most [`MAX_TRACKED`] actors. Past that the half with the lowest
 //! peak risk is forgotten (counted in `actors_forgotten`); the totals stay exact.
 
+use std::cmp::Ordering;
 use std::time::Duration;
 
-use pattern_guard::{Assessment, Decision, Detector};
+use pattern_guard::{Assessment, Detector};
 use serde_json::{json, Value};
 
 use super::input::format_rfc3339;
@@ -102,27 +103,19 @@ impl Summary {
 
     /// Drops the half of the table with the lowest peak risk (fewest blocks, then events).
     fn forget_least_risky(&mut self) {
-        let mut scores: Vec<(f64, u64, u64)> =
-            self.actors.values().map(ActorSummary::score).collect();
-        let half = scores.len() / 2;
-        scores.select_nth_unstable_by(half, |a, b| {
-            a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)
+        let mut ranked: Vec<((f64, u64, u64), Box<str>)> = self
+            .actors
+            .iter()
+            .map(|(k, v)| (v.score(), k.clone()))
+            .collect();
+        let half = ranked.len() / 2;
+        ranked.select_nth_unstable_by(half, |a, b| {
+            a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal)
         });
-        let cut = scores[half];
-        let before = self.actors.len();
-        let mut kept_at_cut = 0usize;
-        self.actors.retain(|_, s| {
-            let score = s.score();
-            match score.partial_cmp(&cut) {
-                Some(std::cmp::Ordering::Greater) => true,
-                Some(std::cmp::Ordering::Equal) if kept_at_cut < half / 2 => {
-                    kept_at_cut += 1;
-                    true
-                }
-                _ => false,
-            }
-        });
-        self.actors_forgotten += (before - self.actors.len()) as u64;
+        for (_, actor) in &ranked[..half] {
+            self.actors.remove(actor);
+        }
+        self.actors_forgotten += half as u64;
     }
 
     /// The `n` actors with the highest peak risk (then most blocks, then most events).
@@ -132,7 +125,7 @@ impl Summary {
         all.sort_by(|a, b| {
             b.1.score()
                 .partial_cmp(&a.1.score())
-                .unwrap_or(std::cmp::Ordering::Equal)
+                .unwrap_or(Ordering::Equal)
                 .then_with(|| a.0.cmp(b.0))
         });
         all.truncate(n);
@@ -441,14 +434,6 @@ impl Summary {
     }
 }
 
-/// The severity index of a decision, and its delay if any.
-pub fn delay_secs(d: Decision) -> Option<f64> {
-    match d {
-        Decision::Delay(d) => Some(d.as_secs_f64()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,6 +454,21 @@ mod tests {
         );
         assert!(r.ends_with('█'), "{r}");
         assert!(r.chars().count() <= BUCKETS);
+    }
+
+    #[test]
+    fn a_full_table_forgets_the_half_with_the_lowest_peak_risk() {
+        let mut s = Summary::default();
+        for i in 0..10u64 {
+            let mut a = ActorSummary::new();
+            a.peak_risk = i as f64 / 10.0;
+            a.events = 1;
+            s.actors.insert(format!("a{i}").into(), a);
+        }
+        s.forget_least_risky();
+        assert_eq!(s.actors_forgotten, 5);
+        let kept: Vec<&str> = s.top(10).iter().map(|(k, _)| *k).collect();
+        assert_eq!(kept, ["a9", "a8", "a7", "a6", "a5"]);
     }
 
     #[test]
