@@ -86,7 +86,8 @@ pub struct Stats {
     pub actors: usize,
     /// Events held in all windows now.
     pub events: usize,
-    /// Actors evicted because the actor cap was reached, since the guard was built or restored.
+    /// Actors evicted because the actor cap was reached, since the guard was built (restoring,
+    /// merging and resetting do not clear this count).
     pub evicted: u64,
     /// Heap bytes held by the store (tables, windows, ids), not counting allocator overhead.
     pub heap_bytes: usize,

@@ -429,6 +429,11 @@ fn the_actor_cap_evicts_the_least_recently_active() {
         guard.status("ip:0", None).is_none(),
         "the oldest actor was evicted"
     );
+    // The count covers the guard's life: a reset or a restore does not clear it.
+    let evicted = stats.evicted;
+    guard.restore(&guard.export()).unwrap();
+    guard.reset_all();
+    assert_eq!(guard.stats().evicted, evicted);
 }
 
 #[test]

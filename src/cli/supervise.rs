@@ -155,6 +155,7 @@ pub async fn pause_between_runs(
 }
 
 /// Runs `argv` to completion under `limits`; returns how it ended.
+#[allow(unsafe_code)] // the binary's one unsafe block: `pre_exec`, explained at the block
 pub async fn run(
     argv: &[OsString],
     env: &[(&str, String)],
