@@ -7,6 +7,9 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use crate::detectors::Reading;
+use crate::policy::Policy;
+
 /// The guard's recommendation. The library never enforces it: the caller acts on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Decision {
@@ -42,117 +45,25 @@ impl Decision {
     }
 }
 
+/// The decision band a risk falls in; `level` (the escalation level) scales the delay.
+pub(crate) fn band(policy: &Policy, risk: f64, level: u8) -> Decision {
+    if risk < policy.allow_below {
+        Decision::Allow
+    } else if risk < policy.warn_below {
+        Decision::Warn
+    } else if risk < policy.delay_below {
+        Decision::Delay(policy.delay(level))
+    } else {
+        Decision::Block
+    }
+}
+
 impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Decision::Delay(d) => write!(f, "delay {:.3}s", d.as_secs_f64()),
             other => f.write_str(other.name()),
         }
-    }
-}
-
-/// The detectors, each computed per actor over that actor's sliding window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Detector {
-    /// Too many events in the window.
-    Burst,
-    /// The same (action, target) too often.
-    Repetition,
-    /// Gaps close to the configured fixed period (`interval_secs`).
-    Interval,
-    /// Machine-regular gaps with no configured period (low spread of the gaps).
-    Regularity,
-    /// Too many distinct targets.
-    Hopping,
-    /// Too many changes of target between consecutive events.
-    Switching,
-    /// Sum of event weights (cost) too high.
-    Weight,
-}
-
-impl Detector {
-    /// Every detector, in report order.
-    pub const ALL: [Detector; 7] = [
-        Detector::Burst,
-        Detector::Repetition,
-        Detector::Interval,
-        Detector::Regularity,
-        Detector::Hopping,
-        Detector::Switching,
-        Detector::Weight,
-    ];
-
-    /// The lower-case name used in config keys, logs and JSON.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Detector::Burst => "burst",
-            Detector::Repetition => "repetition",
-            Detector::Interval => "interval",
-            Detector::Regularity => "regularity",
-            Detector::Hopping => "hopping",
-            Detector::Switching => "switching",
-            Detector::Weight => "weight",
-        }
-    }
-}
-
-impl fmt::Display for Detector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// One detector's view of one check.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Reading {
-    /// Which detector.
-    pub detector: Detector,
-    /// What it observed in the window, the current event included: events (burst), occurrences of
-    /// this (action, target) (repetition), fraction of matching gaps (interval), coefficient of
-    /// variation of the gaps (regularity), distinct targets (hopping), target changes (switching),
-    /// total weight (weight).
-    pub observed: f64,
-    /// The configured limit it is compared with.
-    pub limit: f64,
-    /// Its risk, in [0, 1].
-    pub risk: f64,
-    /// Sample count behind `observed` where it needs one (gaps, for interval and regularity); `0`
-    /// means too few samples to speak, and then risk is 0.
-    pub samples: u64,
-}
-
-impl Reading {
-    /// Whether this detector contributed any risk.
-    pub fn fired(&self) -> bool {
-        self.risk > 0.0
-    }
-}
-
-impl fmt::Display for Reading {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (o, l) = (self.observed, self.limit);
-        match self.detector {
-            Detector::Burst => write!(f, "burst: {o} events in the window (max {l})")?,
-            Detector::Repetition => {
-                write!(f, "repetition: same action and target {o} times (max {l})")?
-            }
-            Detector::Interval => write!(
-                f,
-                "interval: {:.0}% of {} gaps match the {l}s period",
-                o * 100.0,
-                self.samples
-            )?,
-            Detector::Regularity => write!(
-                f,
-                "regularity: gap spread (cv) {o:.3} over {} gaps (fires below {l})",
-                self.samples
-            )?,
-            Detector::Hopping => write!(f, "hopping: {o} distinct targets (max {l})")?,
-            Detector::Switching => write!(f, "switching: {o} target changes (max {l})")?,
-            Detector::Weight => write!(f, "weight: total {o} (max {l})")?,
-        }
-        write!(f, ", risk {:.2}", self.risk)
     }
 }
 

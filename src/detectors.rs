@@ -1,4 +1,5 @@
-//! The detectors: from a window's figures to one risk per detector, and their combination.
+//! The detectors: from a window's figures to one reading (observed, limit, risk) per detector,
+//! and the readings combined into one risk.
 //!
 //! | detector   | observed                                  | risk                                   |
 //! |------------|-------------------------------------------|----------------------------------------|
@@ -12,151 +13,204 @@
 //!
 //! Every count includes the event being checked. Interval, regularity and switching are off until
 //! configured; the others are on with the documented defaults.
+//!
+//! # Adding a detector
+//! Every detector is one entry of the `detectors!` table below: its name, its `risk_weight_*`
+//! key, when it is on, how it reads the window's [`Figures`] and how its reading reads in a
+//! sentence. The [`Detector`] enum, [`Detector::ALL`], the readings array, the risk weights and
+//! the reports are generated from it. Beside the entry a new detector needs its figure (kept
+//! running in `window.rs`), its limit (a key in `config.rs`'s `settings!` table, compiled in
+//! `policy.rs`), its `risk_weight_<name>` key, and its oracle in `tests/common`.
 
-use crate::clock::secs_to_nanos;
+use std::fmt;
+
 use crate::config::{Combine, Settings};
-use crate::decision::{Decision, Detector, Reading};
+use crate::hash::weight_units;
+use crate::policy::Policy;
 use crate::window::Figures;
-use std::time::Duration;
 
-/// One actor's settings, compiled for the hot path.
-///
-/// Every number a check reads sits in the first fields (`repr(C)` keeps them together, about
-/// three cache lines), so a check over many actors does not pull the whole [`Settings`] into
-/// cache; `settings` itself is read only for reports and `weighted_sum` weights.
-#[derive(Debug, Clone, PartialEq)]
-#[repr(C)]
-pub(crate) struct Policy {
-    pub window_ns: u64,
-    pub max_events: usize,
-    /// Inclusive bounds of a matching gap, nanoseconds, when `interval_secs` is set.
-    pub interval_ns: Option<(u64, u64)>,
-    pub future_ns: u64,
-    pub cooldown_ns: u64,
-    burst_max: f64,
-    repetition_max: f64,
-    hopping_max: f64,
-    /// 0 when switching is off.
-    switching_max: f64,
-    weight_max: f64,
-    interval_min_samples: u64,
-    regularity_min_samples: u64,
-    /// 0 when regularity is off.
-    regularity_max_cv: f64,
-    allow_below: f64,
-    warn_below: f64,
-    delay_below: f64,
-    pub escalation_step: f64,
-    pub strikes_per_level: u32,
-    pub max_strikes: u32,
-    combine: Combine,
-    /// The delay at each escalation level.
-    delays: [Duration; 11],
-    pub settings: Settings,
+/// One detector's view of one check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    /// Which detector.
+    pub detector: Detector,
+    /// What it observed in the window, the current event included: events (burst), occurrences of
+    /// this (action, target) (repetition), fraction of matching gaps (interval), coefficient of
+    /// variation of the gaps (regularity), distinct targets (hopping), target changes (switching),
+    /// total weight (weight).
+    pub observed: f64,
+    /// The configured limit it is compared with.
+    pub limit: f64,
+    /// Its risk, in [0, 1].
+    pub risk: f64,
+    /// Sample count behind `observed` where it needs one (gaps, for interval and regularity); `0`
+    /// means too few samples to speak, and then risk is 0.
+    pub samples: u64,
 }
 
-impl Policy {
-    pub fn new(settings: Settings) -> Self {
-        let s = &settings;
-        let interval_ns = s.interval_secs.map(|p| {
-            let tol = p * s.interval_tolerance_ratio;
-            (secs_to_nanos(p - tol), secs_to_nanos(p + tol))
-        });
-        let strikes_per_level = u32::try_from(s.escalation_strikes)
-            .unwrap_or(u32::MAX)
-            .max(1);
-        let levels = u32::try_from(s.escalation_max_level.min(10)).unwrap_or(10);
-        let delays = std::array::from_fn(|level| {
-            let secs = s.delay_secs * s.escalation_delay_factor.powi(level as i32);
-            Duration::from_secs_f64(secs.min(s.delay_max_secs).max(0.0))
-        });
-        Policy {
-            window_ns: secs_to_nanos(s.window_secs).max(1),
-            max_events: usize::try_from(s.max_events_per_actor).unwrap_or(usize::MAX),
-            interval_ns,
-            future_ns: secs_to_nanos(s.future_tolerance_secs),
-            cooldown_ns: secs_to_nanos(s.escalation_cooldown_secs).max(1),
-            burst_max: s.burst_max_events as f64,
-            repetition_max: s.repetition_max_count as f64,
-            hopping_max: s.hopping_max_targets as f64,
-            switching_max: s.switching_max_count.map_or(0.0, |m| m as f64),
-            weight_max: s.weight_max_total,
-            interval_min_samples: s.interval_min_samples,
-            regularity_min_samples: s.regularity_min_samples,
-            regularity_max_cv: s.regularity_max_cv.unwrap_or(0.0),
-            allow_below: s.allow_below,
-            warn_below: s.warn_below,
-            delay_below: s.delay_below,
-            escalation_step: s.escalation_step,
-            strikes_per_level,
-            max_strikes: strikes_per_level.saturating_mul(levels),
-            combine: s.risk_combine,
-            delays,
-            settings,
+impl Reading {
+    /// Whether this detector contributed any risk.
+    pub fn fired(&self) -> bool {
+        self.risk > 0.0
+    }
+}
+
+impl fmt::Display for Reading {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.detector.describe(self, f)?;
+        write!(f, ", risk {:.2}", self.risk)
+    }
+}
+
+/// How a detector reads a window: `(detector, policy, figures) -> reading`.
+type Read = fn(Detector, &Policy, &Figures) -> Reading;
+/// How a reading reads in a sentence (before its `, risk R`).
+type Describe = fn(&Reading, &mut fmt::Formatter<'_>) -> fmt::Result;
+
+macro_rules! detectors {
+    ($(
+        $(#[doc = $doc:literal])+
+        $variant:ident {
+            name: $name:literal,
+            risk_weight: $weight:ident,
+            enabled: $enabled:expr,
+            read: $read:expr,
+            describe: $describe:expr $(,)?
         }
-    }
-
-    /// Whether a gap matches the configured period.
-    #[inline]
-    pub fn interval_hit(&self, gap: u64) -> bool {
-        matches!(self.interval_ns, Some((lo, hi)) if gap >= lo && gap <= hi)
-    }
-
-    /// Whether a detector is configured for this actor (and so reported).
-    pub fn enabled(&self, detector: Detector) -> bool {
-        match detector {
-            Detector::Interval => self.interval_ns.is_some(),
-            Detector::Regularity => self.regularity_max_cv > 0.0,
-            Detector::Switching => self.switching_max > 0.0,
-            _ => true,
+    )+) => {
+        /// The detectors, each computed per actor over that actor's sliding window.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Detector {
+            $( $(#[doc = $doc])+ $variant, )+
         }
-    }
 
-    fn risk_weight(&self, detector: Detector) -> f64 {
-        let s = &self.settings;
-        match detector {
-            Detector::Burst => s.risk_weight_burst,
-            Detector::Repetition => s.risk_weight_repetition,
-            Detector::Interval => s.risk_weight_interval,
-            Detector::Regularity => s.risk_weight_regularity,
-            Detector::Hopping => s.risk_weight_hopping,
-            Detector::Switching => s.risk_weight_switching,
-            Detector::Weight => s.risk_weight_weight,
+        impl Detector {
+            /// Every detector, in report order.
+            pub const ALL: &'static [Detector] = &[$( Detector::$variant ),+];
+
+            /// How many detectors there are.
+            pub(crate) const COUNT: usize = [$( Detector::$variant ),+].len();
+
+            /// The lower-case name used in config keys, logs and JSON.
+            pub fn name(&self) -> &'static str {
+                match self { $( Detector::$variant => $name, )+ }
+            }
+
+            /// The detector with this name.
+            pub fn from_name(name: &str) -> Option<Detector> {
+                match name { $( $name => Some(Detector::$variant), )+ _ => None }
+            }
+
+            /// Its weight under `risk_combine = "weighted_sum"` (`risk_weight_<name>`).
+            pub(crate) fn risk_weight(self, s: &Settings) -> f64 {
+                match self { $( Detector::$variant => s.$weight, )+ }
+            }
+
+            /// Whether it is configured for an actor (and so reported).
+            pub(crate) fn enabled(self, policy: &Policy) -> bool {
+                match self {
+                    $( Detector::$variant => {
+                        let enabled: fn(&Policy) -> bool = $enabled;
+                        enabled(policy)
+                    } )+
+                }
+            }
+
+            fn describe(self, r: &Reading, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $( Detector::$variant => {
+                        let describe: Describe = $describe;
+                        describe(r, f)
+                    } )+
+                }
+            }
         }
-    }
 
-    pub fn allow_below(&self) -> f64 {
-        self.allow_below
-    }
-
-    pub fn delay_below(&self) -> f64 {
-        self.delay_below
-    }
-
-    pub fn burst_max(&self) -> f64 {
-        self.burst_max
-    }
-
-    pub fn combine(&self) -> Combine {
-        self.combine
-    }
-
-    /// The decision band a risk falls in; `level` scales the delay.
-    pub fn band(&self, risk: f64, level: u8) -> Decision {
-        if risk < self.allow_below {
-            Decision::Allow
-        } else if risk < self.warn_below {
-            Decision::Warn
-        } else if risk < self.delay_below {
-            Decision::Delay(self.delay(level))
-        } else {
-            Decision::Block
+        /// Every detector's reading, in [`Detector::ALL`] order.
+        pub(crate) fn readings(policy: &Policy, figures: &Figures) -> Readings {
+            [$( {
+                let read: Read = $read;
+                read(Detector::$variant, policy, figures)
+            } ),+]
         }
-    }
+    };
+}
 
-    /// `delay_secs * escalation_delay_factor ^ level`, at most `delay_max_secs`.
-    pub fn delay(&self, level: u8) -> Duration {
-        self.delays[usize::from(level).min(self.delays.len() - 1)]
+/// One reading per detector, in [`Detector::ALL`] order.
+pub(crate) type Readings = [Reading; Detector::COUNT];
+
+detectors! {
+    /// Too many events in the window.
+    Burst {
+        name: "burst",
+        risk_weight: risk_weight_burst,
+        enabled: |_| true,
+        read: |d, p, f| counted(d, f.events, p.burst_max),
+        describe: |r, f| write!(f, "burst: {} events in the window (max {})", r.observed, r.limit),
+    }
+    /// The same (action, target) too often.
+    Repetition {
+        name: "repetition",
+        risk_weight: risk_weight_repetition,
+        enabled: |_| true,
+        read: |d, p, f| counted(d, f.key_count, p.repetition_max),
+        describe: |r, f| {
+            write!(f, "repetition: same action and target {} times (max {})", r.observed, r.limit)
+        },
+    }
+    /// Gaps close to the configured fixed period (`interval_secs`).
+    Interval {
+        name: "interval",
+        risk_weight: risk_weight_interval,
+        enabled: |p| p.interval_ns.is_some(),
+        read: interval,
+        describe: |r, f| {
+            write!(f, "interval: {:.0}% of {} gaps match the {}s period", r.observed * 100.0, r.samples, r.limit)
+        },
+    }
+    /// Machine-regular gaps with no configured period (low spread of the gaps).
+    Regularity {
+        name: "regularity",
+        risk_weight: risk_weight_regularity,
+        enabled: |p| p.regularity_max_cv > 0.0,
+        read: regularity,
+        describe: |r, f| {
+            write!(f, "regularity: gap spread (cv) {:.3} over {} gaps (fires below {})", r.observed, r.samples, r.limit)
+        },
+    }
+    /// Too many distinct targets.
+    Hopping {
+        name: "hopping",
+        risk_weight: risk_weight_hopping,
+        enabled: |_| true,
+        read: |d, p, f| counted(d, f.distinct_targets, p.hopping_max),
+        describe: |r, f| write!(f, "hopping: {} distinct targets (max {})", r.observed, r.limit),
+    }
+    /// Too many changes of target between consecutive events.
+    Switching {
+        name: "switching",
+        risk_weight: risk_weight_switching,
+        enabled: |p| p.switching_max > 0.0,
+        read: |d, p, f| counted(d, f.switches, p.switching_max),
+        describe: |r, f| write!(f, "switching: {} target changes (max {})", r.observed, r.limit),
+    }
+    /// Sum of event weights (cost) too high.
+    Weight {
+        name: "weight",
+        risk_weight: risk_weight_weight,
+        enabled: |_| true,
+        read: |d, p, f| {
+            let weight = weight_units(f.weight_total);
+            Reading { detector: d, observed: weight, limit: p.weight_max, risk: ratio_risk(weight, p.weight_max), samples: 0 }
+        },
+        describe: |r, f| write!(f, "weight: total {} (max {})", r.observed, r.limit),
+    }
+}
+
+impl fmt::Display for Detector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -166,15 +220,9 @@ pub(crate) fn ratio_risk(observed: f64, max: f64) -> f64 {
     ((observed - max) / max).clamp(0.0, 1.0)
 }
 
-/// Weight in micro-units as a weight.
-pub(crate) fn weight_units(micros: u128) -> f64 {
-    micros as f64 / 1e6
-}
-
-/// Every detector's reading, in [`Detector::ALL`] order.
-pub(crate) fn readings(policy: &Policy, f: &Figures) -> [Reading; 7] {
-    let p = policy;
-    let counted = |detector, observed: u64, max: f64| Reading {
+/// A count against its limit; silent when the limit is 0 (the detector is off).
+fn counted(detector: Detector, observed: u64, max: f64) -> Reading {
+    Reading {
         detector,
         observed: observed as f64,
         limit: max,
@@ -184,12 +232,16 @@ pub(crate) fn readings(policy: &Policy, f: &Figures) -> [Reading; 7] {
             0.0
         },
         samples: 0,
-    };
-    let interval = match p.interval_ns {
+    }
+}
+
+/// The fraction of gaps matching the period, once enough gaps.
+fn interval(detector: Detector, p: &Policy, f: &Figures) -> Reading {
+    match p.interval_ns {
         Some(_) if f.gaps >= p.interval_min_samples => {
             let fraction = f.interval_hits as f64 / f.gaps as f64;
             Reading {
-                detector: Detector::Interval,
+                detector,
                 observed: fraction,
                 limit: p.settings.interval_secs.unwrap_or(0.0),
                 risk: fraction,
@@ -197,35 +249,19 @@ pub(crate) fn readings(policy: &Policy, f: &Figures) -> [Reading; 7] {
             }
         }
         _ => Reading {
-            detector: Detector::Interval,
+            detector,
             observed: 0.0,
             limit: 0.0,
             risk: 0.0,
             samples: f.gaps,
         },
-    };
-    let weight = weight_units(f.weight_total);
-    [
-        counted(Detector::Burst, f.events, p.burst_max),
-        counted(Detector::Repetition, f.key_count, p.repetition_max),
-        interval,
-        regularity(p, f),
-        counted(Detector::Hopping, f.distinct_targets, p.hopping_max),
-        counted(Detector::Switching, f.switches, p.switching_max),
-        Reading {
-            detector: Detector::Weight,
-            observed: weight,
-            limit: p.weight_max,
-            risk: ratio_risk(weight, p.weight_max),
-            samples: 0,
-        },
-    ]
+    }
 }
 
 /// Coefficient of variation of the gaps; risk once enough non-zero-mean samples.
-fn regularity(p: &Policy, f: &Figures) -> Reading {
+fn regularity(detector: Detector, p: &Policy, f: &Figures) -> Reading {
     let silent = Reading {
-        detector: Detector::Regularity,
+        detector,
         observed: 0.0,
         limit: p.regularity_max_cv,
         risk: 0.0,
@@ -267,7 +303,7 @@ pub(crate) fn combine(policy: &Policy, readings: &[Reading]) -> f64 {
         Combine::Max => readings.iter().fold(0.0, |m: f64, r| m.max(r.risk)),
         Combine::WeightedSum => readings
             .iter()
-            .map(|r| policy.risk_weight(r.detector) * r.risk)
+            .map(|r| r.detector.risk_weight(&policy.settings) * r.risk)
             .sum::<f64>()
             .min(1.0),
     }
@@ -276,6 +312,8 @@ pub(crate) fn combine(policy: &Policy, readings: &[Reading]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::KEYS;
+    use crate::decision::band;
 
     fn figures() -> Figures {
         Figures {
@@ -321,7 +359,7 @@ mod tests {
         assert!((risks[3] - 1.0 / 3.0).abs() < 1e-12);
         assert!((risks[4] - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(risks[5..], [1.0, 1.0]);
-        let bands: Vec<&str> = risks.iter().map(|&r| p.band(r, 0).name()).collect();
+        let bands: Vec<&str> = risks.iter().map(|&r| band(&p, r, 0).name()).collect();
         assert_eq!(
             bands,
             ["allow", "allow", "allow", "warn", "delay", "block", "block"]
@@ -359,7 +397,7 @@ mod tests {
             ..figures()
         };
         assert_eq!(reading(&p, &f, Detector::Switching).risk, 0.0);
-        assert!(!p.enabled(Detector::Switching));
+        assert!(!Detector::Switching.enabled(&p));
     }
 
     #[test]
@@ -369,9 +407,6 @@ mod tests {
             interval_min_samples: 4,
             ..Settings::default()
         });
-        assert!(p.interval_hit(secs_to_nanos(8.0)));
-        assert!(p.interval_hit(secs_to_nanos(12.0)));
-        assert!(!p.interval_hit(secs_to_nanos(12.001)));
         let few = Figures {
             gaps: 3,
             interval_hits: 3,
@@ -460,14 +495,24 @@ mod tests {
     }
 
     #[test]
-    fn delay_grows_with_level_up_to_the_cap() {
-        let p = Policy::new(Settings {
-            delay_secs: 5.0,
-            escalation_delay_factor: 2.0,
-            delay_max_secs: 30.0,
-            ..Settings::default()
-        });
-        let secs: Vec<u64> = (0..4).map(|l| p.delay(l).as_secs()).collect();
-        assert_eq!(secs, [5, 10, 20, 30]);
+    fn every_detector_has_its_name_and_its_risk_weight_key() {
+        let weight_keys: Vec<&str> = KEYS
+            .iter()
+            .filter_map(|k| k.name.strip_prefix("risk_weight_"))
+            .collect();
+        let names: Vec<&str> = Detector::ALL.iter().map(Detector::name).collect();
+        assert_eq!(
+            weight_keys, names,
+            "one risk_weight_<name> key per detector, in order"
+        );
+        assert_eq!(Detector::ALL.len(), Detector::COUNT);
+        for &d in Detector::ALL {
+            assert_eq!(Detector::from_name(d.name()), Some(d));
+            let toml = format!("[guard]\nrisk_weight_{} = 0.25\n", d.name());
+            let c = crate::Config::from_toml_str(&toml).unwrap();
+            assert_eq!(d.risk_weight(&c.guard), 0.25, "{d}");
+            assert_eq!(d.risk_weight(&Settings::default()), 1.0);
+        }
+        assert_eq!(Detector::from_name("nope"), None);
     }
 }

@@ -10,7 +10,7 @@
 //! Every full `escalation_cooldown_secs` without a strike lowers the level by one. A strike counts
 //! toward the level from the next event on: the event that draws it is decided at the level before.
 
-use crate::detectors::Policy;
+use crate::policy::Policy;
 
 /// One actor's escalation state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl Escalation {
 
     /// `risk`, raised for the level when it is at or above `allow_below`.
     pub fn raise(risk: f64, level: u8, policy: &Policy) -> f64 {
-        if level == 0 || risk < policy.allow_below() {
+        if level == 0 || risk < policy.allow_below {
             risk
         } else {
             (risk + f64::from(level) * policy.escalation_step).min(1.0)

@@ -28,24 +28,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use xxhash_rust::xxh3::xxh3_64_with_seed;
-
+use crate::check::{observe, Outcome, Reasons};
 use crate::clock::{from_nanos, to_nanos, Clock, SystemClock};
 use crate::config::Config;
-use crate::decision::{Assessment, Decision, Detector, Reading};
-use crate::detectors::{self, ratio_risk, Policy};
+use crate::decision::{Assessment, Decision};
 use crate::error::Error;
-use crate::escalation::Escalation;
 use crate::event::Event;
-use crate::snapshot::ActorSnapshot;
+use crate::hash::{event_hashes, id_hash, random_seed, weight_micros, ActorKey};
+use crate::policy::Policy;
+use crate::snapshot::{ActorSnapshot, Snapshot};
 use crate::store::{ActorState, Store};
-use crate::window::{Record, TARGET_BIT};
-
-/// Actor ids longer than this many bytes are stored as a prefix plus a hash of the whole id.
-pub const MAX_ACTOR_BYTES: usize = 256;
-
-/// Largest weight one event can carry; larger weights count as this.
-pub const MAX_EVENT_WEIGHT: f64 = 1e12;
+use crate::window::Record;
 
 /// The behaviour guard. See the [crate documentation](crate) for an overview.
 pub struct Guard {
@@ -109,39 +102,6 @@ pub struct ActorStatus {
     pub cool_down_in: Duration,
     /// How long until the whole window has passed.
     pub window_clears_in: Duration,
-}
-
-struct Outcome {
-    decision: Decision,
-    risk: f64,
-    raw_risk: f64,
-    level: u8,
-    readings: [Reading; 7],
-    /// Only filled in when asked to explain.
-    retry_after: Option<Duration>,
-    at: u64,
-    /// Which readings the actor's policy reports (in [`Detector::ALL`] order); only filled in
-    /// when asked to explain, so a plain check never computes it.
-    reported: [bool; 7],
-}
-
-impl Outcome {
-    fn into_assessment(self) -> Assessment {
-        Assessment {
-            decision: self.decision,
-            risk: self.risk,
-            raw_risk: self.raw_risk,
-            escalation_level: self.level,
-            readings: self
-                .readings
-                .into_iter()
-                .zip(self.reported)
-                .filter_map(|(r, shown)| shown.then_some(r))
-                .collect(),
-            retry_after: self.retry_after,
-            at: from_nanos(self.at),
-        }
-    }
 }
 
 impl Guard {
@@ -256,9 +216,8 @@ impl Guard {
 
     /// `explain`: also work out `retry_after` for a block, which reads deeper into the window.
     fn evaluate(&self, event: &Event<'_>, explain: bool) -> Outcome {
-        let seed = self.seed.load(Ordering::Relaxed);
-        let id = bounded_id(event.actor(), seed);
-        let actor_hash = xxh3_64_with_seed(id.as_bytes(), seed);
+        let seed = self.seed();
+        let actor = ActorKey::new(event.actor(), seed);
         let (key, target) = event_hashes(event.action(), event.target(), seed);
         let record = Record {
             ts: to_nanos(event.timestamp()),
@@ -267,8 +226,8 @@ impl Guard {
             weight: weight_micros(event.weight()),
         };
         let clock_now = self.clock_for(record.ts);
-        let mut shard = self.store.shard(actor_hash);
-        let state = shard.actor(actor_hash, &id, record.ts, &*self.clock, || {
+        let mut shard = self.store.shard(actor.hash);
+        let state = shard.actor(actor.hash, &actor.id, record.ts, &*self.clock, || {
             self.policy_for(event.actor())
         });
         let outcome = observe(state, record, clock_now, explain);
@@ -295,10 +254,8 @@ impl Guard {
     /// `None` when the actor is not tracked or holds no event.
     pub fn preview(&self, actor: &str, at: Option<SystemTime>) -> Option<Assessment> {
         let at = to_nanos(at.unwrap_or_else(|| self.clock.now()));
-        let seed = self.seed.load(Ordering::Relaxed);
-        let id = bounded_id(actor, seed);
-        let hash = xxh3_64_with_seed(id.as_bytes(), seed);
-        let mut state = self.store.shard(hash).get(hash, &id)?.clone();
+        let key = ActorKey::new(actor, self.seed());
+        let mut state = self.store.shard(key.hash).get(key.hash, &key.id)?.clone();
         let newest = state.window.newest_record()?;
         let record = Record {
             ts: at,
@@ -313,11 +270,11 @@ impl Guard {
     /// nothing. `None` when the actor is not tracked.
     pub fn status(&self, actor: &str, now: Option<SystemTime>) -> Option<ActorStatus> {
         let now = to_nanos(now.unwrap_or_else(|| self.clock.now()));
-        let seed = self.seed.load(Ordering::Relaxed);
-        let id = bounded_id(actor, seed);
-        let hash = xxh3_64_with_seed(id.as_bytes(), seed);
-        let shard = self.store.shard(hash);
-        shard.get(hash, &id).map(|s| actor_status(&id, s, now))
+        let key = ActorKey::new(actor, self.seed());
+        let shard = self.store.shard(key.hash);
+        shard
+            .get(key.hash, &key.id)
+            .map(|s| actor_status(&key.id, s, now))
     }
 
     /// The status of every tracked actor as of `now` (the clock's time when `None`).
@@ -339,10 +296,8 @@ impl Guard {
 
     /// Forgets one actor: its window and its escalation. True when it was tracked.
     pub fn reset(&self, actor: &str) -> bool {
-        let seed = self.seed.load(Ordering::Relaxed);
-        let id = bounded_id(actor, seed);
-        let hash = xxh3_64_with_seed(id.as_bytes(), seed);
-        self.store.shard(hash).remove(hash, &id)
+        let key = ActorKey::new(actor, self.seed());
+        self.store.shard(key.hash).remove(key.hash, &key.id)
     }
 
     /// Forgets every actor.
@@ -369,45 +324,75 @@ impl Guard {
         stats
     }
 
-    pub(crate) fn seed(&self) -> u64 {
+    fn seed(&self) -> u64 {
         self.seed.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn store(&self) -> &Store {
-        &self.store
+    /// A copy of everything the guard remembers.
+    pub fn export(&self) -> Snapshot {
+        let mut actors = Vec::new();
+        for shard in self.store.shards() {
+            actors.extend(shard.iter().map(|slot| {
+                ActorSnapshot::new(
+                    slot.id.to_string(),
+                    slot.state.escalation,
+                    slot.state.last_seen(),
+                    slot.state.window.records().copied(),
+                )
+            }));
+        }
+        actors.sort_by(|a, b| a.actor.cmp(&b.actor));
+        Snapshot::new(self.seed(), actors)
     }
 
-    /// Runs `f` on `actor`'s memory (with its id as stored); `None` when it is not tracked.
-    pub(crate) fn with_actor<R>(
-        &self,
-        actor: &str,
-        f: impl FnOnce(&str, &ActorState) -> R,
-    ) -> Option<R> {
-        let seed = self.seed();
-        let id = bounded_id(actor, seed);
-        let hash = xxh3_64_with_seed(id.as_bytes(), seed);
-        let shard = self.store.shard(hash);
-        shard.get(hash, &id).map(|state| f(&id, state))
+    /// `actor`'s newest `events` events (fewer if its window holds fewer), its escalation and its
+    /// last-seen time: after `events` checks of `actor`, what [`Guard::merge`] needs to bring a
+    /// guard restored from an earlier snapshot of this one up to date. The snapshot holds no actor
+    /// when `actor` is not tracked.
+    pub fn export_tail(&self, actor: &str, events: usize) -> Snapshot {
+        let key = ActorKey::new(actor, self.seed());
+        let shard = self.store.shard(key.hash);
+        let actors = shard.get(key.hash, &key.id).map(|state| {
+            let window = &state.window;
+            let skip = window.len().saturating_sub(events);
+            let tail = window.records().skip(skip).copied();
+            ActorSnapshot::new(
+                key.id.to_string(),
+                state.escalation,
+                state.last_seen(),
+                tail,
+            )
+        });
+        Snapshot::new(self.seed(), actors.into_iter().collect())
     }
 
-    /// Replaces the memory with a snapshot's actors, under its hash seed. Every actor's memory
-    /// is built before anything is replaced, in one decoding pass: a damaged snapshot leaves the
-    /// memory as it was.
-    pub(crate) fn replace_memory(&self, seed: u64, actors: &[ActorSnapshot]) -> Result<(), String> {
-        let mut built = Vec::with_capacity(actors.len());
-        for a in actors {
+    /// Replaces the guard's memory with a snapshot's.
+    ///
+    /// Restoring replays the records under the *current* configuration, so a snapshot taken
+    /// under one configuration restores correctly under an edited one: windows, caps and interval
+    /// tolerances are recomputed, nothing derived is trusted from the snapshot.
+    ///
+    /// The snapshot is checked first; when it is refused the memory is left as it was: every
+    /// actor's memory is built, in one decoding pass, before anything is replaced. Checks that
+    /// run on other threads while a restore is under way may land before or after it.
+    pub fn restore(&self, snapshot: &Snapshot) -> Result<(), Error> {
+        snapshot.check_format()?;
+        let damaged = |why| Error::Snapshot(format!("{why}; the state is damaged: reset it"));
+        let mut built = Vec::with_capacity(snapshot.actors.len());
+        for a in &snapshot.actors {
             let mut state = ActorState::new(self.policy_for(&a.actor));
             let policy = Arc::clone(&state.policy);
             state.window.reserve(a.events.min(policy.max_events));
-            a.decode_with(|records| state.window.extend(records, &policy))?;
+            a.decode_with(|records| state.window.extend(records, &policy))
+                .map_err(damaged)?;
             state.escalation = a.escalation();
             state.window.set_last_ts(a.last_seen);
             built.push((a, state));
         }
         self.reset_all();
-        self.set_seed(seed);
+        self.seed.store(snapshot.seed, Ordering::Relaxed);
         for (a, state) in built {
-            let hash = xxh3_64_with_seed(a.actor.as_bytes(), seed);
+            let hash = id_hash(&a.actor, snapshot.seed);
             let policy = Arc::clone(&state.policy);
             let mut shard = self.store.shard(hash);
             *shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || policy) = state;
@@ -415,26 +400,39 @@ impl Guard {
         Ok(())
     }
 
-    pub(crate) fn set_seed(&self, seed: u64) {
-        self.seed.store(seed, Ordering::Relaxed);
-    }
-
-    /// Appends validated snapshot actors' events to their windows (replayed like checks) and
-    /// takes their escalation and last-seen time.
-    pub(crate) fn merge_memory(&self, actors: &[ActorSnapshot]) {
-        let seed = self.seed();
-        for a in actors {
-            let hash = xxh3_64_with_seed(a.actor.as_bytes(), seed);
+    /// Applies a snapshot on top of the memory: each of its actors gets the snapshot's events
+    /// appended to its window (replayed like checks: expiry and caps apply, an event older than
+    /// the actor's newest counts at the newest time), and takes the snapshot's escalation and
+    /// last-seen time. Made for [`Guard::export_tail`] output, in the order it was exported.
+    ///
+    /// The snapshot must come from a guard whose memory this one restored (same hash seed),
+    /// unless this guard remembers nothing yet; otherwise it is refused and nothing changes.
+    pub fn merge(&self, snapshot: &Snapshot) -> Result<(), Error> {
+        snapshot.validate()?;
+        if snapshot.seed != self.seed() {
+            if self.stats().actors != 0 {
+                return Err(Error::Snapshot(
+                    "it was hashed under another seed than this guard's memory: merge only \
+                     what a guard restored from the same history exported"
+                        .into(),
+                ));
+            }
+            self.reset_all();
+            self.seed.store(snapshot.seed, Ordering::Relaxed);
+        }
+        for a in &snapshot.actors {
+            let hash = id_hash(&a.actor, snapshot.seed);
             let mut shard = self.store.shard(hash);
             let state = shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || {
                 self.policy_for(&a.actor)
             });
             let policy = Arc::clone(&state.policy);
-            // Validated beforehand: decoding cannot fail here.
+            // Validated above: decoding cannot fail here.
             let _ = a.decode_with(|records| state.window.extend(records, &policy));
             state.escalation = a.escalation();
             state.window.set_last_ts(a.last_seen);
         }
+        Ok(())
     }
 }
 
@@ -470,161 +468,4 @@ fn actor_status(id: &str, state: &ActorState, now: u64) -> ActorStatus {
         cool_down_in: Duration::from_nanos(cool_down_at.saturating_sub(now)),
         window_clears_in: Duration::from_nanos(clears_at.saturating_sub(now)),
     }
-}
-
-/// The per-actor heart of a check, under the shard lock.
-fn observe(state: &mut ActorState, mut record: Record, clock_now: u64, explain: bool) -> Outcome {
-    // Borrow the fields apart: cloning the policy Arc would bounce its shared refcount between
-    // every thread on every check.
-    let ActorState {
-        policy,
-        window,
-        escalation,
-    } = state;
-    record.ts = record.ts.min(clock_now.saturating_add(policy.future_ns));
-    if let Some(newest) = window.newest_ts() {
-        record.ts = record.ts.max(newest);
-    }
-    let now = record.ts;
-    window.expire(now, policy);
-    let key_count = window.push(record, policy);
-
-    let readings = detectors::readings(policy, &window.figures(key_count));
-    let raw_risk = detectors::combine(policy, &readings);
-    escalation.cool_down(now, policy);
-    let level = escalation.level(policy);
-    let risk = Escalation::raise(raw_risk, level, policy);
-    let decision = policy.band(risk, level);
-    if decision != Decision::Allow {
-        escalation.strike(now, policy);
-    }
-    let retry_after = match decision {
-        Decision::Delay(d) => Some(d),
-        Decision::Block if explain => Some(block_retry_after(state, &readings, now)),
-        _ => None,
-    };
-    let reported = if explain {
-        Detector::ALL.map(|d| state.policy.enabled(d))
-    } else {
-        [false; 7]
-    };
-    Outcome {
-        decision,
-        risk,
-        raw_risk,
-        level,
-        readings,
-        retry_after,
-        at: now,
-        reported,
-    }
-}
-
-/// How long until the next event of this actor would not be blocked, if it sends nothing meanwhile.
-///
-/// The next event is not blocked when its raw risk is below `allow_below` or below
-/// `delay_below - level * step`. When only the burst detector stands at or above that, the answer
-/// is exact: the time at which enough of the window's oldest events have expired. Otherwise it is
-/// the time at which the whole window has passed, an upper bound.
-fn block_retry_after(state: &ActorState, readings: &[Reading; 7], now: u64) -> Duration {
-    let policy = &state.policy;
-    let level = state.escalation.level(policy);
-    let threshold = policy
-        .allow_below()
-        .max(policy.delay_below() - f64::from(level) * policy.escalation_step);
-    let window_passes = state
-        .window
-        .newest_ts()
-        .map_or(now, |ts| ts.saturating_add(policy.window_ns));
-    let burst_only = policy.combine() == crate::config::Combine::Max
-        && readings
-            .iter()
-            .all(|r| r.detector == Detector::Burst || r.risk < threshold);
-    let exact = if burst_only && threshold > 0.0 {
-        let max = policy.burst_max();
-        // Largest count (the next event included) whose burst risk is below the threshold.
-        let mut allowed = (max * (1.0 + threshold)).floor() as u64;
-        while allowed > 0 && ratio_risk(allowed as f64, max) >= threshold {
-            allowed -= 1;
-        }
-        while ratio_risk((allowed + 1) as f64, max) < threshold {
-            allowed += 1;
-        }
-        let may_remain = usize::try_from(allowed.saturating_sub(1)).unwrap_or(usize::MAX);
-        let len = state.window.len();
-        if len <= may_remain {
-            Some(now)
-        } else {
-            state
-                .window
-                .get(len - may_remain - 1)
-                .map(|r| r.ts.saturating_add(policy.window_ns))
-        }
-    } else {
-        None
-    };
-    Duration::from_nanos(exact.unwrap_or(window_passes).saturating_sub(now))
-}
-
-struct Reasons<'a>(&'a [Reading; 7]);
-
-impl fmt::Display for Reasons<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for r in self.0.iter().filter(|r| r.fired()) {
-            if !first {
-                f.write_str("; ")?;
-            }
-            first = false;
-            write!(f, "{r}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Keyed hashes of (action, target) and of target. The target is hashed once; the key mixes it
-/// with the action's hash (a 64-bit finalizer, so distinct pairs collide with probability 2^-63).
-pub(crate) fn event_hashes(action: &str, target: &str, seed: u64) -> (u64, u64) {
-    let target_h = xxh3_64_with_seed(target.as_bytes(), seed ^ 0xc2b2_ae3d_27d4_eb4f);
-    let action_h = xxh3_64_with_seed(action.as_bytes(), seed ^ 0x9e37_79b9_7f4a_7c15);
-    let key = mix64(action_h ^ target_h.rotate_left(29).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-    (key & !TARGET_BIT, target_h | TARGET_BIT)
-}
-
-/// The murmur3 64-bit finalizer: every input bit affects every output bit.
-fn mix64(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    x ^ (x >> 33)
-}
-
-/// Weight in millionths; NaN, infinite and negative weights count as 0.
-pub(crate) fn weight_micros(weight: f64) -> u64 {
-    if weight.is_nan() || weight <= 0.0 {
-        return 0;
-    }
-    (weight.min(MAX_EVENT_WEIGHT) * 1e6).round() as u64
-}
-
-/// The id an actor is stored under: itself, or for ids over [`MAX_ACTOR_BYTES`], a prefix and a
-/// hash of the whole, so a megabyte-long id costs a few hundred bytes and stays distinct.
-pub(crate) fn bounded_id(actor: &str, seed: u64) -> std::borrow::Cow<'_, str> {
-    if actor.len() <= MAX_ACTOR_BYTES {
-        return std::borrow::Cow::Borrowed(actor);
-    }
-    let mut end = MAX_ACTOR_BYTES - 24;
-    while !actor.is_char_boundary(end) {
-        end -= 1;
-    }
-    let hash = xxh3_64_with_seed(actor.as_bytes(), seed);
-    std::borrow::Cow::Owned(format!("{}…#{hash:016x}", &actor[..end]))
-}
-
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(to_nanos(SystemTime::now()));
-    h.finish()
 }

@@ -45,6 +45,7 @@
 
 #![forbid(unsafe_code)]
 
+mod check;
 pub mod clock;
 pub mod config;
 mod decision;
@@ -53,16 +54,20 @@ mod error;
 mod escalation;
 mod event;
 mod guard;
+mod hash;
+mod policy;
 mod snapshot;
 mod store;
 mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Combine, Config, KeyDoc, OnOverlap, Overrides, Settings, KEYS};
-pub use decision::{Assessment, Decision, Detector, Reading};
+pub use decision::{Assessment, Decision};
+pub use detectors::{Detector, Reading};
 pub use error::{ConfigError, Error};
 pub use event::Event;
-pub use guard::{ActorStatus, Guard, Stats, MAX_ACTOR_BYTES, MAX_EVENT_WEIGHT};
+pub use guard::{ActorStatus, Guard, Stats};
+pub use hash::{MAX_ACTOR_BYTES, MAX_EVENT_WEIGHT};
 pub use snapshot::{Snapshot, SNAPSHOT_FORMAT};
 
 #[cfg(test)]

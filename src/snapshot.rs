@@ -1,36 +1,39 @@
-//! Export and restore of the guard's memory, whole or incrementally.
+//! The snapshot codec: an actor's memory (window and escalation) to bytes and back.
 //!
 //! A [`Snapshot`] holds tracked actors' windows (timestamp, hashed key and target, weight per
-//! event) and escalation, plus the hash seed those hashes were made with. It is plain serde data:
-//! the caller picks the format (the CLI keeps it in its state file between invocations).
+//! event) and escalation, plus the hash seed those hashes were made with. The guard makes and
+//! applies them ([`Guard::export`](crate::Guard::export), [`Guard::restore`](crate::Guard::restore),
+//! [`Guard::export_tail`](crate::Guard::export_tail), [`Guard::merge`](crate::Guard::merge)); this
+//! module only encodes and decodes, and knows nothing of the guard.
 //!
-//! - [`Guard::export`] / [`Guard::restore`]: the whole memory.
-//! - [`Guard::export_tail`] / [`Guard::merge`]: one actor's newest events and its escalation now,
-//!   applied on top of a restored memory. A journal of such tails after a full snapshot brings a
-//!   guard up to date without rewriting the snapshot after every check (the CLI appends one per
-//!   run and compacts now and then).
+//! A snapshot is plain serde data (the caller may pick any format), and it has one binary
+//! encoding of its own, [`Snapshot::encode_into`] / [`Snapshot::decode`], whose layout is fixed
+//! here and versioned by [`SNAPSHOT_FORMAT`] (the CLI's state file embeds it). A snapshot of
+//! another format is refused with a clear error rather than misread.
 //!
-//! Restoring and merging replay the records under the *current* configuration, so a snapshot
-//! taken under one configuration restores correctly under an edited one: windows, caps and
-//! interval tolerances are recomputed, nothing derived is trusted from the snapshot. `format` is
-//! versioned: a snapshot from another format is refused with a clear error rather than misread.
+//! # Binary layout
+//! Integers are unsigned LEB128 varints; strings and byte strings are a varint length then the
+//! bytes; lists are a varint count then the items.
 //!
-//! # Encoding
-//! Per actor: the distinct hashes its events use, then the events packed in one byte string, oldest
-//! first. Each event is a tag byte, then LEB128 integers: nanoseconds since the previous event (the
-//! first: since the epoch), then only what differs from the previous event (the first is compared
-//! with hash #0 and weight 1), as flagged by the tag: bit 0 the index of its (action, target) hash,
-//! bit 1 the index of its target hash, bit 2 its weight in millionths. A repeated command costs
-//! about 4 bytes an event, and it decodes straight into the window without an intermediate list.
+//! ```text
+//! snapshot = format seed actor-count actor*
+//! actor    = id strikes strikes-since last-seen hash-count hash* event-count packed-bytes
+//! ```
+//!
+//! `packed-bytes` holds the events, oldest first. Each event is a tag byte, then varints:
+//! nanoseconds since the previous event (the first: since the epoch), then only what differs from
+//! the previous event (the first is compared with hash #0 and weight 1), as flagged by the tag:
+//! bit 0 the index of its (action, target) hash, bit 1 the index of its target hash, bit 2 its
+//! weight in millionths. A repeated command costs about 4 bytes an event, and it decodes straight
+//! into the window without an intermediate list. (The layout is the one postcard gives the serde
+//! form, so either reads the other's bytes; a test holds them equal.)
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::escalation::Escalation;
-use crate::guard::Guard;
-use crate::window::{IdentityHasher, Record, TARGET_BIT};
-
-type IdentityBuild = std::hash::BuildHasherDefault<IdentityHasher>;
+use crate::hash::{HashMap, TARGET_BIT};
+use crate::window::Record;
 
 /// The snapshot format this version writes and reads.
 pub const SNAPSHOT_FORMAT: u32 = 2;
@@ -39,8 +42,8 @@ pub const SNAPSHOT_FORMAT: u32 = 2;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     format: u32,
-    seed: u64,
-    actors: Vec<ActorSnapshot>,
+    pub(crate) seed: u64,
+    pub(crate) actors: Vec<ActorSnapshot>,
 }
 
 /// One actor; see the module docs for the event encoding.
@@ -58,14 +61,14 @@ pub(crate) struct ActorSnapshot {
 
 impl ActorSnapshot {
     /// Packs `records` (oldest first) with their own hash table.
-    fn new(
+    pub fn new(
         actor: String,
         escalation: Escalation,
         last_seen: u64,
         records: impl ExactSizeIterator<Item = Record>,
     ) -> Self {
         // The hashes are keyed xxh3 output already: no need to hash them again.
-        let mut index: hashbrown::HashMap<u64, u32, IdentityBuild> = Default::default();
+        let mut index: HashMap<u32> = HashMap::default();
         let mut hashes = Vec::new();
         let mut intern = |h: u64| {
             *index.entry(h).or_insert_with(|| {
@@ -309,6 +312,83 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
 }
 
 impl Snapshot {
+    /// A snapshot in this version's format.
+    pub(crate) fn new(seed: u64, actors: Vec<ActorSnapshot>) -> Self {
+        Snapshot {
+            format: SNAPSHOT_FORMAT,
+            seed,
+            actors,
+        }
+    }
+
+    /// Appends the binary encoding (see the module docs) to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        put_varint(out, u64::from(self.format));
+        put_varint(out, self.seed);
+        put_varint(out, self.actors.len() as u64);
+        for a in &self.actors {
+            put_bytes(out, a.actor.as_bytes());
+            put_varint(out, u64::from(a.strikes));
+            put_varint(out, a.strikes_since);
+            put_varint(out, a.last_seen);
+            put_varint(out, a.hashes.len() as u64);
+            for &h in &a.hashes {
+                put_varint(out, h);
+            }
+            put_varint(out, a.events as u64);
+            put_bytes(out, &a.packed);
+        }
+    }
+
+    /// The binary encoding, on its own.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.actors.iter().map(|a| a.packed.len() + 64).sum());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Reads one encoded snapshot from the front of `bytes` and advances past it (what follows
+    /// is the caller's). Refuses another format before reading further, and anything cut short;
+    /// the events themselves are checked when applied.
+    pub fn decode(bytes: &mut &[u8]) -> Result<Snapshot, Error> {
+        let format = read_varint(bytes)?;
+        if format != u64::from(SNAPSHOT_FORMAT) {
+            return Err(wrong_format(format));
+        }
+        let seed = read_varint(bytes)?;
+        let count = read_len(bytes, 8)?;
+        let mut actors = Vec::with_capacity(count);
+        for _ in 0..count {
+            let actor = String::from_utf8(read_bytes(bytes)?.to_vec())
+                .map_err(|_| damaged("an actor id is not UTF-8"))?;
+            let strikes = u32::try_from(read_varint(bytes)?)
+                .map_err(|_| damaged("a strike count is out of range"))?;
+            let strikes_since = read_varint(bytes)?;
+            let last_seen = read_varint(bytes)?;
+            let n = read_len(bytes, 1)?;
+            let hashes = (0..n)
+                .map(|_| read_varint(bytes))
+                .collect::<Result<Vec<u64>, Error>>()?;
+            let events = usize::try_from(read_varint(bytes)?)
+                .map_err(|_| damaged("an event count is out of range"))?;
+            let packed = read_bytes(bytes)?.to_vec();
+            actors.push(ActorSnapshot {
+                actor,
+                strikes,
+                strikes_since,
+                last_seen,
+                hashes,
+                events,
+                packed,
+            });
+        }
+        Ok(Snapshot {
+            format: SNAPSHOT_FORMAT,
+            seed,
+            actors,
+        })
+    }
+
     /// Actors in the snapshot.
     pub fn actors(&self) -> usize {
         self.actors.len()
@@ -325,7 +405,7 @@ impl Snapshot {
     }
 
     /// Refuses another format version or damaged events, before anything is applied.
-    fn validate(&self) -> Result<(), Error> {
+    pub(crate) fn validate(&self) -> Result<(), Error> {
         self.check_format()?;
         for a in &self.actors {
             a.validate()
@@ -334,92 +414,112 @@ impl Snapshot {
         Ok(())
     }
 
-    fn check_format(&self) -> Result<(), Error> {
+    pub(crate) fn check_format(&self) -> Result<(), Error> {
         if self.format != SNAPSHOT_FORMAT {
-            return Err(Error::Snapshot(format!(
-                "it is in format {}, and this pattern-guard reads format {SNAPSHOT_FORMAT}; \
-                 use the pattern-guard that wrote it, or reset the state",
-                self.format
-            )));
+            return Err(wrong_format(u64::from(self.format)));
         }
         Ok(())
     }
 }
 
-impl Guard {
-    /// A copy of everything the guard remembers.
-    pub fn export(&self) -> Snapshot {
-        let mut actors = Vec::new();
-        for shard in self.store().shards() {
-            actors.extend(shard.iter().map(|slot| {
-                ActorSnapshot::new(
-                    slot.id.to_string(),
-                    slot.state.escalation,
-                    slot.state.last_seen(),
-                    slot.state.window.records().copied(),
-                )
-            }));
-        }
-        actors.sort_by(|a, b| a.actor.cmp(&b.actor));
-        Snapshot {
-            format: SNAPSHOT_FORMAT,
-            seed: self.seed(),
-            actors,
-        }
+fn wrong_format(format: u64) -> Error {
+    Error::Snapshot(format!(
+        "it is in format {format}, and this pattern-guard reads format {SNAPSHOT_FORMAT}; \
+         use the pattern-guard that wrote it, or reset the state"
+    ))
+}
+
+fn damaged(why: &str) -> Error {
+    Error::Snapshot(format!("{why}; the state is damaged: reset it"))
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+fn read_varint(bytes: &mut &[u8]) -> Result<u64, Error> {
+    let mut at = 0;
+    let v = get_varint(bytes, &mut at).ok_or_else(|| damaged("it is cut short"))?;
+    *bytes = &bytes[at..];
+    Ok(v)
+}
+
+/// A count of items at least `min_size` bytes each: never more than the bytes left could hold,
+/// so a damaged count cannot make the decoder reserve gigabytes.
+fn read_len(bytes: &mut &[u8], min_size: usize) -> Result<usize, Error> {
+    let n = read_varint(bytes)?;
+    match usize::try_from(n) {
+        Ok(n) if n <= bytes.len() / min_size => Ok(n),
+        _ => Err(damaged("a count runs past its end")),
+    }
+}
+
+fn read_bytes<'a>(bytes: &mut &'a [u8]) -> Result<&'a [u8], Error> {
+    let n = read_len(bytes, 1)?;
+    let (head, rest) = bytes.split_at(n);
+    *bytes = rest;
+    Ok(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Snapshot {
+        let records = (0..50u32).map(u64::from).map(|i| Record {
+            ts: 1_700_000_000_000_000_000 + i * 1_000_000_000,
+            key: 0x1234 + (i % 3),
+            target: TARGET_BIT | (0x99 + (i % 2)),
+            weight: if i == 7 { 2_500_000 } else { 1_000_000 },
+        });
+        let a = ActorSnapshot::new(
+            "user:1".into(),
+            Escalation {
+                strikes: 4,
+                since: 77,
+            },
+            1_700_000_049_000_000_000,
+            records,
+        );
+        let b = ActorSnapshot::new("ü".repeat(30), Escalation::default(), 5, std::iter::empty());
+        Snapshot::new(0xfeed_beef, vec![a, b])
     }
 
-    /// `actor`'s newest `events` events (fewer if its window holds fewer), its escalation and its
-    /// last-seen time: after `events` checks of `actor`, what [`Guard::merge`] needs to bring a
-    /// guard restored from an earlier snapshot of this one up to date. The snapshot holds no actor
-    /// when `actor` is not tracked.
-    pub fn export_tail(&self, actor: &str, events: usize) -> Snapshot {
-        let actors = self
-            .with_actor(actor, |id, state| {
-                let window = &state.window;
-                let skip = window.len().saturating_sub(events);
-                let tail = window.records().skip(skip).copied();
-                ActorSnapshot::new(id.to_string(), state.escalation, state.last_seen(), tail)
-            })
-            .into_iter()
-            .collect();
-        Snapshot {
-            format: SNAPSHOT_FORMAT,
-            seed: self.seed(),
-            actors,
-        }
+    #[test]
+    fn the_binary_encoding_round_trips_and_leaves_what_follows() {
+        let snapshot = sample();
+        let mut bytes = snapshot.to_bytes();
+        bytes.extend_from_slice(b"rest");
+        let mut input = &bytes[..];
+        assert_eq!(Snapshot::decode(&mut input).unwrap(), snapshot);
+        assert_eq!(input, b"rest");
+        snapshot.validate().unwrap();
     }
 
-    /// Replaces the guard's memory with a snapshot's.
-    ///
-    /// The snapshot is checked first; when it is refused the memory is left as it was. Checks that
-    /// run on other threads while a restore is under way may land before or after it.
-    pub fn restore(&self, snapshot: &Snapshot) -> Result<(), Error> {
-        snapshot.check_format()?;
-        self.replace_memory(snapshot.seed, &snapshot.actors)
-            .map_err(|why| Error::Snapshot(format!("{why}; the state is damaged: reset it")))
+    #[test]
+    fn the_binary_encoding_is_the_serde_form_under_postcard() {
+        // State files written before the codec was explicit used postcard on the serde form.
+        let snapshot = sample();
+        assert_eq!(snapshot.to_bytes(), postcard::to_stdvec(&snapshot).unwrap());
     }
 
-    /// Applies a snapshot on top of the memory: each of its actors gets the snapshot's events
-    /// appended to its window (replayed like checks: expiry and caps apply, an event older than
-    /// the actor's newest counts at the newest time), and takes the snapshot's escalation and
-    /// last-seen time. Made for [`Guard::export_tail`] output, in the order it was exported.
-    ///
-    /// The snapshot must come from a guard whose memory this one restored (same hash seed),
-    /// unless this guard remembers nothing yet; otherwise it is refused and nothing changes.
-    pub fn merge(&self, snapshot: &Snapshot) -> Result<(), Error> {
-        snapshot.validate()?;
-        if snapshot.seed != self.seed() {
-            if self.stats().actors != 0 {
-                return Err(Error::Snapshot(
-                    "it was hashed under another seed than this guard's memory: merge only \
-                     what a guard restored from the same history exported"
-                        .into(),
-                ));
-            }
-            self.reset_all();
-            self.set_seed(snapshot.seed);
+    #[test]
+    fn damaged_or_foreign_bytes_are_refused_not_misread() {
+        let bytes = sample().to_bytes();
+        for cut in 0..bytes.len() {
+            assert!(
+                Snapshot::decode(&mut &bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
         }
-        self.merge_memory(&snapshot.actors);
-        Ok(())
+        let mut future = bytes.clone();
+        future[0] = 9;
+        let e = Snapshot::decode(&mut &future[..]).unwrap_err().to_string();
+        assert!(e.contains("format 9"), "{e}");
+        // A count of 2^40 actors in a few bytes is refused before anything is reserved.
+        let mut huge = vec![2, 1];
+        huge.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
+        assert!(Snapshot::decode(&mut &huge[..]).is_err());
     }
 }

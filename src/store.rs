@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use hashbrown::HashTable;
 
 use crate::clock::{to_nanos, Clock};
-use crate::detectors::Policy;
 use crate::escalation::Escalation;
+use crate::policy::Policy;
 use crate::window::Window;
 
 /// Everything the guard remembers about one actor.

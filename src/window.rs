@@ -10,9 +10,9 @@
 //! An event is in the window while `now - ts < window`: at exactly `ts + window` it has expired.
 
 use std::collections::VecDeque;
-use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::detectors::Policy;
+use crate::hash::HashMap;
+use crate::policy::Policy;
 
 /// One event as the engine keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,28 +27,7 @@ pub(crate) struct Record {
     pub weight: u64,
 }
 
-/// The top bit marks target hashes, so keys and targets share one count map without colliding.
-pub(crate) const TARGET_BIT: u64 = 1 << 63;
-
-/// Hash values are already keyed xxh3 output: the count map uses them as they are.
-#[derive(Default, Clone)]
-pub(crate) struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Counts = hashbrown::HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>;
+type Counts = HashMap<u32>;
 
 /// A u128 sum stored as two u64, so it does not force 16-byte alignment on the window.
 #[derive(Debug, Default, Clone, Copy)]
