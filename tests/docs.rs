@@ -17,7 +17,7 @@ fn table() -> String {
         out.push_str(&format!(
             "| `{}` | {} | `{}` | {} | {} |\n",
             k.name,
-            k.kind.replace('|', "\\|"),
+            k.range.to_string().replace('|', "\\|"),
             k.default,
             if k.per_actor { "yes" } else { "no" },
             doc.replace('|', "\\|")
@@ -85,4 +85,80 @@ fn every_key_is_accepted_in_guard_and_per_actor_where_documented() {
             k.name
         );
     }
+}
+
+/// Every fixed bound the docs print is the bound validation enforces: a value at a closed end is
+/// accepted, at an open end or just outside refused, naming the key.
+#[test]
+fn every_documented_range_is_the_enforced_range() {
+    let verdict = |key: &str, value: String| -> bool {
+        let text = format!("[guard]\n{key} = {value}\n");
+        match Config::from_toml_str(&text) {
+            Ok(_) => true,
+            // A value this key accepts may still upset a key bounded by it (warn_below = 1 is
+            // above the default delay_below): only an error naming this key refuses it.
+            Err(e) => e.key.as_deref() != Some(&format!("guard.{key}")),
+        }
+    };
+    let mut probed = 0;
+    for k in KEYS {
+        let integer = k.range.type_name() == "integer";
+        let show = |v: f64| {
+            if integer {
+                format!("{}", v as i64)
+            } else {
+                format!("{v:?}")
+            }
+        };
+        let step = |v: f64| {
+            if integer {
+                1.0
+            } else {
+                (v.abs() * 1e-6).max(1e-3)
+            }
+        };
+        if let Some((min, closed)) = k.range.min_value() {
+            assert_eq!(
+                verdict(k.name, show(min)),
+                closed,
+                "{} = {min} ({})",
+                k.name,
+                k.range
+            );
+            if min > 0.0 || !integer {
+                assert!(
+                    !verdict(k.name, show(min - step(min))),
+                    "{} below {min}",
+                    k.name
+                );
+            }
+            assert!(
+                verdict(k.name, show(min + step(min))),
+                "{} above {min}",
+                k.name
+            );
+            probed += 1;
+        }
+        if let Some((max, closed)) = k.range.max_value() {
+            assert_eq!(
+                verdict(k.name, show(max)),
+                closed,
+                "{} = {max} ({})",
+                k.name,
+                k.range
+            );
+            assert!(
+                !verdict(k.name, show(max + step(max))),
+                "{} above {max}",
+                k.name
+            );
+            assert!(
+                verdict(k.name, show(max - step(max))),
+                "{} below {max}",
+                k.name
+            );
+            probed += 1;
+        }
+    }
+    assert!(probed >= 40, "probed only {probed} bounds");
 }

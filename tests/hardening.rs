@@ -395,7 +395,7 @@ fn hostile_configs_fail_with_their_location_and_run_nothing() {
     let touch = format!("touch {}", marker.display());
     let mut cases: Vec<(String, String)> = Vec::new();
     for k in pattern_guard::KEYS {
-        let wrong = if k.kind.starts_with('"') {
+        let wrong = if k.range.type_name() == "string" {
             "42"
         } else {
             "\"lots\""

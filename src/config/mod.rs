@@ -18,13 +18,17 @@
 //! of the offending value. A configuration that fails validation never reaches a [`Guard`](crate::Guard).
 
 use std::collections::BTreeMap;
-use std::ops::Range;
+use std::ops::Range as Span;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::error::{ConfigError, Error};
+
+mod range;
+
+pub use range::{Bound, Range};
 
 /// How the detectors' risks are combined into one risk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -49,12 +53,12 @@ pub enum OnOverlap {
 }
 
 /// The documentation of one configuration key, as listed in `docs/CONFIG.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KeyDoc {
     /// The key's name, as written in TOML.
     pub name: &'static str,
-    /// Its TOML type and allowed range.
-    pub kind: &'static str,
+    /// Its TOML type and the values it accepts: what validation enforces and the docs print.
+    pub range: Range,
     /// Its default, as written in TOML (`unset` for off).
     pub default: &'static str,
     /// What it means.
@@ -64,7 +68,7 @@ pub struct KeyDoc {
 }
 
 macro_rules! settings {
-    ($( $(#[doc = $doc:literal])+ $name:ident : $ty:ty = $default:expr ; $kind:literal, $defname:literal; )+) => {
+    ($( $(#[doc = $doc:literal])+ $name:ident : $ty:ty = $default:expr ; $range:expr, $defname:literal; )+) => {
         /// Every per-actor setting, resolved: the `[guard]` values with an actor's overrides applied.
         #[derive(Debug, Clone, PartialEq, Serialize)]
         #[non_exhaustive]
@@ -112,103 +116,168 @@ macro_rules! settings {
 
         /// Every configuration key with its type, default and meaning.
         pub const KEYS: &[KeyDoc] = &[
-            $( KeyDoc { name: stringify!($name), kind: $kind, default: $defname,
+            $( KeyDoc { name: stringify!($name), range: $range, default: $defname,
                         doc: concat!($($doc, "\n"),+), per_actor: true }, )+
-            KeyDoc { name: "max_actors", kind: "integer >= 1", default: "100000",
+            KeyDoc { name: "max_actors", range: Range::at_least(1), default: "100000",
                      doc: " Most actors tracked at once (whole guard; `[guard]` only). At the cap, actors whose \
                             window has passed are dropped first, then the least recently active.\n",
                      per_actor: false },
         ];
+
+        /// A key's value as a number, for the ranges; NaN for a key that is unset or not a number.
+        fn number_of(s: &Settings, key: &str) -> f64 {
+            match key {
+                $( stringify!($name) => s.$name.as_number().unwrap_or(f64::NAN), )+
+                _ => f64::NAN,
+            }
+        }
+
+        /// Checks every key against its range: fixed bounds first (so a key that is impossible
+        /// on its own is named, not a key bounded by it), then bounds set by other keys.
+        fn check_ranges(s: &Settings) -> Result<(), Invalid> {
+            for relative in [false, true] {
+                $( if let Some(v) = s.$name.as_number() {
+                    let range: Range = $range;
+                    let other = |k: &str| if relative { number_of(s, k) } else { f64::NAN };
+                    range.check(v, other).map_err(|why| (stringify!($name), why))?;
+                } )+
+            }
+            Ok(())
+        }
     };
 }
 
+/// A setting's value as a number, when it has one.
+trait AsNumber {
+    fn as_number(&self) -> Option<f64>;
+}
+
+impl AsNumber for u64 {
+    fn as_number(&self) -> Option<f64> {
+        Some(*self as f64)
+    }
+}
+
+impl AsNumber for f64 {
+    fn as_number(&self) -> Option<f64> {
+        Some(*self)
+    }
+}
+
+impl<T: AsNumber> AsNumber for Option<T> {
+    fn as_number(&self) -> Option<f64> {
+        self.as_ref().and_then(AsNumber::as_number)
+    }
+}
+
+impl AsNumber for Combine {
+    fn as_number(&self) -> Option<f64> {
+        None
+    }
+}
+
+impl AsNumber for OnOverlap {
+    fn as_number(&self) -> Option<f64> {
+        None
+    }
+}
+
+/// Seconds: more than 0, at most a year.
+const SECS: Range = Range::number(Bound::Value(0.0), Bound::Value(MAX_SECS), (false, true));
+/// Seconds: 0 or more, at most a year.
+const SECS_OR_ZERO: Range = Range::number(Bound::Value(0.0), Bound::Value(MAX_SECS), (true, true));
+/// A fraction from 0 to 1, both included.
+const UNIT: Range = Range::number(Bound::Value(0.0), Bound::Value(1.0), (true, true));
+/// A risk weight.
+const RISK_WEIGHT: Range = Range::number(Bound::Value(0.0), Bound::Value(1e6), (true, true));
+
 settings! {
     /// Length of the sliding window, in seconds: an event counts while it is younger than this.
-    window_secs: f64 = 300.0; "number > 0, <= 31536000", "300";
+    window_secs: f64 = 300.0; SECS, "300";
     /// Burst: events in the window above which risk rises; risk = (events - max) / max, clipped to [0, 1].
-    burst_max_events: u64 = 100; "integer >= 1", "100";
+    burst_max_events: u64 = 100; Range::at_least(1), "100";
     /// Repetition: how often the same (action, target) may occur in the window; risk as for burst.
-    repetition_max_count: u64 = 10; "integer >= 1", "10";
+    repetition_max_count: u64 = 10; Range::at_least(1), "10";
     /// Hopping: distinct targets allowed in the window; risk as for burst.
-    hopping_max_targets: u64 = 50; "integer >= 1", "50";
+    hopping_max_targets: u64 = 50; Range::at_least(1), "50";
     /// Switching: changes of target between consecutive events allowed in the window; unset = off.
-    switching_max_count: Option<u64> = None; "integer >= 1", "unset";
+    switching_max_count: Option<u64> = None; Range::at_least(1), "unset";
     /// Weight: sum of event weights (cost) allowed in the window; risk as for burst.
-    weight_max_total: f64 = 1000.0; "number > 0", "1000.0";
+    weight_max_total: f64 = 1000.0; Range::number_from(0.0, false), "1000.0";
     /// Interval: the fixed period, in seconds, that marks bot-like pacing; unset = off.
     /// Risk = fraction of the window's gaps within `interval_tolerance_ratio` of it.
-    interval_secs: Option<f64> = None; "number > 0", "unset";
+    interval_secs: Option<f64> = None; SECS, "unset";
     /// Interval: a gap matches when |gap - interval_secs| <= ratio * interval_secs.
-    interval_tolerance_ratio: f64 = 0.2; "number in [0, 1)", "0.2";
+    interval_tolerance_ratio: f64 = 0.2; Range::number(Bound::Value(0.0), Bound::Value(1.0), (true, false)), "0.2";
     /// Interval: gaps needed in the window before the interval detector speaks.
-    interval_min_samples: u64 = 4; "integer >= 1", "4";
+    interval_min_samples: u64 = 4; Range::at_least(1), "4";
     /// Regularity: automatic detection of machine-regular pacing with no configured period. Fires when
     /// the coefficient of variation (std dev / mean) of the window's gaps is below this; risk =
     /// 1 - cv / regularity_max_cv. Unset = off (cron jobs are regular by design).
-    regularity_max_cv: Option<f64> = None; "number in (0, 10]", "unset";
+    regularity_max_cv: Option<f64> = None; Range::number(Bound::Value(0.0), Bound::Value(10.0), (false, true)), "unset";
     /// Regularity: gaps needed in the window before the regularity detector speaks.
-    regularity_min_samples: u64 = 8; "integer >= 2", "8";
+    regularity_min_samples: u64 = 8; Range::at_least(2), "8";
     /// How detector risks combine: "max" (the highest) or "weighted_sum" (min(1, sum of weight * risk)).
-    risk_combine: Combine = Combine::Max; "\"max\" | \"weighted_sum\"", "\"max\"";
+    risk_combine: Combine = Combine::Max; Range::choice(&["max", "weighted_sum"]), "\"max\"";
     /// Weight of the burst risk under "weighted_sum".
-    risk_weight_burst: f64 = 1.0; "number >= 0", "1.0";
+    risk_weight_burst: f64 = 1.0; RISK_WEIGHT, "1.0";
     /// Weight of the repetition risk under "weighted_sum".
-    risk_weight_repetition: f64 = 1.0; "number >= 0", "1.0";
+    risk_weight_repetition: f64 = 1.0; RISK_WEIGHT, "1.0";
     /// Weight of the interval risk under "weighted_sum".
-    risk_weight_interval: f64 = 1.0; "number >= 0", "1.0";
+    risk_weight_interval: f64 = 1.0; RISK_WEIGHT, "1.0";
     /// Weight of the regularity risk under "weighted_sum".
-    risk_weight_regularity: f64 = 1.0; "number >= 0", "1.0";
+    risk_weight_regularity: f64 = 1.0; RISK_WEIGHT, "1.0";
     /// Weight of the hopping risk under "weighted_sum".
-    risk_weight_hopping: f64 = 1.0; "number >= 0", "1.0";
+    risk_weight_hopping: f64 = 1.0; RISK_WEIGHT, "1.0";
     /// Weight of the switching risk under "weighted_sum".
-    risk_weight_switching: f64 = 1.0; "number >= 0", "1.0";
+    risk_weight_switching: f64 = 1.0; RISK_WEIGHT, "1.0";
     /// Weight of the weight (cost) risk under "weighted_sum".
-    risk_weight_weight: f64 = 1.0; "number >= 0", "1.0";
+    risk_weight_weight: f64 = 1.0; RISK_WEIGHT, "1.0";
     /// Risk below this is allowed.
-    allow_below: f64 = 0.3; "number in [0, 1]", "0.3";
+    allow_below: f64 = 0.3; UNIT, "0.3";
     /// Risk from allow_below up to this warns.
-    warn_below: f64 = 0.6; "number in [allow_below, 1]", "0.6";
+    warn_below: f64 = 0.6; Range::number(Bound::Key("allow_below"), Bound::Value(1.0), (true, true)), "0.6";
     /// Risk from warn_below up to this delays; from here on, block.
-    delay_below: f64 = 0.85; "number in [warn_below, 1]", "0.85";
+    delay_below: f64 = 0.85; Range::number(Bound::Key("warn_below"), Bound::Value(1.0), (true, true)), "0.85";
     /// Delay recommended at escalation level 0, in seconds.
-    delay_secs: f64 = 5.0; "number >= 0, <= delay_max_secs", "5.0";
+    delay_secs: f64 = 5.0; Range::number(Bound::Value(0.0), Bound::Key("delay_max_secs"), (true, true)), "5.0";
     /// Longest delay ever recommended, whatever the escalation, in seconds.
-    delay_max_secs: f64 = 300.0; "number >= 0, <= 31536000", "300.0";
+    delay_max_secs: f64 = 300.0; SECS_OR_ZERO, "300.0";
     /// Escalation: non-allow decisions (warn, delay, block) that raise an actor one level.
-    escalation_strikes: u64 = 3; "integer >= 1", "3";
+    escalation_strikes: u64 = 3; Range::at_least(1), "3";
     /// Escalation: highest level; 0 turns escalation off.
-    escalation_max_level: u64 = 3; "integer in [0, 10]", "3";
+    escalation_max_level: u64 = 3; Range::integer(Bound::Value(0.0), Some(Bound::Value(10.0))), "3";
     /// Escalation: risk added per level to a risk that is already at or above allow_below.
-    escalation_step: f64 = 0.15; "number in [0, 1]", "0.15";
+    escalation_step: f64 = 0.15; UNIT, "0.15";
     /// Escalation: every full period this long without a non-allow decision lowers the level by one.
-    escalation_cooldown_secs: f64 = 300.0; "number > 0, <= 31536000", "300.0";
+    escalation_cooldown_secs: f64 = 300.0; SECS, "300.0";
     /// Escalation: each level multiplies the delay by this (capped by delay_max_secs).
-    escalation_delay_factor: f64 = 2.0; "number in [1, 1000]", "2.0";
+    escalation_delay_factor: f64 = 2.0; Range::number(Bound::Value(1.0), Bound::Value(1000.0), (true, true)), "2.0";
     /// Memory cap: events kept per actor. Past it the oldest are forgotten early. Must be at least
     /// 2 * burst_max_events, so a capped actor's burst risk is already 1.0 and no decision changes
     /// under "max".
-    max_events_per_actor: u64 = 10_000; "integer >= 2 * burst_max_events, <= 100000000", "10000";
+    max_events_per_actor: u64 = 10_000; Range::integer(Bound::Twice("burst_max_events"), Some(Bound::Value(MAX_EVENTS_CAP as f64))), "10000";
     /// Timestamps further than this ahead of the guard's clock are taken as clock + this, so one bad
     /// timestamp cannot wipe an actor's window.
-    future_tolerance_secs: f64 = 60.0; "number >= 0", "60.0";
+    future_tolerance_secs: f64 = 60.0; SECS_OR_ZERO, "60.0";
     /// CLI: a wrapped command running longer than this many seconds is a runaway: SIGTERM to its
     /// process group (exit 124), then SIGKILL after kill_grace_secs (exit 137). Unset = no limit;
     /// `--max-runtime` overrides.
-    max_runtime_secs: Option<f64> = None; "number > 0", "unset";
+    max_runtime_secs: Option<f64> = None; SECS, "unset";
     /// CLI: seconds between SIGTERM and SIGKILL when stopping a runaway; `--kill-after` overrides.
-    kill_grace_secs: f64 = 10.0; "number >= 0, <= 31536000", "10.0";
+    kill_grace_secs: f64 = 10.0; SECS_OR_ZERO, "10.0";
     /// CLI overlap: most runs of one actor's job at once (counted across invocations, crashed
     /// wrappers ignored); unset = no limit. `--max-concurrent` overrides.
-    max_concurrent: Option<u64> = None; "integer >= 1", "unset";
+    max_concurrent: Option<u64> = None; Range::at_least(1), "unset";
     /// CLI overlap: at max_concurrent, "refuse" (exit 75) or "wait" for a run to end.
-    on_overlap: OnOverlap = OnOverlap::Refuse; "\"refuse\" | \"wait\"", "\"refuse\"";
+    on_overlap: OnOverlap = OnOverlap::Refuse; Range::choice(&["refuse", "wait"]), "\"refuse\"";
 }
 
 /// Longest window, delay and cool-down accepted: one year, in seconds.
 pub const MAX_SECS: f64 = 31_536_000.0;
 const MAX_EVENTS_CAP: u64 = 100_000_000;
 
-type Spans = BTreeMap<&'static str, Range<usize>>;
+type Spans = BTreeMap<&'static str, Span<usize>>;
 
 /// A whole configuration: global settings, the actor cap and per-actor overrides.
 ///
@@ -260,8 +329,7 @@ impl Config {
 
     /// Parses and validates TOML text; `origin` names it in errors (a path, or `<stdin>`).
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let located =
-            |err: ConfigError, span: Option<Range<usize>>| locate(err, text, origin, span);
+        let located = |err: ConfigError, span: Option<Span<usize>>| locate(err, text, origin, span);
         let doc: RawDocument = toml::from_str(text).map_err(|e| {
             let err = ConfigError::new(None, e.message().trim_end().to_string());
             located(err, e.span())
@@ -366,7 +434,7 @@ fn locate(
     mut err: ConfigError,
     text: &str,
     origin: &str,
-    span: Option<Range<usize>>,
+    span: Option<Span<usize>>,
 ) -> ConfigError {
     err.origin = Some(origin.to_string());
     if let Some(span) = span {
@@ -391,158 +459,9 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 type Invalid = (&'static str, String);
 
-fn finite(key: &'static str, v: f64) -> Result<f64, Invalid> {
-    if v.is_finite() {
-        Ok(v)
-    } else {
-        Err((key, format!("must be a finite number, found {v}")))
-    }
-}
-
-fn in_range(key: &'static str, v: f64, lo: f64, hi: f64, what: &str) -> Result<(), Invalid> {
-    if finite(key, v)? < lo || v > hi {
-        return Err((key, format!("must be {what}, found {v}")));
-    }
-    Ok(())
-}
-
-fn positive(key: &'static str, v: f64, hi: f64) -> Result<(), Invalid> {
-    if finite(key, v)? <= 0.0 || v > hi {
-        return Err((
-            key,
-            format!("must be greater than 0 and at most {hi}, found {v}"),
-        ));
-    }
-    Ok(())
-}
-
-fn at_least(key: &'static str, v: u64, lo: u64) -> Result<(), Invalid> {
-    if v < lo {
-        return Err((key, format!("must be at least {lo}, found {v}")));
-    }
-    Ok(())
-}
-
 /// Checks one actor's resolved settings; returns the offending key and why.
 fn validate_settings(s: &Settings) -> Result<(), Invalid> {
-    positive("window_secs", s.window_secs, MAX_SECS)?;
-    at_least("burst_max_events", s.burst_max_events, 1)?;
-    at_least("repetition_max_count", s.repetition_max_count, 1)?;
-    at_least("hopping_max_targets", s.hopping_max_targets, 1)?;
-    if let Some(v) = s.switching_max_count {
-        at_least("switching_max_count", v, 1)?;
-    }
-    positive("weight_max_total", s.weight_max_total, f64::MAX)?;
-    if let Some(v) = s.interval_secs {
-        positive("interval_secs", v, MAX_SECS)?;
-    }
-    in_range(
-        "interval_tolerance_ratio",
-        s.interval_tolerance_ratio,
-        0.0,
-        0.999_999,
-        "in [0, 1)",
-    )?;
-    at_least("interval_min_samples", s.interval_min_samples, 1)?;
-    if let Some(v) = s.regularity_max_cv {
-        positive("regularity_max_cv", v, 10.0)?;
-    }
-    at_least("regularity_min_samples", s.regularity_min_samples, 2)?;
-    for (key, w) in [
-        ("risk_weight_burst", s.risk_weight_burst),
-        ("risk_weight_repetition", s.risk_weight_repetition),
-        ("risk_weight_interval", s.risk_weight_interval),
-        ("risk_weight_regularity", s.risk_weight_regularity),
-        ("risk_weight_hopping", s.risk_weight_hopping),
-        ("risk_weight_switching", s.risk_weight_switching),
-        ("risk_weight_weight", s.risk_weight_weight),
-    ] {
-        in_range(key, w, 0.0, 1e6, "at least 0 (and at most 1e6)")?;
-    }
-    in_range("allow_below", s.allow_below, 0.0, 1.0, "in [0, 1]")?;
-    in_range("warn_below", s.warn_below, 0.0, 1.0, "in [0, 1]")?;
-    in_range("delay_below", s.delay_below, 0.0, 1.0, "in [0, 1]")?;
-    if s.warn_below < s.allow_below {
-        return Err((
-            "warn_below",
-            format!(
-                "risk bands are out of order: warn_below ({}) must be >= allow_below ({})",
-                s.warn_below, s.allow_below
-            ),
-        ));
-    }
-    if s.delay_below < s.warn_below {
-        return Err((
-            "delay_below",
-            format!(
-                "risk bands are out of order: delay_below ({}) must be >= warn_below ({})",
-                s.delay_below, s.warn_below
-            ),
-        ));
-    }
-    in_range(
-        "delay_max_secs",
-        s.delay_max_secs,
-        0.0,
-        MAX_SECS,
-        "in [0, 31536000]",
-    )?;
-    in_range(
-        "delay_secs",
-        s.delay_secs,
-        0.0,
-        s.delay_max_secs,
-        "in [0, delay_max_secs]",
-    )?;
-    at_least("escalation_strikes", s.escalation_strikes, 1)?;
-    if s.escalation_max_level > 10 {
-        return Err((
-            "escalation_max_level",
-            format!("must be at most 10, found {}", s.escalation_max_level),
-        ));
-    }
-    in_range("escalation_step", s.escalation_step, 0.0, 1.0, "in [0, 1]")?;
-    positive(
-        "escalation_cooldown_secs",
-        s.escalation_cooldown_secs,
-        MAX_SECS,
-    )?;
-    in_range(
-        "escalation_delay_factor",
-        s.escalation_delay_factor,
-        1.0,
-        1000.0,
-        "in [1, 1000]",
-    )?;
-    let min_cap = s.burst_max_events.saturating_mul(2);
-    if s.max_events_per_actor < min_cap || s.max_events_per_actor > MAX_EVENTS_CAP {
-        return Err((
-            "max_events_per_actor",
-            format!(
-                "must be between 2 * burst_max_events ({min_cap}) and {MAX_EVENTS_CAP}, found {}; \
-                 raise it or lower burst_max_events",
-                s.max_events_per_actor
-            ),
-        ));
-    }
-    if let Some(v) = s.max_runtime_secs {
-        positive("max_runtime_secs", v, MAX_SECS)?;
-    }
-    in_range(
-        "kill_grace_secs",
-        s.kill_grace_secs,
-        0.0,
-        MAX_SECS,
-        "in [0, 31536000]",
-    )?;
-    in_range(
-        "future_tolerance_secs",
-        s.future_tolerance_secs,
-        0.0,
-        MAX_SECS,
-        "in [0, 31536000]",
-    )?;
-    Ok(())
+    check_ranges(s)
 }
 
 #[cfg(test)]
