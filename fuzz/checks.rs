@@ -2,20 +2,19 @@
 //! stable test that replays the checked-in corpus (tests/fuzz_corpus.rs). Every check must hold for
 //! any input: no panic, and the stated property.
 //!
-//! The binary's parsers are pulled in by path, so the fuzzers test the code the binary runs.
+//! The parsers and the state codec are the library's (`pattern_guard::input`,
+//! `pattern_guard::journal`, both behind features the binary turns on), so the fuzzers test the
+//! code the binary runs.
 
 #![allow(dead_code)]
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use pattern_guard::{Combine, Config, Event, Guard, ManualClock};
+use pattern_guard::input::{self, time};
+use pattern_guard::{journal, Combine, Config, Event, Guard, ManualClock};
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-#[path = "../src/cli/replay/input.rs"]
-mod input;
-#[path = "../src/cli/state.rs"]
-mod state;
 
 /// Config text: parsing never panics; an accepted config builds a guard, and an error names a
 /// place in the text.
@@ -37,24 +36,25 @@ pub fn config(data: &[u8]) {
 }
 
 /// State files: decoding never panics; whatever loads re-encodes into a file that loads to the
-/// same memory.
+/// same memory (and the same extra bytes, where the CLI keeps its running instances).
 pub fn state(data: &[u8]) {
-    let _ = state::decode(data);
-    let guard = Guard::new();
-    let Ok(state::Applied { running, .. }) = state::apply(data, &guard) else {
+    let Ok(parsed) = journal::decode(data) else {
         return;
     };
-    let saved = state::StateData {
-        snapshot: guard.export(),
-        running,
+    let guard = Guard::new();
+    let Ok(applied) = parsed.apply(&guard) else {
+        return;
     };
-    let bytes = state::encode(&saved).expect("a loaded state encodes");
+    let snapshot = guard.export();
+    let bytes = journal::encode(&snapshot, &applied.extra).expect("a loaded state encodes");
     let again = Guard::new();
-    let loaded = state::apply(&bytes, &again).expect("a re-encoded state loads");
-    assert_eq!(loaded.journal.0, 0);
+    let loaded = journal::decode(&bytes)
+        .and_then(|j| j.apply(&again))
+        .expect("a re-encoded state loads");
+    assert_eq!(loaded.appended.0, 0);
     assert!(loaded.damaged_tail.is_none());
-    assert_eq!(loaded.running, saved.running);
-    assert_eq!(again.export(), saved.snapshot);
+    assert_eq!(loaded.extra, applied.extra);
+    assert_eq!(again.export(), snapshot);
 }
 
 /// Replay lines and times: parsers never panic, and a time that parses prints back to itself.
@@ -75,15 +75,15 @@ pub fn replay_line(data: &[u8]) {
             assert!(!drop_query || !e.target.contains('?'));
         }
     }
-    if let Ok(ns) = input::rfc3339(text) {
-        let printed = input::format_rfc3339(ns);
+    if let Ok(ns) = time::rfc3339(text) {
+        let printed = time::format_rfc3339(ns);
         assert_eq!(
-            input::rfc3339(&printed),
+            time::rfc3339(&printed),
             Ok(ns / 1_000_000 * 1_000_000),
             "{text} -> {printed}"
         );
     }
-    let _ = input::event_time(text);
+    let _ = time::event_time(text);
 }
 
 /// Reads the fuzzer's bytes as small numbers; zeros once they run out.

@@ -55,6 +55,10 @@ mod escalation;
 mod event;
 mod guard;
 mod hash;
+#[cfg(feature = "input")]
+pub mod input;
+#[cfg(feature = "journal")]
+pub mod journal;
 mod policy;
 mod snapshot;
 mod store;

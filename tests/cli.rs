@@ -1,3 +1,4 @@
+#![cfg(feature = "cli")] // runs the binary, which needs the `cli` feature
 //! The `pattern-guard` binary as users run it: each test has its own state and config dirs.
 
 use std::path::{Path, PathBuf};

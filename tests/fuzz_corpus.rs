@@ -1,3 +1,4 @@
+#![cfg(all(feature = "input", feature = "journal"))]
 //! The fuzz targets' checks (fuzz/checks.rs) over the checked-in corpus (fuzz/corpus/TARGET/),
 //! on stable Rust: every input the fuzzers kept, and every crash they found (added as a regression
 //! input), still passes. Running the fuzzers themselves needs cargo-fuzz and a nightly toolchain:

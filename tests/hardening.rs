@@ -1,3 +1,4 @@
+#![cfg(feature = "cli")] // runs the binary, which needs the `cli` feature
 //! Hardening through the real binary: concurrency, crashes, orphans, hostile state, arguments and
 //! configuration. Bounded versions of what `scripts/reliability.sh` runs at full size (figures in
 //! docs/RELIABILITY.md).

@@ -1,3 +1,4 @@
+#![cfg(feature = "cli")] // runs the binary, which needs the `cli` feature
 //! `pattern-guard replay` through the real binary, on small handwritten inputs.
 
 use std::io::Write;

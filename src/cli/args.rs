@@ -1,6 +1,6 @@
 //! The command line, defined once with clap: help, the man page and shell completions all come
-//! from [`Cli`]. Nothing outside this file sees clap types; [`Cli`] is turned into plain options
-//! by the caller.
+//! from [`Cli`]. Only [`options`](super::options) reads these types: it turns them, with the
+//! configuration, into the plain options the commands take.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -337,7 +337,8 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
 
 /// Parses an event time: RFC 3339 or seconds (from 10^11 on, milliseconds) since the epoch.
 fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
-    super::replay::input::event_time(s).map(|ns| std::time::UNIX_EPOCH + Duration::from_nanos(ns))
+    pattern_guard::input::time::event_time(s)
+        .map(|ns| std::time::UNIX_EPOCH + Duration::from_nanos(ns))
 }
 
 /// `30s`, `5m`, `1h30m`, `250ms`, `2d`, or plain (fractional) seconds.

@@ -1,4 +1,5 @@
-//! Exit codes: part of the interface, as GNU `timeout` defines them, plus block.
+//! How pattern-guard ends: the exit codes (part of the interface, as GNU `timeout` defines them,
+//! plus block) and [`Failure`], everything that ends in 125.
 //!
 //! | code | meaning |
 //! |---|---|
@@ -9,6 +10,19 @@
 //! | 137 | the guard had to SIGKILL the child after the grace period |
 //! | 125 | pattern-guard itself failed: bad flags, bad config, unusable state |
 //! | 126 / 127 | the command exists but cannot be run / was not found |
+
+/// Everything that makes pattern-guard itself fail (exit 125).
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Config(#[from] pattern_guard::Error),
+    #[error("{0}")]
+    State(#[from] super::state::StateError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
 
 /// Why pattern-guard exits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,6 @@
-//! Running the guarded command and watching over it.
+//! Running the guarded command and watching over it: [`run`] spawns it, supervises it (signals
+//! forwarded, the runtime limit), stops it with [`stop_with_signal`] when it runs away, and maps
+//! how it ended to an exit code.
 //!
 //! - The child starts in its own process group, so a stop reaches its whole tree.
 //! - INT, TERM, HUP and QUIT received by pattern-guard are forwarded to that group.
@@ -15,16 +17,19 @@
 
 use std::ffi::OsString;
 use std::io::ErrorKind;
-use std::time::Duration;
-
 use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::time::Duration;
 
 use nix::sys::signal::{killpg, sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::unistd::{getpgrp, tcgetpgrp, tcsetpgrp, Pid};
-use tokio::signal::unix::{signal, Signal as Stream, SignalKind};
+use tokio::process::Child;
 use tokio::time::{sleep_until, Instant};
 
 use super::exit_code::Exit;
+use super::output::human;
+use super::signals::Signals;
 
 /// How long a child may run, and how long it gets between TERM and KILL.
 #[derive(Debug, Clone, Copy)]
@@ -33,135 +38,48 @@ pub struct Limits {
     pub kill_after: Duration,
 }
 
-/// The signals pattern-guard forwards, listened for from before the child starts.
-pub struct Signals {
-    streams: Vec<(Signal, Stream)>,
+/// A running command: the child, its process group, and how it is shown in messages.
+struct Running {
+    child: Child,
+    pgid: Pid,
+    shown: String,
+    /// Whether the child was given the terminal (and it must be taken back).
+    terminal: bool,
 }
 
-impl Signals {
-    pub fn install() -> std::io::Result<Signals> {
-        let mut streams = Vec::new();
-        for (sig, kind) in [
-            (Signal::SIGINT, SignalKind::interrupt()),
-            (Signal::SIGTERM, SignalKind::terminate()),
-            (Signal::SIGHUP, SignalKind::hangup()),
-            (Signal::SIGQUIT, SignalKind::quit()),
-        ] {
-            streams.push((sig, signal(kind)?));
-        }
-        Ok(Signals { streams })
-    }
-
-    /// The next signal received.
-    pub async fn recv(&mut self) -> Signal {
-        let futures = self.streams.iter_mut().map(|(sig, stream)| {
-            let sig = *sig;
-            Box::pin(async move {
-                stream.recv().await;
-                sig
-            })
-        });
-        futures_select_all(futures).await
-    }
-}
-
-/// Waits for the first of several futures (a tiny `select_all`, to avoid a dependency).
-async fn futures_select_all<F>(futures: impl Iterator<Item = std::pin::Pin<Box<F>>>) -> Signal
-where
-    F: std::future::Future<Output = Signal>,
-{
-    let mut futures: Vec<_> = futures.collect();
-    std::future::poll_fn(move |cx| {
-        for f in futures.iter_mut() {
-            if let std::task::Poll::Ready(sig) = f.as_mut().poll(cx) {
-                return std::task::Poll::Ready(sig);
-            }
-        }
-        std::task::Poll::Pending
-    })
-    .await
-}
-
-/// Waits `duration`, or until a signal arrives (returned).
-pub async fn wait_or_signal(duration: Duration, signals: &mut Signals) -> Option<Signal> {
-    tokio::select! {
-        () = tokio::time::sleep(duration) => None,
-        sig = signals.recv() => Some(sig),
-    }
-}
-
-/// Waits `duration` like [`wait_or_signal`], drawing a countdown on stderr when it is a terminal
-/// (never into a pipe or a log).
-pub async fn countdown(duration: Duration, signals: &mut Signals) -> Option<Signal> {
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return wait_or_signal(duration, signals).await;
-    }
-    let bar = indicatif::ProgressBar::new(duration.as_millis() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("pattern-guard: waiting {bar:30} {msg} left")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let end = Instant::now() + duration;
-    let outcome = loop {
-        let now = Instant::now();
-        if now >= end {
-            break None;
-        }
-        let left = end - now;
-        bar.set_position((duration - left).as_millis() as u64);
-        bar.set_message(human(left));
-        if let Some(sig) = wait_or_signal(left.min(Duration::from_millis(100)), signals).await {
-            break Some(sig);
-        }
-    };
-    bar.finish_and_clear();
-    outcome
-}
-
-/// The pause between `--repeat` runs: on a terminal, a bar with the runs done and the time to the
-/// next (drawn only between runs: while the command runs the terminal is its own).
-pub async fn pause_between_runs(
-    duration: Duration,
-    done: u64,
-    total: u64,
-    signals: &mut Signals,
-) -> Option<Signal> {
-    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        return wait_or_signal(duration, signals).await;
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "pattern-guard: {bar:30} run {pos}/{len}, next in {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_position(done);
-    let end = Instant::now() + duration;
-    let outcome = loop {
-        let now = Instant::now();
-        if now >= end {
-            break None;
-        }
-        bar.set_message(human(end - now));
-        if let Some(sig) =
-            wait_or_signal((end - now).min(Duration::from_millis(100)), signals).await
-        {
-            break Some(sig);
-        }
-    };
-    bar.finish_and_clear();
-    outcome
+/// How a run ended.
+enum Ended {
+    /// It exited (or died of a signal) by itself.
+    Exited(std::io::Result<ExitStatus>),
+    /// The guard stopped it; `killed` when SIGKILL was needed.
+    Stopped {
+        killed: bool,
+        status: std::io::Result<ExitStatus>,
+    },
 }
 
 /// Runs `argv` to completion under `limits`; returns how it ended.
-#[allow(unsafe_code)] // the binary's one unsafe block: `pre_exec`, explained at the block
 pub async fn run(
     argv: &[OsString],
     env: &[(&str, String)],
     limits: Limits,
     signals: &mut Signals,
 ) -> Exit {
+    let mut running = match spawn(argv, env) {
+        Ok(running) => running,
+        Err(exit) => return exit,
+    };
+    let ended = supervise(&mut running, limits, signals).await;
+    if running.terminal {
+        take_terminal_back();
+    }
+    exit_of(ended, &running.shown)
+}
+
+/// Starts the command in its own process group (at a terminal, as its foreground group), with a
+/// parent-death signal on Linux. `Err` is the exit for a command that cannot start.
+#[allow(unsafe_code)] // the binary's one unsafe block: `pre_exec`, explained at the block
+fn spawn(argv: &[OsString], env: &[(&str, String)]) -> Result<Running, Exit> {
     let mut command = tokio::process::Command::new(&argv[0]);
     command.args(&argv[1..]).process_group(0);
     for (k, v) in env {
@@ -183,82 +101,112 @@ pub async fn run(
             Ok(())
         });
     }
-    let shown = argv[0].to_string_lossy();
-    let mut child = match command.spawn() {
+    let shown = argv[0].to_string_lossy().into_owned();
+    let child = match command.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == ErrorKind::NotFound => {
             eprintln!("pattern-guard: cannot run '{shown}': command not found");
-            return Exit::NotFound;
+            return Err(Exit::NotFound);
         }
         Err(e) => {
             eprintln!("pattern-guard: cannot run '{shown}': {e}");
-            return Exit::CannotRun;
+            return Err(Exit::CannotRun);
         }
     };
-    let Some(pgid) = child
+    let pgid = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .map(Pid::from_raw)
-    else {
-        return Exit::Failure;
-    };
+        .ok_or(Exit::Failure)?;
+    Ok(Running {
+        child,
+        pgid,
+        shown,
+        terminal,
+    })
+}
 
-    let far = Instant::now() + Duration::from_secs(100 * 365 * 86_400);
-    let mut term_at = limits.max_runtime.map_or(far, |d| Instant::now() + d);
-    let mut kill_at = far;
-    let mut stopped = false;
-    let mut killed = false;
-    let status = loop {
+/// Waits for the command, forwarding signals to its group, and stops it at its maximum runtime.
+async fn supervise(running: &mut Running, limits: Limits, signals: &mut Signals) -> Ended {
+    let deadline = limits.max_runtime.map(|d| Instant::now() + d);
+    let past_runtime = async {
+        match deadline {
+            Some(at) => sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(past_runtime);
+    loop {
         tokio::select! {
-            status = child.wait() => break status,
-            sig = signals.recv() => {
-                tracing::debug!(signal = %sig, "forwarding to the command");
-                let _ = killpg(pgid, sig);
-            }
-            () = sleep_until(term_at), if !stopped => {
+            status = running.child.wait() => return Ended::Exited(status),
+            sig = signals.recv() => forward(running.pgid, sig),
+            () = &mut past_runtime => {
                 eprintln!(
-                    "pattern-guard: '{shown}' ran past its maximum runtime of {}; sending SIGTERM",
+                    "pattern-guard: '{}' ran past its maximum runtime of {}; sending SIGTERM",
+                    running.shown,
                     human(limits.max_runtime.unwrap_or_default())
                 );
-                let _ = killpg(pgid, Signal::SIGTERM);
-                stopped = true;
-                term_at = far;
-                kill_at = Instant::now() + limits.kill_after;
+                return stop_with_signal(running, Signal::SIGTERM, limits.kill_after, signals)
+                    .await;
             }
-            () = sleep_until(kill_at), if stopped && !killed => {
+        }
+    }
+}
+
+/// Sends `signal` to the command's group and gives it `grace` to exit (forwarding signals
+/// meanwhile); then SIGKILL. Either way no process of the group is left: stragglers get until
+/// the end of the grace period, then SIGKILL.
+async fn stop_with_signal(
+    running: &mut Running,
+    signal: Signal,
+    grace: Duration,
+    signals: &mut Signals,
+) -> Ended {
+    let _ = killpg(running.pgid, signal);
+    let deadline = Instant::now() + grace;
+    let (status, killed) = loop {
+        tokio::select! {
+            status = running.child.wait() => break (status, false),
+            sig = signals.recv() => forward(running.pgid, sig),
+            () = sleep_until(deadline) => {
                 eprintln!(
-                    "pattern-guard: '{shown}' still running {} after SIGTERM; sending SIGKILL",
-                    human(limits.kill_after)
+                    "pattern-guard: '{}' still running {} after {signal}; sending SIGKILL",
+                    running.shown,
+                    human(grace)
                 );
-                let _ = killpg(pgid, Signal::SIGKILL);
-                killed = true;
+                let _ = killpg(running.pgid, Signal::SIGKILL);
+                break (running.child.wait().await, true);
             }
         }
     };
-    if stopped {
-        clear_group(pgid, kill_at.max(Instant::now()), signals).await;
-    }
-    if terminal {
-        take_terminal_back();
-    }
+    clear_group(running.pgid, deadline, signals).await;
+    Ended::Stopped { killed, status }
+}
+
+fn forward(pgid: Pid, sig: Signal) {
+    tracing::debug!(signal = %sig, "forwarding to the command");
+    let _ = killpg(pgid, sig);
+}
+
+/// The exit code for how a run ended (the table in [`exit_code`](super::exit_code)).
+fn exit_of(ended: Ended, shown: &str) -> Exit {
+    let (status, stopped) = match ended {
+        Ended::Exited(status) => (status, None),
+        Ended::Stopped { killed, status } => (status, Some(killed)),
+    };
     let status = match status {
-        Ok(s) => s,
+        Ok(status) => status,
         Err(e) => {
             eprintln!("pattern-guard: lost track of '{shown}': {e}");
             return Exit::Failure;
         }
     };
-    if killed {
-        return Exit::Killed;
-    }
-    if stopped {
-        return Exit::Stopped;
-    }
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => Exit::Child(u8::try_from(code & 0xff).unwrap_or(1)),
-        (None, Some(sig)) => Exit::ChildSignal(sig),
-        (None, None) => Exit::Failure,
+    match (stopped, status.code(), status.signal()) {
+        (Some(true), _, _) => Exit::Killed,
+        (Some(false), _, _) => Exit::Stopped,
+        (None, Some(code), _) => Exit::Child(u8::try_from(code & 0xff).unwrap_or(1)),
+        (None, None, Some(sig)) => Exit::ChildSignal(sig),
+        (None, None, None) => Exit::Failure,
     }
 }
 
@@ -298,41 +246,7 @@ async fn clear_group(pgid: Pid, deadline: Instant, signals: &mut Signals) {
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(20)) => {}
-            sig = signals.recv() => { let _ = killpg(pgid, sig); }
+            sig = signals.recv() => forward(pgid, sig),
         }
-    }
-}
-
-/// `56s`, `2m5s`, `1h30m`, `250ms`.
-pub fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 && ms > 0 && d.as_secs() == 0 {
-        return format!("{ms}ms");
-    }
-    let mut secs = d.as_secs() + u64::from(d.subsec_millis() >= 500);
-    let (h, m) = (secs / 3600, (secs % 3600) / 60);
-    secs %= 60;
-    match (h, m, secs) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, 0) => format!("{m}m"),
-        (0, m, s) => format!("{m}m{s}s"),
-        (h, 0, _) => format!("{h}h"),
-        (h, m, _) => format!("{h}h{m}m"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_read_like_people_write_them() {
-        assert_eq!(human(Duration::from_secs(56)), "56s");
-        assert_eq!(human(Duration::from_secs(125)), "2m5s");
-        assert_eq!(human(Duration::from_secs(5400)), "1h30m");
-        assert_eq!(human(Duration::from_millis(250)), "250ms");
-        assert_eq!(human(Duration::from_millis(1500)), "2s");
-        assert_eq!(human(Duration::ZERO), "0s");
     }
 }

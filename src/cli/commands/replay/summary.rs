@@ -11,8 +11,9 @@ use std::time::Duration;
 use pattern_guard::{Assessment, Detector};
 use serde_json::{json, Value};
 
-use super::input::format_rfc3339;
-use crate::cli::supervise::human;
+use pattern_guard::input::time::format_rfc3339;
+
+use crate::cli::output::human;
 
 /// Actors the summary keeps statistics for at once.
 pub const MAX_TRACKED: usize = 100_000;
@@ -49,8 +50,9 @@ pub struct ActorSummary {
     pub peak_level: u8,
     /// When it first got warn, delay, block.
     pub first: [Option<u64>; 3],
-    /// Detectors with a risk above zero on any of its warn, delay or block events.
-    pub fired: u8,
+    /// Detectors with a risk above zero on any of its warn, delay or block events, one bit each
+    /// in [`Detector::ALL`] order.
+    pub fired: u32,
     pub spark: Spark,
 }
 
@@ -133,11 +135,14 @@ impl Summary {
     }
 }
 
-fn detector_bit(d: Detector) -> u8 {
-    Detector::ALL.iter().position(|x| *x == d).unwrap_or(0) as u8
+// One bit per detector in `ActorSummary::fired`.
+const _: () = assert!(Detector::ALL.len() <= 32);
+
+fn detector_bit(d: Detector) -> u32 {
+    Detector::ALL.iter().position(|x| *x == d).unwrap_or(0) as u32
 }
 
-fn fired_names(bits: u8) -> Vec<&'static str> {
+fn fired_names(bits: u32) -> Vec<&'static str> {
     Detector::ALL
         .iter()
         .enumerate()

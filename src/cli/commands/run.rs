@@ -1,0 +1,260 @@
+//! Guarding a command: `pattern-guard [OPTIONS] -- COMMAND [ARGS...]`.
+//!
+//! Each run is one event. Under the actor's lock the overlap limit is checked and the event
+//! assessed ([`admit`]); then the decision is reported and enacted ([`act`]): allow runs the
+//! command, warn runs it with a line on stderr, delay waits first, block does not run it. With
+//! `--repeat N` this happens N times in one process, `--interval` apart.
+
+use std::time::{Duration, SystemTime};
+
+use pattern_guard::{Assessment, Config, Decision, Event, Guard};
+
+use crate::cli::exit_code::{Exit, Failure};
+use crate::cli::options::RunPlan;
+use crate::cli::output::{human, reasons, Printer};
+use crate::cli::progress::Progress;
+use crate::cli::signals::{self, Signals};
+use crate::cli::state::{self, History, Instance};
+use crate::cli::supervise;
+
+/// How often a run waiting for an overlap slot looks again.
+const SLOT_POLL: Duration = Duration::from_millis(200);
+
+/// What the run loop needs besides the plan.
+struct Runner<'a> {
+    store: &'a dyn History,
+    guard: Guard,
+    plan: &'a RunPlan,
+    printer: Printer,
+    progress: Progress,
+    signals: Signals,
+}
+
+/// Runs the plan: `repeat` runs, each checked, acted on and (when allowed) run.
+pub async fn run(
+    store: &dyn History,
+    config: Config,
+    plan: &RunPlan,
+    printer: Printer,
+) -> Result<Exit, Failure> {
+    let mut runner = Runner {
+        store,
+        guard: Guard::from_config(config)?,
+        plan,
+        printer,
+        progress: Progress::new(printer.is_quiet()),
+        signals: Signals::install()?,
+    };
+    let mut last = Exit::Success;
+    for iteration in 1..=plan.repeat {
+        if iteration > 1 {
+            if let Some(exit) = runner.pause(iteration - 1).await {
+                return Ok(exit);
+            }
+        }
+        match runner.once(iteration).await? {
+            Step::Ran(exit) => last = exit,
+            Step::Stop(exit) => return Ok(exit),
+        }
+        // A command that cannot be started will not start on the next iteration either.
+        if matches!(last, Exit::Failure | Exit::NotFound | Exit::CannotRun) {
+            return Ok(last);
+        }
+    }
+    Ok(last)
+}
+
+/// How one iteration ended.
+enum Step {
+    /// The command ran (or, in a dry run, would have): its exit.
+    Ran(Exit),
+    /// Stop here with this exit: blocked, refused, interrupted.
+    Stop(Exit),
+}
+
+/// The outcome of asking to run under the actor's lock.
+enum Gate {
+    /// The overlap limit is reached: this many runs are going.
+    Busy(usize),
+    /// The event was checked (and, with an overlap limit and unless blocked, this run registered).
+    Checked(Assessment),
+}
+
+impl Runner<'_> {
+    /// One iteration: admit, act, run, release.
+    async fn once(&mut self, iteration: u64) -> Result<Step, Failure> {
+        let plan = self.plan;
+        let event = Event::new(
+            plan.event.actor.as_str(),
+            plan.event.action.as_str(),
+            plan.target(),
+            SystemTime::now(),
+        )
+        .with_weight(plan.event.weight);
+        let assessment = match self.admit_or_wait(&event).await? {
+            Ok(a) => a,
+            Err(exit) => return Ok(Step::Stop(exit)),
+        };
+        let registered =
+            plan.overlap.max.is_some() && !plan.dry_run && assessment.decision != Decision::Block;
+        let acted = self.act(&assessment).await;
+        let ran = if acted.is_none() {
+            let env = [("PATTERN_GUARD_ITERATION", iteration.to_string())];
+            Some(supervise::run(&plan.argv, &env, plan.limits, &mut self.signals).await)
+        } else {
+            None
+        };
+        if registered {
+            self.release()?;
+        }
+        Ok(match (acted, ran) {
+            (Some(exit), _) => Step::Stop(exit),
+            (None, Some(exit)) => Step::Ran(exit),
+            (None, None) => Step::Ran(Exit::Success),
+        })
+    }
+
+    /// Between `--repeat` runs with `--interval`: on a terminal, a bar with the runs done and the
+    /// time to the next. `Some(exit)` when a signal ended the wait.
+    async fn pause(&mut self, done: u64) -> Option<Exit> {
+        let pause = self.plan.interval?;
+        let bar = self.progress.bar(
+            self.plan.repeat,
+            "pattern-guard: {bar:30} run {pos}/{len}, next in {msg}",
+        );
+        let show = |bar: &indicatif::ProgressBar, _: Duration, left: Duration| {
+            bar.set_position(done);
+            bar.set_message(human(left));
+        };
+        signals::wait_showing(pause, bar, show, &mut self.signals)
+            .await
+            .map(|sig| Exit::Interrupted(sig as i32))
+    }
+
+    /// Admits the run, waiting for a slot when the overlap limit says wait. `Err(exit)` when it
+    /// must not run: refused at the limit, or interrupted while waiting.
+    async fn admit_or_wait(
+        &mut self,
+        event: &Event<'_>,
+    ) -> Result<Result<Assessment, Exit>, Failure> {
+        let plan = self.plan;
+        let mut waited = false;
+        loop {
+            match self.admit(event)? {
+                Gate::Checked(a) => return Ok(Ok(a)),
+                Gate::Busy(n) if plan.overlap.wait && !plan.dry_run => {
+                    if !waited {
+                        self.printer.note(format!(
+                            "waiting: actor '{}' already has {n} run(s) of '{}' going (max_concurrent {})",
+                            plan.event.actor,
+                            plan.shown,
+                            plan.overlap.max.unwrap_or(n)
+                        ));
+                    }
+                    waited = true;
+                    if let Some(sig) = signals::wait_or_signal(SLOT_POLL, &mut self.signals).await {
+                        return Ok(Err(Exit::Interrupted(sig as i32)));
+                    }
+                }
+                Gate::Busy(n) => {
+                    self.printer.alert(format!(
+                        "not starting '{}': actor '{}' already has {n} run(s) going (max_concurrent {})",
+                        plan.shown,
+                        plan.event.actor,
+                        plan.overlap.max.unwrap_or(n)
+                    ));
+                    return Ok(Err(Exit::Blocked(plan.block_exit_code)));
+                }
+            }
+        }
+    }
+
+    /// Under the actor's lock: the overlap limit, then the check; reports a set-aside state.
+    fn admit(&self, event: &Event<'_>) -> Result<Gate, Failure> {
+        let save = !self.plan.dry_run;
+        let max = self.plan.overlap.max;
+        let (gate, notice) =
+            state::transact(self.store, event.actor(), &self.guard, save, |txn| {
+                if let Some(max) = max {
+                    if txn.running.len() >= max {
+                        return Gate::Busy(txn.running.len());
+                    }
+                }
+                let a = txn.assess(event);
+                if save && max.is_some() && a.decision != Decision::Block {
+                    txn.running.push(Instance::me());
+                }
+                Gate::Checked(a)
+            })?;
+        if let Some(notice) = notice {
+            self.printer.always(notice);
+        }
+        Ok(gate)
+    }
+
+    /// Takes this run off the actor's list of running instances.
+    fn release(&self) -> Result<(), Failure> {
+        let me = std::process::id();
+        state::transact(
+            self.store,
+            &self.plan.event.actor,
+            &self.guard,
+            true,
+            |txn| {
+                txn.running.retain(|i| i.pid != me);
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Reports and enacts a decision before the run; `Some(exit)` when the command must not run.
+    async fn act(&mut self, a: &Assessment) -> Option<Exit> {
+        let plan = self.plan;
+        let (actor, shown) = (&plan.event.actor, &plan.shown);
+        let dry = if plan.dry_run {
+            " (dry run: not enforced)"
+        } else {
+            ""
+        };
+        let (risk, why) = (a.risk, reasons(a));
+        match a.decision {
+            Decision::Allow => {
+                if plan.explain || plan.dry_run {
+                    self.printer.always(format!(
+                        "allow '{shown}' for actor '{actor}' (risk {risk:.2}): {why}{dry}"
+                    ));
+                }
+                None
+            }
+            Decision::Warn => {
+                self.printer.note(format!(
+                    "warning: unusual runs of '{shown}' for actor '{actor}' (risk {risk:.2}): {why}{dry}"
+                ));
+                None
+            }
+            Decision::Delay(d) => {
+                self.printer.note(format!(
+                    "delaying '{shown}' by {} for actor '{actor}' (risk {risk:.2}): {why}{dry}",
+                    human(d)
+                ));
+                if plan.dry_run {
+                    return None;
+                }
+                let bar = self.progress.bar(d.as_millis() as u64, signals::COUNTDOWN);
+                signals::wait_showing(d, bar, signals::show_countdown, &mut self.signals)
+                    .await
+                    .map(|sig| Exit::Interrupted(sig as i32))
+            }
+            Decision::Block => {
+                let when = a
+                    .retry_after
+                    .map(|d| format!("; it may run again in {}", human(d)))
+                    .unwrap_or_default();
+                self.printer.alert(format!(
+                    "blocked '{shown}' for actor '{actor}' (risk {risk:.2}): {why}{when}{dry}"
+                ));
+                (!plan.dry_run).then_some(Exit::Blocked(plan.block_exit_code))
+            }
+        }
+    }
+}

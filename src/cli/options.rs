@@ -1,0 +1,294 @@
+//! Plain options: the command line ([`args`](super::args)) and the configuration merged once, as
+//! ripgrep and fd do, into what the commands take. No clap type gets past this file: the commands
+//! see a [`Task`] and its plan, with every default and per-actor setting already applied.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use pattern_guard::input::CombinedOptions;
+use pattern_guard::{Config, OnOverlap};
+use tracing_subscriber::filter::LevelFilter;
+
+use super::args::{self, Cli, ColorChoice, Command, ConfigCommand, EventArgs, Global, LogFormat};
+use super::exit_code::Failure;
+use super::output::Printer;
+use super::supervise::Limits;
+
+/// Everything a command needs.
+pub struct Options {
+    pub printer: Printer,
+    /// `--state-dir`, when given.
+    pub state_dir: Option<PathBuf>,
+    pub config: Config,
+    /// Where the configuration came from, for messages.
+    pub config_source: String,
+    pub task: Task,
+}
+
+/// What to do.
+pub enum Task {
+    /// Guard a command.
+    Run(RunPlan),
+    /// Record one event and print the decision.
+    Check {
+        event: EventSpec,
+        at: Option<SystemTime>,
+        json: bool,
+    },
+    /// Show what is remembered, of one actor or all.
+    Status { actor: Option<String>, json: bool },
+    /// Forget one actor's history, or every actor's (`None`).
+    Reset { actor: Option<String> },
+    /// Validate the configuration and print an actor's effective settings.
+    ConfigCheck { actor: String },
+    /// Replay recorded events.
+    Replay(ReplayPlan),
+}
+
+/// The event a run or a check records.
+#[derive(Debug, Clone)]
+pub struct EventSpec {
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub weight: f64,
+}
+
+/// Guarding a command.
+pub struct RunPlan {
+    pub argv: Vec<OsString>,
+    /// The command line as a shell would show it: messages and the default target.
+    pub shown: String,
+    pub event: EventSpec,
+    pub repeat: u64,
+    pub interval: Option<Duration>,
+    pub limits: Limits,
+    pub overlap: Overlap,
+    pub dry_run: bool,
+    pub explain: bool,
+    pub block_exit_code: u8,
+}
+
+impl RunPlan {
+    /// The event's target: `--target`, else the command line.
+    pub fn target(&self) -> &str {
+        self.event.target.as_deref().unwrap_or(&self.shown)
+    }
+}
+
+/// The overlap limit: at most `max` runs of the actor's job at once; at the limit, wait or refuse.
+#[derive(Debug, Clone, Copy)]
+pub struct Overlap {
+    pub max: Option<usize>,
+    pub wait: bool,
+}
+
+/// How replay reads its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputFormat {
+    /// Decide from the first non-blank character.
+    Auto,
+    Jsonl,
+    Combined,
+}
+
+/// Replaying recorded events.
+pub struct ReplayPlan {
+    /// The events: a file, or `-` for standard input.
+    pub input: PathBuf,
+    pub format: InputFormat,
+    pub json: bool,
+    pub decisions: Option<PathBuf>,
+    pub explain: Option<String>,
+    pub strict: bool,
+    pub top: usize,
+    pub combined: CombinedOptions,
+    pub parse_only: bool,
+}
+
+/// How logs are written on stderr.
+pub struct Logging {
+    pub level: LevelFilter,
+    pub ansi: bool,
+    pub json: bool,
+}
+
+/// Logging as `-q`/`-v`, `--color` and `--log-format` ask (`RUST_LOG` is read when installing).
+pub fn logging(global: &Global) -> Logging {
+    let level = match (global.quiet, global.verbose) {
+        (q, _) if q > 0 => LevelFilter::ERROR,
+        (_, 0) => LevelFilter::WARN,
+        (_, 1) => LevelFilter::INFO,
+        (_, 2) => LevelFilter::DEBUG,
+        _ => LevelFilter::TRACE,
+    };
+    let ansi = match global.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    Logging {
+        level,
+        ansi,
+        json: global.log_format == LogFormat::Json,
+    }
+}
+
+/// Loads the configuration and merges it with the command line. `cli.command` must not be
+/// `completions` or `man` (they need no configuration and are served before).
+pub fn resolve(cli: Cli) -> Result<Options, Failure> {
+    let (config, config_source) = load_config(cli.global.config.as_deref())?;
+    tracing::debug!(config = %config_source, "configuration loaded");
+    let task =
+        match cli.command {
+            Some(Command::Check { event, at, json }) => Task::Check {
+                event: event_spec(event),
+                at,
+                json,
+            },
+            Some(Command::Status { actor, json }) => Task::Status { actor, json },
+            Some(Command::Reset { actor, all }) => Task::Reset {
+                actor: if all {
+                    None
+                } else {
+                    Some(actor.unwrap_or_default())
+                },
+            },
+            Some(Command::Config {
+                command: ConfigCommand::Check { actor },
+            }) => Task::ConfigCheck { actor },
+            Some(Command::Replay(r)) => Task::Replay(ReplayPlan {
+                input: r.input,
+                format: match r.format {
+                    args::InputFormat::Auto => InputFormat::Auto,
+                    args::InputFormat::Jsonl => InputFormat::Jsonl,
+                    args::InputFormat::Combined => InputFormat::Combined,
+                },
+                json: r.json,
+                decisions: r.decisions,
+                explain: r.explain,
+                strict: r.strict,
+                top: r.top,
+                combined: CombinedOptions {
+                    drop_query: r.drop_query,
+                    weight_from_size: r.weight_from_size,
+                },
+                parse_only: r.parse_only,
+            }),
+            Some(Command::Completions { .. } | Command::Man) => {
+                return Err(Failure::Usage(
+                    "completions and man need no configuration".into(),
+                ))
+            }
+            None if cli.argv.is_empty() => return Err(Failure::Usage(
+                "nothing to run: give a command after `--` (pattern-guard [OPTIONS] -- COMMAND \
+                 [ARGS...]), or a subcommand; see --help"
+                    .into(),
+            )),
+            None => Task::Run(run_plan(&config, cli.run, cli.argv)),
+        };
+    Ok(Options {
+        printer: Printer::new(cli.global.quiet),
+        state_dir: cli.global.state_dir,
+        config,
+        config_source,
+        task,
+    })
+}
+
+fn event_spec(e: EventArgs) -> EventSpec {
+    EventSpec {
+        actor: e.actor,
+        action: e.action,
+        target: e.target,
+        weight: e.weight,
+    }
+}
+
+/// Flags first, then the actor's settings, then the built-in defaults.
+fn run_plan(config: &Config, run: args::RunArgs, argv: Vec<OsString>) -> RunPlan {
+    let settings = config.settings_for(&run.event.actor);
+    let limits = Limits {
+        max_runtime: run
+            .max_runtime
+            .or_else(|| settings.max_runtime_secs.map(Duration::from_secs_f64)),
+        kill_after: run
+            .kill_after
+            .unwrap_or_else(|| Duration::from_secs_f64(settings.kill_grace_secs)),
+    };
+    let overlap = Overlap {
+        max: run
+            .max_concurrent
+            .or(settings.max_concurrent)
+            .map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
+        wait: match run.on_overlap {
+            Some(args::OverlapArg::Wait) => true,
+            Some(args::OverlapArg::Refuse) => false,
+            None => settings.on_overlap == OnOverlap::Wait,
+        },
+    };
+    RunPlan {
+        shown: command_line(&argv),
+        argv,
+        event: event_spec(run.event),
+        repeat: run.repeat,
+        interval: run.interval,
+        limits,
+        overlap,
+        dry_run: run.dry_run,
+        explain: run.explain,
+        block_exit_code: run.block_exit_code,
+    }
+}
+
+/// `--config`/`$PATTERN_GUARD_CONFIG` (clap reads both), then the user's config file, then the
+/// built-in defaults. Returns the config and where it came from.
+fn load_config(explicit: Option<&Path>) -> Result<(Config, String), Failure> {
+    if let Some(path) = explicit {
+        return Ok((Config::from_path(path)?, path.display().to_string()));
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+    if let Some(path) = base.map(|b| b.join("pattern-guard").join("guard.toml")) {
+        if path.exists() {
+            return Ok((Config::from_path(&path)?, path.display().to_string()));
+        }
+    }
+    Ok((Config::default(), "built-in defaults".into()))
+}
+
+/// Shell-like display of a command line, the default event target.
+fn command_line(argv: &[OsString]) -> String {
+    argv.iter()
+        .map(|a| {
+            let s = a.to_string_lossy();
+            if !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+            {
+                s.into_owned()
+            } else {
+                format!("'{}'", s.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_line;
+
+    #[test]
+    fn command_lines_are_quoted_as_a_shell_would_need() {
+        let argv = ["echo", "hi there", "it's", "a=b", ""].map(std::ffi::OsString::from);
+        assert_eq!(command_line(&argv), "echo 'hi there' 'it'\\''s' a=b ''");
+    }
+}

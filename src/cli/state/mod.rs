@@ -1,0 +1,34 @@
+//! History between invocations, behind one seam: [`History`].
+//!
+//! A command asks for a transaction on one actor's history ([`transact`]): under that actor's
+//! exclusive lock the history is loaded into a guard, the command checks its event (and notes
+//! its running instance), and what it recorded is saved. Where the history lives is the store's
+//! business; the commands never know. Today's store is [`DirStore`], one state file per actor in
+//! a private runtime directory; a shared store (Redis) implements the same trait.
+//!
+//! - [`history`]: the seam: the [`History`] trait, its transaction [`Txn`], [`StateError`];
+//! - [`dir`]: where the directory is, its safety checks, the store of files in it;
+//! - [`file`]: one actor's file: the lock, load-check-save, append or compact;
+//! - [`recovery`]: files that cannot be used are set aside, never deleted, and reported;
+//! - [`instances`]: the running wrappers of an actor's job (the overlap limit).
+//!
+//! The bytes of a state file are [`pattern_guard::journal`]'s layout (a snapshot, then appended
+//! tails, each checksummed); the running instances ride in each frame's extra bytes.
+//!
+//! # Safety
+//! A crash at any moment leaves the old or the new state: a killed run either wrote its whole
+//! frame or none of it, and a compaction renames a synced temp file. A frame cut short by a power
+//! failure (appends are not fsynced: the state lives in a runtime directory that a reboot clears
+//! anyway) is dropped at the next load with a one-line report, keeping everything before it. A
+//! file that cannot be read at all (corrupt, truncated, a symlink, another format, too large) is
+//! renamed to `<name>.state.bad-<time>`, reported, and replaced by a fresh history.
+
+mod dir;
+mod file;
+mod history;
+pub mod instances;
+mod recovery;
+
+pub use dir::DirStore;
+pub use history::{transact, History, StateError};
+pub use instances::Instance;
