@@ -1,5 +1,5 @@
-//! What each fuzz target checks, shared by the cargo-fuzz targets (fuzz_targets/*.rs) and by the
-//! stable test that replays the checked-in corpus (tests/fuzz_corpus.rs). Every check must hold for
+//! What each fuzz target checks, shared by the cargo-fuzz targets (`fuzz_targets/*.rs`) and by the
+//! stable test that replays the checked-in corpus (`tests/fuzz_corpus.rs`). Every check must hold for
 //! any input: no panic, and the stated property.
 //!
 //! The parsers and the state codec are the library's (`pattern_guard::input`,

@@ -237,24 +237,22 @@ fn counted(detector: Detector, observed: u64, max: f64) -> Reading {
 
 /// The fraction of gaps matching the period, once enough gaps.
 fn interval(detector: Detector, p: &Policy, f: &Figures) -> Reading {
-    match p.interval_ns {
-        Some(_) if f.gaps >= p.interval_min_samples => {
-            let fraction = f.interval_hits as f64 / f.gaps as f64;
-            Reading {
-                detector,
-                observed: fraction,
-                limit: p.settings.interval_secs.unwrap_or(0.0),
-                risk: fraction,
-                samples: f.gaps,
-            }
-        }
-        _ => Reading {
+    if p.interval_ns.is_none() || f.gaps < p.interval_min_samples {
+        return Reading {
             detector,
             observed: 0.0,
             limit: 0.0,
             risk: 0.0,
             samples: f.gaps,
-        },
+        };
+    }
+    let fraction = f.interval_hits as f64 / f.gaps as f64;
+    Reading {
+        detector,
+        observed: fraction,
+        limit: p.settings.interval_secs.unwrap_or(0.0),
+        risk: fraction,
+        samples: f.gaps,
     }
 }
 
@@ -280,14 +278,13 @@ fn regularity(detector: Detector, p: &Policy, f: &Figures) -> Reading {
     // cv = sqrt(n * sum(g^2) - sum(g)^2) / sum(g). The difference is taken in exact integers:
     // in floating point it cancels, and perfectly regular gaps would show a cv of about 1e-8.
     let (n, sum) = (u128::from(f.gaps), u128::from(f.gap_sum));
-    let cv = match n.checked_mul(f.gap_sq_sum) {
-        Some(scaled) => (scaled.saturating_sub(sum * sum) as f64).sqrt() / f.gap_sum as f64,
+    let cv = if let Some(scaled) = n.checked_mul(f.gap_sq_sum) {
+        (scaled.saturating_sub(sum * sum) as f64).sqrt() / f.gap_sum as f64
+    } else {
         // Only for gaps so uneven that n * sum(g^2) passes 2^128: no cancellation to fear there.
-        None => {
-            let mean = f.gap_sum as f64 / f.gaps as f64;
-            let variance = (f.gap_sq_sum as f64 / f.gaps as f64 - mean * mean).max(0.0);
-            variance.sqrt() / mean
-        }
+        let mean = f.gap_sum as f64 / f.gaps as f64;
+        let variance = (f.gap_sq_sum as f64 / f.gaps as f64 - mean * mean).max(0.0);
+        variance.sqrt() / mean
     };
     Reading {
         observed: cv,

@@ -193,7 +193,7 @@ impl<'a> Records<'a> {
     }
 
     #[cold]
-    fn fail(&mut self, why: String) -> Option<Record> {
+    fn fail(&mut self, why: &str) -> Option<Record> {
         self.error = Some(format!("actor {:?}: {why}", self.actor.actor));
         self.left = 0;
         None
@@ -217,14 +217,14 @@ impl Iterator for Records<'_> {
         self.left -= 1;
         let bytes = &self.actor.packed;
         let Some(&tag) = bytes.get(self.at) else {
-            return self.fail("events cut short".into());
+            return self.fail("events cut short");
         };
         self.at += 1;
         if tag > 7 {
-            return self.fail(format!("an event has an invalid tag {tag:#x}"));
+            return self.fail(&format!("an event has an invalid tag {tag:#x}"));
         }
         let Some(delta) = get_varint(bytes, &mut self.at) else {
-            return self.fail("events cut short".into());
+            return self.fail("events cut short");
         };
         if tag != 0 {
             let mut read = |bit: u8, last: u64| {
@@ -239,17 +239,19 @@ impl Iterator for Records<'_> {
                 read(2, self.last.target),
                 read(4, self.last.weight),
             ) else {
-                return self.fail("events cut short".into());
+                return self.fail("events cut short");
             };
             if tag & 1 != 0 {
                 let Some(h) = self.hash(key) else {
-                    return self.fail(format!("an event refers to hash #{key}, past its table"));
+                    return self.fail(&format!("an event refers to hash #{key}, past its table"));
                 };
                 self.key = h;
             }
             if tag & 2 != 0 {
                 let Some(h) = self.hash(target) else {
-                    return self.fail(format!("an event refers to hash #{target}, past its table"));
+                    return self.fail(&format!(
+                        "an event refers to hash #{target}, past its table"
+                    ));
                 };
                 self.target = h;
             }
@@ -260,7 +262,7 @@ impl Iterator for Records<'_> {
             };
         }
         let Some(ts) = self.ts.checked_add(delta) else {
-            return self.fail("timestamps overflow".into());
+            return self.fail("timestamps overflow");
         };
         self.ts = ts;
         // Also catches an empty hash table (an unchanged index 0 that resolves to nothing).
@@ -269,7 +271,7 @@ impl Iterator for Records<'_> {
             || self.actor.hashes.is_empty()
         {
             let (key, target) = (self.key, self.target);
-            return self.fail(format!("an event has invalid hashes {key:#x}/{target:#x}"));
+            return self.fail(&format!("an event has invalid hashes {key:#x}/{target:#x}"));
         }
         Some(Record {
             ts,

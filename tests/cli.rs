@@ -1,6 +1,8 @@
 #![cfg(feature = "cli")] // runs the binary, which needs the `cli` feature
 //! The `pattern-guard` binary as users run it: each test has its own state and config dirs.
 
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Std, Stdio};
 use std::time::{Duration, Instant};
@@ -436,7 +438,6 @@ fn without_xdg_runtime_dir_state_goes_to_a_private_fallback() {
             })
         })
         .expect("a state file in /run/user/UID or $TMPDIR/pattern-guard-UID");
-    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(used).unwrap().permissions().mode() & 0o777,
         0o700
@@ -461,7 +462,6 @@ fn xdg_runtime_dir_holds_the_state_in_a_private_directory() {
         .args(["--", "true"])
         .assert()
         .success();
-    use std::os::unix::fs::PermissionsExt;
     let dir = runtime.join("pattern-guard");
     assert_eq!(
         std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
@@ -640,7 +640,6 @@ fn hostile_state_directories_are_refused() {
         .assert()
         .code(125)
         .stderr(predicate::str::contains("is a symlink"));
-    use std::os::unix::fs::PermissionsExt;
     let open = f.path("open");
     std::fs::create_dir(&open).unwrap();
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -737,7 +736,6 @@ fn an_interactive_command_can_read_the_terminal() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::Write;
     child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -863,7 +861,7 @@ fn a_signal_during_a_delay_ends_pattern_guard_without_running_the_command() {
         .unwrap();
     // The delay line is written before the wait starts; give it a moment to reach the wait.
     let start = Instant::now();
-    while std::fs::read_dir(f.state()).map_or(0, |d| d.count()) < 2 {
+    while std::fs::read_dir(f.state()).map_or(0, Iterator::count) < 2 {
         assert!(start.elapsed() < Duration::from_secs(20));
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -4,6 +4,8 @@
 //! key is added or changed, this test fails and prints the fresh table; `UPDATE_DOCS=1 cargo test
 //! --test docs` writes it in place.
 
+use std::fmt::Write;
+
 use pattern_guard::{Config, KEYS};
 
 const BEGIN: &str = "<!-- keys:begin (generated from pattern_guard::KEYS; UPDATE_DOCS=1 cargo test --test docs) -->";
@@ -14,14 +16,15 @@ fn table() -> String {
         String::from("| key | type | default | per actor | meaning |\n|---|---|---|---|---|\n");
     for k in KEYS {
         let doc = k.doc.split_whitespace().collect::<Vec<_>>().join(" ");
-        out.push_str(&format!(
-            "| `{}` | {} | `{}` | {} | {} |\n",
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | `{}` | {} | {} |",
             k.name,
             k.range.to_string().replace('|', "\\|"),
             k.default,
             if k.per_actor { "yes" } else { "no" },
             doc.replace('|', "\\|")
-        ));
+        );
     }
     out
 }

@@ -2,6 +2,11 @@
 //! from [`Cli`]. Only [`options`](super::options) reads these types: it turns them, with the
 //! configuration, into the plain options the commands take.
 
+// The doc comments below are the --help text and the man page: plain words, no Markdown.
+#![allow(clippy::doc_markdown)]
+// Flags are booleans; clap wants them as fields.
+#![allow(clippy::struct_excessive_bools)]
+
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;

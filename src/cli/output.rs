@@ -37,7 +37,9 @@ impl Printer {
         }
     }
 
-    /// A command's own result or an error: always printed.
+    /// A command's own result or an error: always printed (a method all the same, so that every
+    /// message of pattern-guard's own goes through the printer).
+    #[allow(clippy::unused_self)]
     pub fn always(self, message: impl std::fmt::Display) {
         eprintln!("pattern-guard: {message}");
     }

@@ -70,7 +70,7 @@ pub async fn wait_showing(
             break None;
         }
         let left = end - now;
-        show(&bar, duration - left, left);
+        show(&bar, duration.saturating_sub(left), left);
         if let Some(sig) = wait_or_signal(left.min(Duration::from_millis(100)), signals).await {
             break Some(sig);
         }

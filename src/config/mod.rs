@@ -207,37 +207,37 @@ settings! {
     /// Interval: the fixed period, in seconds, that marks bot-like pacing; unset = off.
     /// Risk = fraction of the window's gaps within `interval_tolerance_ratio` of it.
     interval_secs: Option<f64> = None; SECS, "unset";
-    /// Interval: a gap matches when |gap - interval_secs| <= ratio * interval_secs.
+    /// Interval: a gap matches when |gap - `interval_secs`| <= ratio * `interval_secs`.
     interval_tolerance_ratio: f64 = 0.2; Range::number(Bound::Value(0.0), Bound::Value(1.0), (true, false)), "0.2";
     /// Interval: gaps needed in the window before the interval detector speaks.
     interval_min_samples: u64 = 4; Range::at_least(1), "4";
     /// Regularity: automatic detection of machine-regular pacing with no configured period. Fires when
     /// the coefficient of variation (std dev / mean) of the window's gaps is below this; risk =
-    /// 1 - cv / regularity_max_cv. Unset = off (cron jobs are regular by design).
+    /// 1 - cv / `regularity_max_cv`. Unset = off (cron jobs are regular by design).
     regularity_max_cv: Option<f64> = None; Range::number(Bound::Value(0.0), Bound::Value(10.0), (false, true)), "unset";
     /// Regularity: gaps needed in the window before the regularity detector speaks.
     regularity_min_samples: u64 = 8; Range::at_least(2), "8";
-    /// How detector risks combine: "max" (the highest) or "weighted_sum" (min(1, sum of weight * risk)).
+    /// How detector risks combine: `"max"` (the highest) or `"weighted_sum"` (min(1, sum of weight * risk)).
     risk_combine: Combine = Combine::Max; Range::choice(&["max", "weighted_sum"]), "\"max\"";
-    /// Weight of the burst risk under "weighted_sum".
+    /// Weight of the burst risk under `"weighted_sum"`.
     risk_weight_burst: f64 = 1.0; RISK_WEIGHT, "1.0";
-    /// Weight of the repetition risk under "weighted_sum".
+    /// Weight of the repetition risk under `"weighted_sum"`.
     risk_weight_repetition: f64 = 1.0; RISK_WEIGHT, "1.0";
-    /// Weight of the interval risk under "weighted_sum".
+    /// Weight of the interval risk under `"weighted_sum"`.
     risk_weight_interval: f64 = 1.0; RISK_WEIGHT, "1.0";
-    /// Weight of the regularity risk under "weighted_sum".
+    /// Weight of the regularity risk under `"weighted_sum"`.
     risk_weight_regularity: f64 = 1.0; RISK_WEIGHT, "1.0";
-    /// Weight of the hopping risk under "weighted_sum".
+    /// Weight of the hopping risk under `"weighted_sum"`.
     risk_weight_hopping: f64 = 1.0; RISK_WEIGHT, "1.0";
-    /// Weight of the switching risk under "weighted_sum".
+    /// Weight of the switching risk under `"weighted_sum"`.
     risk_weight_switching: f64 = 1.0; RISK_WEIGHT, "1.0";
-    /// Weight of the weight (cost) risk under "weighted_sum".
+    /// Weight of the weight (cost) risk under `"weighted_sum"`.
     risk_weight_weight: f64 = 1.0; RISK_WEIGHT, "1.0";
     /// Risk below this is allowed.
     allow_below: f64 = 0.3; UNIT, "0.3";
-    /// Risk from allow_below up to this warns.
+    /// Risk from `allow_below` up to this warns.
     warn_below: f64 = 0.6; Range::number(Bound::Key("allow_below"), Bound::Value(1.0), (true, true)), "0.6";
-    /// Risk from warn_below up to this delays; from here on, block.
+    /// Risk from `warn_below` up to this delays; from here on, block.
     delay_below: f64 = 0.85; Range::number(Bound::Key("warn_below"), Bound::Value(1.0), (true, true)), "0.85";
     /// Delay recommended at escalation level 0, in seconds.
     delay_secs: f64 = 5.0; Range::number(Bound::Value(0.0), Bound::Key("delay_max_secs"), (true, true)), "5.0";
@@ -247,21 +247,21 @@ settings! {
     escalation_strikes: u64 = 3; Range::at_least(1), "3";
     /// Escalation: highest level; 0 turns escalation off.
     escalation_max_level: u64 = 3; Range::integer(Bound::Value(0.0), Some(Bound::Value(10.0))), "3";
-    /// Escalation: risk added per level to a risk that is already at or above allow_below.
+    /// Escalation: risk added per level to a risk that is already at or above `allow_below`.
     escalation_step: f64 = 0.15; UNIT, "0.15";
     /// Escalation: every full period this long without a non-allow decision lowers the level by one.
     escalation_cooldown_secs: f64 = 300.0; SECS, "300.0";
-    /// Escalation: each level multiplies the delay by this (capped by delay_max_secs).
+    /// Escalation: each level multiplies the delay by this (capped by `delay_max_secs`).
     escalation_delay_factor: f64 = 2.0; Range::number(Bound::Value(1.0), Bound::Value(1000.0), (true, true)), "2.0";
     /// Memory cap: events kept per actor. Past it the oldest are forgotten early. Must be at least
-    /// 2 * burst_max_events, so a capped actor's burst risk is already 1.0 and no decision changes
-    /// under "max".
+    /// 2 * `burst_max_events`, so a capped actor's burst risk is already 1.0 and no decision changes
+    /// under `"max"`.
     max_events_per_actor: u64 = 10_000; Range::integer(Bound::Twice("burst_max_events"), Some(Bound::Value(MAX_EVENTS_CAP as f64))), "10000";
     /// Timestamps further than this ahead of the guard's clock are taken as clock + this, so one bad
     /// timestamp cannot wipe an actor's window.
     future_tolerance_secs: f64 = 60.0; SECS_OR_ZERO, "60.0";
     /// CLI: a wrapped command running longer than this many seconds is a runaway: SIGTERM to its
-    /// process group (exit 124), then SIGKILL after kill_grace_secs (exit 137). Unset = no limit;
+    /// process group (exit 124), then SIGKILL after `kill_grace_secs` (exit 137). Unset = no limit;
     /// `--max-runtime` overrides.
     max_runtime_secs: Option<f64> = None; SECS, "unset";
     /// CLI: seconds between SIGTERM and SIGKILL when stopping a runaway; `--kill-after` overrides.
@@ -269,7 +269,7 @@ settings! {
     /// CLI overlap: most runs of one actor's job at once (counted across invocations, crashed
     /// wrappers ignored); unset = no limit. `--max-concurrent` overrides.
     max_concurrent: Option<u64> = None; Range::at_least(1), "unset";
-    /// CLI overlap: at max_concurrent, "refuse" (exit 75) or "wait" for a run to end.
+    /// CLI overlap: at `max_concurrent`, `"refuse"` (exit 75) or `"wait"` for a run to end.
     on_overlap: OnOverlap = OnOverlap::Refuse; Range::choice(&["refuse", "wait"]), "\"refuse\"";
 }
 

@@ -62,6 +62,9 @@ impl Reference {
         }
     }
 
+    // One function on purpose: the oracle spells out every step of a check where it can be read
+    // against docs/ENGINE.md in one go.
+    #[allow(clippy::too_many_lines)]
     pub fn check(
         &mut self,
         actor: &str,
@@ -202,7 +205,7 @@ impl Reference {
         }
         let level = (state.strikes.min(max_strikes) / s.escalation_strikes) as u8;
         let risk = if level > 0 && raw_risk >= s.allow_below {
-            (raw_risk + level as f64 * s.escalation_step).min(1.0)
+            (raw_risk + f64::from(level) * s.escalation_step).min(1.0)
         } else {
             raw_risk
         };
@@ -211,8 +214,8 @@ impl Reference {
         } else if risk < s.warn_below {
             Decision::Warn
         } else if risk < s.delay_below {
-            let secs =
-                (s.delay_secs * s.escalation_delay_factor.powi(level as i32)).min(s.delay_max_secs);
+            let secs = (s.delay_secs * s.escalation_delay_factor.powi(i32::from(level)))
+                .min(s.delay_max_secs);
             Decision::Delay(std::time::Duration::from_secs_f64(secs))
         } else {
             Decision::Block

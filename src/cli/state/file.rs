@@ -91,8 +91,9 @@ impl ActorFile {
         guard.reset_all();
         Ok(match self.read_file() {
             Ok(None) => Ok(Vec::new()),
-            Ok(Some(bytes)) => load(&bytes, guard)
-                .map(|(_, running, _)| running.into_iter().filter(Instance::alive).collect()),
+            Ok(Some(bytes)) => {
+                load(&bytes, guard).map(|r| r.running.into_iter().filter(Instance::alive).collect())
+            }
             Err(why) => Err(why),
         })
     }
@@ -161,12 +162,20 @@ impl ActorFile {
             Err(why) => return self.set_aside(guard, why),
         };
         match load(&bytes, guard) {
-            Ok((appended, running, None)) => Ok(Loaded {
+            Ok(Restored {
+                appended,
+                running,
+                damaged_tail: None,
+            }) => Ok(Loaded {
                 running,
                 notice: None,
                 appended: Some(appended),
             }),
-            Ok((_, running, Some((bytes, why)))) => Ok(Loaded {
+            Ok(Restored {
+                running,
+                damaged_tail: Some((bytes, why)),
+                ..
+            }) => Ok(Loaded {
                 running,
                 notice: Some(recovery::keep_damaged(&self.path, bytes, why)?),
                 appended: None,
@@ -272,14 +281,23 @@ impl ActorFile {
     }
 }
 
-/// A damaged tail: its bytes and why.
-type Damage = Option<(u64, String)>;
+/// What a state file gave.
+struct Restored {
+    /// Frames appended after the snapshot, and their bytes.
+    appended: (usize, u64),
+    /// The running instances last saved (dead ones not yet dropped).
+    running: Vec<Instance>,
+    /// Bytes after the last good frame, and why they could not be used.
+    damaged_tail: Option<(u64, String)>,
+}
 
-/// Applies a state file's bytes to `guard`: the frames appended after the snapshot (count and
-/// bytes), the running instances last saved (dead ones not yet dropped), and any damaged tail.
-/// `Err(why)`: nothing usable (the guard may hold part of it: reset it).
-pub fn load(bytes: &[u8], guard: &Guard) -> Result<((usize, u64), Vec<Instance>, Damage), String> {
+/// Applies a state file's bytes to `guard`. `Err(why)`: nothing usable (the guard may hold part
+/// of it: reset it).
+fn load(bytes: &[u8], guard: &Guard) -> Result<Restored, String> {
     let applied = journal::decode(bytes)?.apply(guard)?;
-    let running = instances::decode(&applied.extra)?;
-    Ok((applied.appended, running, applied.damaged_tail))
+    Ok(Restored {
+        appended: applied.appended,
+        running: instances::decode(&applied.extra)?,
+        damaged_tail: applied.damaged_tail,
+    })
 }

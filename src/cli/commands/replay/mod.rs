@@ -144,7 +144,7 @@ impl Input {
         let size = file
             .metadata()
             .ok()
-            .filter(|m| m.is_file())
+            .filter(std::fs::Metadata::is_file)
             .map(|m| m.len());
         Ok(Input {
             reader: Box::new(file),

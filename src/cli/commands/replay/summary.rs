@@ -6,6 +6,7 @@
 //! peak risk is forgotten (counted in `actors_forgotten`); the totals stay exact.
 
 use std::cmp::Ordering;
+use std::fmt::Write;
 use std::time::Duration;
 
 use pattern_guard::{Assessment, Detector};
@@ -77,17 +78,13 @@ impl Summary {
     pub fn record(&mut self, actor: &str, ts: u64, a: &Assessment) {
         let severity = usize::from(a.decision.severity()).min(3);
         self.decisions[severity] += 1;
-        let entry = match self.actors.get_mut(actor) {
-            Some(entry) => entry,
-            None => {
-                if self.actors.len() >= MAX_TRACKED {
-                    self.forget_least_risky();
-                }
-                self.actors
-                    .entry(actor.into())
-                    .or_insert_with(ActorSummary::new)
-            }
-        };
+        if self.actors.len() >= MAX_TRACKED && !self.actors.contains_key(actor) {
+            self.forget_least_risky();
+        }
+        let entry = self
+            .actors
+            .entry_ref(actor)
+            .or_insert_with(ActorSummary::new);
         entry.events += 1;
         entry.decisions[severity] += 1;
         if a.risk > entry.peak_risk {
@@ -166,6 +163,39 @@ impl ActorSummary {
 
     fn score(&self) -> (f64, u64, u64) {
         (self.peak_risk, self.decisions[3], self.events)
+    }
+
+    /// This actor's block in the text summary, ranked `rank`.
+    fn write_text(&self, o: &mut String, rank: usize, actor: &str) {
+        let _ = writeln!(
+            o,
+            "{rank:>3}. {actor}  peak risk {:.2}, level {}; {} events: {} allow, {} warn, {} delay, {} block",
+            self.peak_risk,
+            self.peak_level,
+            count(self.events),
+            count(self.decisions[0]),
+            count(self.decisions[1]),
+            count(self.decisions[2]),
+            count(self.decisions[3]),
+        );
+        if self.fired != 0 {
+            let _ = writeln!(o, "     fired: {}", fired_names(self.fired).join(", "));
+        }
+        let firsts: Vec<String> = ["warn", "delay", "block"]
+            .iter()
+            .zip(self.first)
+            .filter_map(|(name, at)| at.map(|t| format!("{name} {}", format_rfc3339(t))))
+            .collect();
+        if !firsts.is_empty() {
+            let _ = writeln!(o, "     first {}", firsts.join(", "));
+        }
+        let _ = writeln!(
+            o,
+            "     risk |{}|  from {}, {} a mark",
+            self.spark.render(),
+            format_rfc3339(self.spark.start),
+            human(Duration::from_nanos(self.spark.width))
+        );
     }
 }
 
@@ -263,18 +293,26 @@ fn rate(events: u64, elapsed: Duration) -> f64 {
 impl Summary {
     /// The summary for people.
     pub fn text(&self, r: &Report<'_>) -> String {
-        use std::fmt::Write;
         let mut o = String::new();
+        self.write_header(&mut o, r);
+        if !r.parse_only {
+            self.write_decisions(&mut o);
+            self.write_top(&mut o, r.top);
+        }
+        self.write_rejects(&mut o);
+        o
+    }
+
+    /// What was read, how fast, and the time span of the events.
+    fn write_header(&self, o: &mut String, r: &Report<'_>) {
+        let interrupted = match r.interrupted_at {
+            Some(line) => format!(": interrupted after line {}, figures so far", count(line)),
+            None => String::new(),
+        };
         let _ = writeln!(
             o,
-            "replay of {} ({}) under {}{}",
-            r.input,
-            r.format,
-            r.config,
-            match r.interrupted_at {
-                Some(line) => format!(": interrupted after line {}, figures so far", count(line)),
-                None => String::new(),
-            }
+            "replay of {} ({}) under {}{interrupted}",
+            r.input, r.format, r.config
         );
         let _ = writeln!(
             o,
@@ -287,97 +325,79 @@ impl Summary {
             if r.parse_only { ", parsing only" } else { "" }
         );
         if let (Some(first), Some(last)) = (self.first_ts, self.last_ts) {
+            let out_of_order = if self.out_of_order > 0 {
+                format!(", {} out of order", count(self.out_of_order))
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 o,
-                "  events from {} to {} ({}){}",
+                "  events from {} to {} ({}){out_of_order}",
                 format_rfc3339(first),
                 format_rfc3339(last),
                 human(Duration::from_nanos(last - first)),
-                if self.out_of_order > 0 {
-                    format!(", {} out of order", count(self.out_of_order))
-                } else {
-                    String::new()
-                }
             );
         }
-        if !r.parse_only {
-            let total = self.decisions.iter().sum::<u64>().max(1) as f64;
-            let _ = write!(o, "  decisions:");
-            for (name, n) in ["allow", "warn", "delay", "block"]
-                .iter()
-                .zip(self.decisions)
-            {
-                let _ = write!(
-                    o,
-                    "  {name} {} ({:.2}%)",
-                    count(n),
-                    n as f64 * 100.0 / total
-                );
-            }
-            let _ = writeln!(o);
-            let top = self.top(r.top);
-            if !top.is_empty() {
-                let _ = writeln!(
-                    o,
-                    "\ntop {} of {} actors by peak risk{}:",
-                    top.len(),
-                    count(self.actors.len() as u64 + self.actors_forgotten),
-                    if self.actors_forgotten > 0 {
-                        format!(
-                            " ({} low-risk actors not kept, past {})",
-                            count(self.actors_forgotten),
-                            count(MAX_TRACKED as u64)
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-            for (i, (actor, s)) in top.iter().enumerate() {
-                let _ = writeln!(
-                    o,
-                    "{:>3}. {actor}  peak risk {:.2}, level {}; {} events: {} allow, {} warn, {} delay, {} block",
-                    i + 1,
-                    s.peak_risk,
-                    s.peak_level,
-                    count(s.events),
-                    count(s.decisions[0]),
-                    count(s.decisions[1]),
-                    count(s.decisions[2]),
-                    count(s.decisions[3]),
-                );
-                if s.fired != 0 {
-                    let _ = writeln!(o, "     fired: {}", fired_names(s.fired).join(", "));
-                }
-                let firsts: Vec<String> = ["warn", "delay", "block"]
-                    .iter()
-                    .zip(s.first)
-                    .filter_map(|(name, at)| at.map(|t| format!("{name} {}", format_rfc3339(t))))
-                    .collect();
-                if !firsts.is_empty() {
-                    let _ = writeln!(o, "     first {}", firsts.join(", "));
-                }
-                let _ = writeln!(
-                    o,
-                    "     risk |{}|  from {}, {} a mark",
-                    s.spark.render(),
-                    format_rfc3339(s.spark.start),
-                    human(Duration::from_nanos(s.spark.width))
-                );
-            }
-        }
-        if self.rejected > 0 {
-            let _ = writeln!(
+    }
+
+    /// Counts per decision, with their shares.
+    fn write_decisions(&self, o: &mut String) {
+        let total = self.decisions.iter().sum::<u64>().max(1) as f64;
+        let _ = write!(o, "  decisions:");
+        for (name, n) in ["allow", "warn", "delay", "block"]
+            .iter()
+            .zip(self.decisions)
+        {
+            let _ = write!(
                 o,
-                "\nrejected lines (first {} of {}):",
-                self.first_rejects.len(),
-                count(self.rejected)
+                "  {name} {} ({:.2}%)",
+                count(n),
+                n as f64 * 100.0 / total
             );
-            for (line, why) in &self.first_rejects {
-                let _ = writeln!(o, "  line {line}: {why}");
-            }
         }
-        o
+        let _ = writeln!(o);
+    }
+
+    /// The `n` riskiest actors, each with its block.
+    fn write_top(&self, o: &mut String, n: usize) {
+        let top = self.top(n);
+        if top.is_empty() {
+            return;
+        }
+        let forgotten = if self.actors_forgotten > 0 {
+            format!(
+                " ({} low-risk actors not kept, past {})",
+                count(self.actors_forgotten),
+                count(MAX_TRACKED as u64)
+            )
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            o,
+            "\ntop {} of {} actors by peak risk{forgotten}:",
+            top.len(),
+            count(self.actors.len() as u64 + self.actors_forgotten),
+        );
+        for (i, (actor, s)) in top.iter().enumerate() {
+            s.write_text(o, i + 1, actor);
+        }
+    }
+
+    /// The first rejected lines, with why.
+    fn write_rejects(&self, o: &mut String) {
+        if self.rejected == 0 {
+            return;
+        }
+        let _ = writeln!(
+            o,
+            "\nrejected lines (first {} of {}):",
+            self.first_rejects.len(),
+            count(self.rejected)
+        );
+        for (line, why) in &self.first_rejects {
+            let _ = writeln!(o, "  line {line}: {why}");
+        }
     }
 
     /// The summary as JSON.
