@@ -42,7 +42,7 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        System.dealloc(ptr, layout)
+        System.dealloc(ptr, layout);
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         LIVE.fetch_add(new_size, Ordering::Relaxed);
@@ -252,7 +252,7 @@ fn criterion_benches(c: &mut Criterion) {
     for events in [100u64, 10_000, 1_000_000] {
         let mut deep = Deep::new(events);
         group.bench_function(BenchmarkId::from_parameter(events), |b| {
-            b.iter(|| deep.check())
+            b.iter(|| deep.check());
         });
     }
     group.finish();
@@ -272,15 +272,15 @@ fn criterion_benches(c: &mut Criterion) {
     group.bench_function("engine", |b| {
         b.iter(|| {
             pw.step();
-            pw.fast()
-        })
+            pw.fast();
+        });
     });
     let mut pw = PerWindow::new();
     group.bench_function("reference", |b| {
         b.iter(|| {
             pw.step();
-            pw.slow()
-        })
+            pw.slow();
+        });
     });
     group.finish();
 }
@@ -312,7 +312,7 @@ where
                 let (work, barrier) = (work.clone(), barrier.clone());
                 std::thread::spawn(move || {
                     barrier.wait();
-                    work(t, round)
+                    work(t, round);
                 })
             })
             .collect();
@@ -436,8 +436,8 @@ fn summary() {
         println!("check, {events:>9} events in the window: {ns:8.1} ns");
         window_ns.push(ns);
     }
-    let spread = window_ns.iter().cloned().fold(0.0, f64::max)
-        / window_ns.iter().cloned().fold(f64::INFINITY, f64::min);
+    let spread = window_ns.iter().copied().fold(0.0, f64::max)
+        / window_ns.iter().copied().fold(f64::INFINITY, f64::min);
     println!("  spread max/min: {spread:.2}x (goal <= 2x)");
 
     let mut wide = Wide::new(10_000, true);
@@ -460,17 +460,17 @@ fn summary() {
     let mut pw = PerWindow::new();
     let fast = ns_per(5, 20_000, || {
         pw.step();
-        pw.fast()
+        pw.fast();
     });
     let mut pw = PerWindow::new();
     let slow = ns_per(3, 2_000, || {
         pw.step();
-        pw.slow()
+        pw.slow();
     });
     println!("1,000 events per window: engine {fast:.1} ns, reference {slow:.1} ns");
     println!("  speed-up: {:.0}x (goal >= 100x)", slow / fast);
 
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let one = throughput(1, 1_000_000, true);
     let two = throughput(2, 1_000_000, true);
     println!(
@@ -496,11 +496,11 @@ fn summary() {
         two / one
     );
 
-    let (after_10k, after_10m) = flood_one_actor();
+    let (heap_small, heap_large) = flood_one_actor();
     println!(
         "one actor sending 10,000,000 events (defaults, cap 10,000): heap {:.0} KiB after 10,000 events, {:.0} KiB after 10,000,000",
-        after_10k / 1024.0,
-        after_10m / 1024.0
+        heap_small / 1024.0,
+        heap_large / 1024.0
     );
     let (per_actor, per_event, total_mib) = memory();
     println!("memory: {per_actor:.0} bytes per idle actor (1 event), {per_event:.1} bytes per event held");

@@ -28,8 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let why = assessment
             .reasons()
             .first()
-            .map(ToString::to_string)
-            .unwrap_or_else(|| "within limits".into());
+            .map_or_else(|| "within limits".into(), ToString::to_string);
         let retry = match assessment.retry_after {
             Some(d) => format!(" (retry in {:.0}s)", d.as_secs_f64()),
             None => String::new(),

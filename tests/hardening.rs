@@ -237,13 +237,15 @@ impl Fixture {
     }
 }
 
+/// One way of damaging a state file.
+type Damage<'a> = Box<dyn Fn() + 'a>;
+
 #[test]
 fn hostile_state_files_are_set_aside_in_one_line_and_never_followed() {
     let f = fixture();
     assert!(f.open_run().status().unwrap().success());
     let state = f.state_file();
     let outside = f.path("precious.txt");
-    type Damage<'a> = Box<dyn Fn() + 'a>;
     let cases: Vec<(&str, Damage)> = vec![
         (
             "symlink",

@@ -1,6 +1,7 @@
 #![cfg(feature = "cli")] // runs the binary, which needs the `cli` feature
 //! `pattern-guard replay` through the real binary, on small handwritten inputs.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command as Std, Stdio};
@@ -148,10 +149,12 @@ fn combined_logs_replay_with_query_and_size_options() {
     let f = Fixture::new();
     let mut text = String::new();
     for i in 0..6 {
-        text.push_str(&format!(
-            "198.51.100.7 - - [24/Nov/2026:10:00:0{i} +0000] \"GET /search?q={i} HTTP/1.1\" 200 {} \"-\" \"bot\"\n",
+        writeln!(
+            text,
+            "198.51.100.7 - - [24/Nov/2026:10:00:0{i} +0000] \"GET /search?q={i} HTTP/1.1\" 200 {} \"-\" \"bot\"",
             100 * (i + 1)
-        ));
+        )
+        .unwrap();
     }
     text.push_str("192.0.2.1 - - [24/Nov/2026:10:00:09 +0000] \"-\" 400 0 \"-\" \"-\"\n");
     text.push_str(
