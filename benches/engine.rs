@@ -507,7 +507,7 @@ fn summary() {
     println!("  1,000,000 actors: {total_mib:.0} MiB of heap (goal < 512 MiB)");
     let (restore_us, bytes_per_event) = snapshot_of_a_repeated_command();
     println!(
-        "snapshot of one actor's 10,000 events (a repeated command, as the CLI keeps): {bytes_per_event:.1} bytes an event (postcard), restore {restore_us:.0} us"
+        "snapshot of one actor's 10,000 events (a repeated command, as the CLI keeps): {bytes_per_event:.1} bytes an event (Snapshot::to_bytes), restore {restore_us:.0} us"
     );
 }
 
@@ -524,7 +524,7 @@ fn snapshot_of_a_repeated_command() -> (f64, f64) {
         guard.check(&Event::new("cli", "run", "true", ts));
     }
     let snapshot = guard.export();
-    let bytes = postcard::to_stdvec(&snapshot).unwrap().len();
+    let bytes = snapshot.to_bytes().len();
     let mut best = f64::INFINITY;
     for _ in 0..50 {
         let fresh = Guard::from_config(c.clone()).unwrap();

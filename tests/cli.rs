@@ -720,10 +720,10 @@ fn man_page_and_completions_are_up_to_date() {
 /// otherwise be stopped by SIGTTIN, the trap GNU timeout needs --foreground for).
 #[test]
 fn an_interactive_command_can_read_the_terminal() {
-    if Std::new("script").arg("--version").output().is_err() {
-        eprintln!("skipped: `script` (util-linux) is not installed");
-        return;
-    }
+    assert!(
+        Std::new("script").arg("--version").output().is_ok(),
+        "`script` (util-linux) is needed to give the command a terminal"
+    );
     let f = Fixture::new();
     let inner = format!(
         "PATTERN_GUARD_STATE_DIR={} {} -- sh -c 'read line; echo got:$line'",
@@ -913,4 +913,46 @@ fn repeat_stops_at_a_command_that_cannot_start() {
         .assert()
         .code(127)
         .stderr(predicate::function(|s: &str| s.lines().count() == 1));
+}
+
+/// At a terminal a delay draws a countdown on stderr; `-q` silences it with the other notes.
+#[test]
+fn the_delay_countdown_shows_at_a_terminal_and_not_under_quiet() {
+    assert!(
+        Std::new("script").arg("--version").output().is_ok(),
+        "`script` (util-linux) is needed to give the command a terminal"
+    );
+    let f = Fixture::new();
+    // Every risk falls in the delay band: each run waits a second first.
+    let config = f.path("delay.toml");
+    std::fs::write(
+        &config,
+        "[guard]\nallow_below = 0.0\nwarn_below = 0.0\ndelay_below = 1.0\ndelay_secs = 1\n\
+         escalation_max_level = 0\n",
+    )
+    .unwrap();
+    let at_terminal = |quiet: &str| {
+        let inner = format!(
+            "PATTERN_GUARD_STATE_DIR={} {} {quiet} --config {} -- true",
+            f.state().display(),
+            env!("CARGO_BIN_EXE_pattern-guard"),
+            config.display()
+        );
+        let out = Std::new("timeout")
+            .args(["20", "script", "-qec", &inner, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = at_terminal("");
+    assert!(shown.contains("delaying 'true' by 1s"), "{shown}");
+    assert!(
+        shown.contains("pattern-guard: waiting"),
+        "no countdown: {shown}"
+    );
+    let quiet = at_terminal("-q");
+    assert!(!quiet.contains("delaying"), "{quiet}");
+    assert!(!quiet.contains("waiting"), "a countdown under -q: {quiet}");
 }

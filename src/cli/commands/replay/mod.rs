@@ -2,10 +2,11 @@
 //!
 //! Events stream from a file or stdin, one line at a time, each judged at its own timestamp: the
 //! guard runs on a [`ManualClock`] set to the newest time read so far, so nothing sleeps and the
-//! wall clock plays no part. Lines are read by [`pattern_guard::input`], and each event is
-//! checked with [`Guard::assess`], the call `check` makes, on the same event
-//! ([`ParsedEvent::to_event`]), so a replay and live checks of the same events cannot disagree
-//! (a test feeds both and compares). Nothing is written to the state directory.
+//! wall clock plays no part. Lines are read by [`pattern_guard::input`]; each event
+//! ([`ParsedEvent::to_event`]: actor, action, target, weight, the line's own time) is checked with
+//! [`Guard::assess`], the call `check` makes on the event it builds from its flags, so a replay and
+//! live checks of the same events agree (a test in `tests/replay.rs` feeds both and compares).
+//! Nothing is written to the state directory.
 //!
 //! Memory is bounded by the engine's own bounds (`max_actors`, `max_events_per_actor`) and the
 //! summary's ([`summary::MAX_TRACKED`]), never by the size of the input. A bad line is counted and
