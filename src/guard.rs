@@ -90,7 +90,7 @@ pub struct Stats {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ActorStatus {
-    /// The actor id as stored (long ids are shortened, see [`MAX_ACTOR_BYTES`]).
+    /// The actor id as stored (long ids are shortened, see [`MAX_ACTOR_BYTES`](crate::MAX_ACTOR_BYTES)).
     pub actor: String,
     /// Events in the window at the time asked.
     pub events: usize,

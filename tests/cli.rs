@@ -716,22 +716,28 @@ fn man_page_and_completions_are_up_to_date() {
     );
 }
 
-/// At a terminal the command gets the terminal: it can read it (in its own process group it would
-/// otherwise be stopped by SIGTTIN, the trap GNU timeout needs --foreground for).
-#[test]
-fn an_interactive_command_can_read_the_terminal() {
+/// `sh -c SHELL_LINE` on a pseudo-terminal of its own (script(1), from util-linux), within 20 s.
+fn in_a_terminal(shell_line: &str) -> Std {
     assert!(
         Std::new("script").arg("--version").output().is_ok(),
         "`script` (util-linux) is needed to give the command a terminal"
     );
+    let mut command = Std::new("timeout");
+    command.args(["20", "script", "-qec", shell_line, "/dev/null"]);
+    command
+}
+
+/// At a terminal the command gets the terminal: it can read it (in its own process group it would
+/// otherwise be stopped by SIGTTIN, the trap GNU timeout needs --foreground for).
+#[test]
+fn an_interactive_command_can_read_the_terminal() {
     let f = Fixture::new();
     let inner = format!(
         "PATTERN_GUARD_STATE_DIR={} {} -- sh -c 'read line; echo got:$line'",
         f.state().display(),
         env!("CARGO_BIN_EXE_pattern-guard")
     );
-    let mut child = Std::new("timeout")
-        .args(["20", "script", "-qec", &inner, "/dev/null"])
+    let mut child = in_a_terminal(&inner)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -918,10 +924,6 @@ fn repeat_stops_at_a_command_that_cannot_start() {
 /// At a terminal a delay draws a countdown on stderr; `-q` silences it with the other notes.
 #[test]
 fn the_delay_countdown_shows_at_a_terminal_and_not_under_quiet() {
-    assert!(
-        Std::new("script").arg("--version").output().is_ok(),
-        "`script` (util-linux) is needed to give the command a terminal"
-    );
     let f = Fixture::new();
     // Every risk falls in the delay band: each run waits a second first.
     let config = f.path("delay.toml");
@@ -938,11 +940,7 @@ fn the_delay_countdown_shows_at_a_terminal_and_not_under_quiet() {
             env!("CARGO_BIN_EXE_pattern-guard"),
             config.display()
         );
-        let out = Std::new("timeout")
-            .args(["20", "script", "-qec", &inner, "/dev/null"])
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = in_a_terminal(&inner).stdin(Stdio::null()).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
