@@ -79,7 +79,7 @@ impl Deep {
         let mut c = Config::default();
         c.guard.window_secs = 31_536_000.0;
         c.guard.burst_max_events = events / 2;
-        c.guard.max_events_per_actor = events;
+        c.guard.max_events_per_actor = Some(events);
         c.max_actors = 16;
         let clock = ManualClock::new(at(START + 10 * 31_536_000_000_000_000));
         let mut deep = Deep {
@@ -195,7 +195,7 @@ impl PerWindow {
         let mut c = Config::default();
         c.guard.window_secs = 1.0; // one event per millisecond: 1,000 in the window
         c.guard.burst_max_events = 2_000;
-        c.guard.max_events_per_actor = 4_000;
+        c.guard.max_events_per_actor = Some(4_000);
         c.guard.interval_secs = Some(0.001);
         c.guard.regularity_max_cv = Some(0.1);
         c.guard.switching_max_count = Some(500);
@@ -517,7 +517,7 @@ fn snapshot_of_a_repeated_command() -> (f64, f64) {
     let mut c = Config::default();
     c.guard.window_secs = 3600.0;
     c.guard.burst_max_events = 100_000;
-    c.guard.max_events_per_actor = 200_000;
+    c.guard.max_events_per_actor = Some(200_000);
     let guard = Guard::from_config(c.clone()).unwrap();
     for i in 0..10_000u64 {
         let ts = at(START + i * 1_700_000 + (i * 7919) % 300_000);

@@ -140,7 +140,7 @@ pub fn engine(data: &[u8]) {
     g.escalation_max_level = u64::from(d.u8() % 4);
     g.escalation_step = f64::from(d.u8() % 30) / 100.0;
     g.escalation_cooldown_secs = 1.0 + f64::from(d.u8() % 100);
-    g.max_events_per_actor = 2 * g.burst_max_events + u64::from(d.u8() % 12);
+    g.max_events_per_actor = Some(2 * g.burst_max_events + u64::from(d.u8() % 12));
     let Ok(guard) = Guard::from_config(config.clone()) else {
         return;
     };

@@ -66,7 +66,7 @@ impl Policy {
         });
         Policy {
             window_ns: secs_to_nanos(s.window_secs).max(1),
-            max_events: usize::try_from(s.max_events_per_actor).unwrap_or(usize::MAX),
+            max_events: usize::try_from(s.max_events()).unwrap_or(usize::MAX),
             interval_ns,
             future_ns: secs_to_nanos(s.future_tolerance_secs),
             cooldown_ns: secs_to_nanos(s.escalation_cooldown_secs).max(1),

@@ -954,3 +954,62 @@ fn the_delay_countdown_shows_at_a_terminal_and_not_under_quiet() {
     assert!(!quiet.contains("delaying"), "{quiet}");
     assert!(!quiet.contains("waiting"), "a countdown under -q: {quiet}");
 }
+
+/// Once the command ran, its exit status is what the caller gets: a state problem afterwards
+/// (here the state directory is gone when the run's overlap slot is released) is reported in one
+/// line, not turned into 125.
+#[test]
+fn a_state_error_after_the_run_keeps_the_commands_exit_status() {
+    let f = Fixture::new();
+    let state = f.state();
+    let out = f
+        .cmd()
+        .args(["--max-concurrent", "1", "--", "sh", "-c"])
+        .arg(format!("rm -rf '{}'; exit 3", state.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("could not take this run off actor 'cli''s running instances"),
+        "{stderr}"
+    );
+}
+
+/// The README's first command walks the whole sequence from a fresh state: allow x3, warn,
+/// delay, block (exit 75), with the lines the README shows.
+#[test]
+fn the_readmes_first_command_shows_every_decision() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let args = "--config guard.toml.demo --explain --repeat 8 -- echo hello";
+    assert!(
+        readme.contains(&format!("cargo run -- --state-dir \"$(mktemp -d)\" {args}")),
+        "the README's first command changed: update this test"
+    );
+    let f = Fixture::new();
+    let out = f
+        .std()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["--state-dir"])
+        .arg(f.path("fresh"))
+        .args(args.split(' '))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hello\n".repeat(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let decisions: Vec<&str> = stderr
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(
+        decisions,
+        ["allow", "allow", "allow", "warning:", "delaying", "blocked"],
+        "{stderr}"
+    );
+    for line in stderr.lines().take(5) {
+        assert!(readme.contains(line), "the README does not show: {line}");
+    }
+}

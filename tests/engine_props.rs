@@ -106,11 +106,11 @@ fn config() -> impl Strategy<Value = Config> {
             g.escalation_step,
             g.escalation_cooldown_secs,
         ) = esc;
-        g.max_events_per_actor = 2 * burst + cap_extra;
+        g.max_events_per_actor = Some(2 * burst + cap_extra);
         if let Some(b) = override_burst {
             let mut o = Overrides::default();
             o.burst_max_events = Some(b);
-            o.max_events_per_actor = Some(2 * b + cap_extra);
+            o.max_events_per_actor = Some(Some(2 * b + cap_extra));
             c.actors.insert("svc:batch".into(), o);
         }
         c
@@ -197,7 +197,7 @@ proptest! {
         let mut config = config;
         config.guard.interval_secs = None;
         config.guard.regularity_max_cv = None;
-        config.guard.max_events_per_actor = 100_000;
+        config.guard.max_events_per_actor = Some(100_000);
         config.guard.window_secs = 10.0;
         config.actors.clear();
         let clock = ManualClock::new(UNIX_EPOCH + Duration::from_nanos(START));

@@ -62,6 +62,16 @@ macro_rules! settings {
             $( $(#[doc = $doc])+ pub $name: $ty, )+
         }
 
+        impl Settings {
+            /// The events kept per actor: `max_events_per_actor`, or when unset
+            /// [`DEFAULT_MAX_EVENTS`], raised to `2 * burst_max_events` when that is more.
+            pub fn max_events(&self) -> u64 {
+                self.max_events_per_actor.unwrap_or_else(|| {
+                    DEFAULT_MAX_EVENTS.max(self.burst_max_events.saturating_mul(2))
+                })
+            }
+        }
+
         impl Default for Settings {
             fn default() -> Self {
                 Settings { $( $name: $default, )+ }
@@ -181,7 +191,7 @@ settings! {
     /// Length of the sliding window, in seconds: an event counts while it is younger than this.
     window_secs: f64 = 300.0; SECS, "300";
     /// Burst: events in the window above which risk rises; risk = (events - max) / max, clipped to [0, 1].
-    burst_max_events: u64 = 100; Range::at_least(1), "100";
+    burst_max_events: u64 = 100; Range::integer(Bound::Value(1.0), Some(Bound::Value((MAX_EVENTS_CAP / 2) as f64))), "100";
     /// Repetition: how often the same (action, target) may occur in the window; risk as for burst.
     repetition_max_count: u64 = 10; Range::at_least(1), "10";
     /// Hopping: distinct targets allowed in the window; risk as for burst.
@@ -239,10 +249,11 @@ settings! {
     escalation_cooldown_secs: f64 = 300.0; SECS, "300.0";
     /// Escalation: each level multiplies the delay by this (capped by `delay_max_secs`).
     escalation_delay_factor: f64 = 2.0; Range::number(Bound::Value(1.0), Bound::Value(1000.0), (true, true)), "2.0";
-    /// Memory cap: events kept per actor. Past it the oldest are forgotten early. Must be at least
+    /// Memory cap: events kept per actor. Past it the oldest are forgotten early. At least
     /// 2 * `burst_max_events`, so a capped actor's burst risk is already 1.0 and no decision changes
-    /// under `"max"`.
-    max_events_per_actor: u64 = 10_000; Range::integer(Bound::Twice("burst_max_events"), Some(Bound::Value(MAX_EVENTS_CAP as f64))), "10000";
+    /// under `"max"`. Unset = 10000, or 2 * `burst_max_events` when that is more (it follows the
+    /// actor's own `burst_max_events`); a value set too small is an error.
+    max_events_per_actor: Option<u64> = None; Range::integer(Bound::Twice("burst_max_events"), Some(Bound::Value(MAX_EVENTS_CAP as f64))), "unset";
     /// Timestamps further than this ahead of the guard's clock are taken as clock + this, so one bad
     /// timestamp cannot wipe an actor's window.
     future_tolerance_secs: f64 = 60.0; SECS_OR_ZERO, "60.0";
@@ -261,4 +272,7 @@ settings! {
 
 /// Longest window, delay and cool-down accepted: one year, in seconds.
 pub const MAX_SECS: f64 = 31_536_000.0;
-const MAX_EVENTS_CAP: u64 = 100_000_000;
+/// The most events one actor may hold (`max_events_per_actor`).
+pub const MAX_EVENTS_CAP: u64 = 100_000_000;
+/// `max_events_per_actor` when unset and `2 * burst_max_events` is smaller.
+pub const DEFAULT_MAX_EVENTS: u64 = 10_000;

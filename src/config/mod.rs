@@ -29,7 +29,10 @@ use crate::error::{ConfigError, Error};
 mod keys;
 mod range;
 
-pub use keys::{Combine, KeyDoc, OnOverlap, Overrides, Settings, KEYS, MAX_SECS};
+pub use keys::{
+    Combine, KeyDoc, OnOverlap, Overrides, Settings, DEFAULT_MAX_EVENTS, KEYS, MAX_EVENTS_CAP,
+    MAX_SECS,
+};
 use keys::{Invalid, RawTable};
 pub use range::{Bound, Range};
 
@@ -328,6 +331,32 @@ mod tests {
             assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
             assert_eq!(e.line, Some(2), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn an_unset_event_cap_follows_burst_max_events_and_a_set_one_is_checked() {
+        let c = Config::from_toml_str("[guard]\nburst_max_events = 100000\n").unwrap();
+        assert_eq!(c.guard.max_events(), 200_000);
+        assert_eq!(Config::default().guard.max_events(), DEFAULT_MAX_EVENTS);
+        // Each actor follows its own burst limit, unless a cap is set where it inherits from.
+        let c = Config::from_toml_str(
+            "[guard]\nburst_max_events = 10\n[guard.actors.big]\nburst_max_events = 30000\n",
+        )
+        .unwrap();
+        assert_eq!(c.settings_for("big").max_events(), 60_000);
+        assert_eq!(c.settings_for("other").max_events(), DEFAULT_MAX_EVENTS);
+        let e = err("[guard]\nburst_max_events = 100000\nmax_events_per_actor = 10000\n");
+        assert_eq!(e.key.as_deref(), Some("guard.max_events_per_actor"));
+        assert!(e.message.contains("2 * burst_max_events (200000)"), "{e}");
+        // A limit so high no cap could hold twice it is refused on its own key.
+        let e = err("[guard]\nburst_max_events = 60000000\n");
+        assert_eq!(e.key.as_deref(), Some("guard.burst_max_events"));
+        // Built in code, the same rule.
+        let mut c = Config::default();
+        c.guard.burst_max_events = 100_000;
+        assert!(c.validate().is_ok());
+        c.guard.max_events_per_actor = Some(150_000);
+        assert!(c.validate().is_err());
     }
 
     #[test]

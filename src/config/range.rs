@@ -169,11 +169,9 @@ impl Range {
                 "must be at least 2 * {k} ({}), found {value}; raise it or lower {k}",
                 2.0 * other(k)
             ),
-            _ if self.kind == Kind::Integer && self.max.is_none() => {
-                format!(
-                    "must be at least {}, found {value}",
-                    resolve(self.min.unwrap().0)
-                )
+            Some((bound, _)) if self.kind == Kind::Integer => {
+                let word = if is_min { "least" } else { "most" };
+                format!("must be at {word} {}, found {value}", resolve(bound))
             }
             _ => format!("must be {}, found {value}", self.bounds()),
         })
@@ -233,6 +231,11 @@ mod tests {
         assert_eq!(
             Range::at_least(1).check(0.0, none).unwrap_err(),
             "must be at least 1, found 0"
+        );
+        let level = Range::integer(Bound::Value(0.0), Some(Bound::Value(10.0)));
+        assert_eq!(
+            level.check(11.0, none).unwrap_err(),
+            "must be at most 10, found 11"
         );
     }
 

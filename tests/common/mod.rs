@@ -99,7 +99,7 @@ impl Reference {
             .iter()
             .filter(|e| e.ts.saturating_add(window_ns) > ts)
             .collect();
-        let cap = s.max_events_per_actor as usize;
+        let cap = s.max_events() as usize;
         if window.len() > cap {
             window.drain(..window.len() - cap);
         }

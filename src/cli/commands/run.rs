@@ -105,7 +105,14 @@ impl Runner<'_> {
             None
         };
         if registered {
-            self.release()?;
+            // Once the command has run, its status is what the caller gets: a state problem now
+            // (the directory removed, a full disk) is reported, not turned into exit 125.
+            if let Err(e) = self.release() {
+                self.printer.always(format!(
+                    "could not take this run off actor '{}''s running instances: {e}",
+                    plan.event.actor
+                ));
+            }
         }
         Ok(match (acted, ran) {
             (Some(exit), _) => Step::Stop(exit),
