@@ -1013,3 +1013,71 @@ fn the_readmes_first_command_shows_every_decision() {
         assert!(readme.contains(line), "the README does not show: {line}");
     }
 }
+
+/// `status` says which configuration its NEXT RUN column was evaluated under, and warns when an
+/// actor's last run used another one (the runs here block under the demo config; status without
+/// it would show "allow").
+#[test]
+fn status_names_its_configuration_and_warns_when_the_runs_used_another() {
+    let f = Fixture::new();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO);
+    for _ in 0..6 {
+        f.cmd()
+            .arg("--config")
+            .arg(&demo)
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+    }
+    let under_defaults = f.cmd().arg("status").output().unwrap();
+    assert!(under_defaults.status.success());
+    let stdout = String::from_utf8_lossy(&under_defaults.stdout);
+    let stderr = String::from_utf8_lossy(&under_defaults.stderr);
+    assert!(stdout.contains("allow (risk 0.00)"), "{stdout}");
+    assert!(
+        stdout.contains("(NEXT RUN evaluated under built-in defaults)"),
+        "{stdout}"
+    );
+    let canonical = demo.canonicalize().unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "actor 'cli' last ran under {}, not built-in defaults",
+            canonical.display()
+        )),
+        "{stderr}"
+    );
+    // Under the runs' own configuration: their view, and no warning.
+    let json = f.status_json(&demo, "cli");
+    assert_eq!(json[0]["next_run"]["decision"], "block", "{json}");
+    assert_eq!(json[0]["config_differs"], false, "{json}");
+    let same = f
+        .cmd()
+        .arg("--config")
+        .arg(&demo)
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&same.stderr).is_empty(), "{same:?}");
+    // The same file edited since the runs: said so.
+    let copy = f.path("guard.toml");
+    std::fs::copy(&demo, &copy).unwrap();
+    f.cmd()
+        .arg("--config")
+        .arg(&copy)
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    std::fs::write(&copy, "[guard]\nburst_max_events = 50\n").unwrap();
+    let edited = f
+        .cmd()
+        .arg("--config")
+        .arg(&copy)
+        .arg("status")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&edited.stderr);
+    assert!(
+        stderr.contains("as it was then; the file has changed since"),
+        "{stderr}"
+    );
+}

@@ -14,6 +14,7 @@ use tracing_subscriber::filter::LevelFilter;
 use super::args::{self, Cli, ColorChoice, Command, ConfigCommand, EventArgs, Global, LogFormat};
 use super::exit_code::Failure;
 use super::output::Printer;
+use super::state::ConfigId;
 use super::supervise::Limits;
 
 /// Everything a command needs.
@@ -22,8 +23,9 @@ pub struct Options {
     /// `--state-dir`, when given.
     pub state_dir: Option<PathBuf>,
     pub config: Config,
-    /// Where the configuration came from, for messages.
-    pub config_source: String,
+    /// Where the configuration came from and a hash of its text: for messages, and kept with
+    /// each actor's history so `status` can tell when it answers under another configuration.
+    pub config_id: ConfigId,
     pub task: Task,
 }
 
@@ -142,8 +144,8 @@ pub fn logging(global: &Global) -> Logging {
 /// Loads the configuration and merges it with the command line. `cli.command` must not be
 /// `completions` or `man` (they need no configuration and are served before).
 pub fn resolve(cli: Cli) -> Result<Options, Failure> {
-    let (config, config_source) = load_config(cli.global.config.as_deref())?;
-    tracing::debug!(config = %config_source, "configuration loaded");
+    let (config, config_id) = load_config(cli.global.config.as_deref())?;
+    tracing::debug!(config = %config_id.source, "configuration loaded");
     let task =
         match cli.command {
             Some(Command::Check { event, at, json }) => Task::Check {
@@ -196,7 +198,7 @@ pub fn resolve(cli: Cli) -> Result<Options, Failure> {
         printer: Printer::new(cli.global.quiet),
         state_dir: cli.global.state_dir,
         config,
-        config_source,
+        config_id,
         task,
     })
 }
@@ -247,10 +249,10 @@ fn run_plan(config: &Config, run: args::RunArgs, argv: Vec<OsString>) -> RunPlan
 }
 
 /// `--config`/`$PATTERN_GUARD_CONFIG` (clap reads both), then the user's config file, then the
-/// built-in defaults. Returns the config and where it came from.
-fn load_config(explicit: Option<&Path>) -> Result<(Config, String), Failure> {
+/// built-in defaults. Returns the config and which it is.
+fn load_config(explicit: Option<&Path>) -> Result<(Config, ConfigId), Failure> {
     if let Some(path) = explicit {
-        return Ok((Config::from_path(path)?, path.display().to_string()));
+        return read_config(path);
     }
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
@@ -258,10 +260,32 @@ fn load_config(explicit: Option<&Path>) -> Result<(Config, String), Failure> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
     if let Some(path) = base.map(|b| b.join("pattern-guard").join("guard.toml")) {
         if path.exists() {
-            return Ok((Config::from_path(&path)?, path.display().to_string()));
+            return read_config(&path);
         }
     }
-    Ok((Config::default(), "built-in defaults".into()))
+    let id = ConfigId {
+        source: "built-in defaults".into(),
+        hash: 0,
+    };
+    Ok((Config::default(), id))
+}
+
+/// Reads and validates a configuration file; its id hashes the text read.
+fn read_config(path: &Path) -> Result<(Config, ConfigId), Failure> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| pattern_guard::Error::ReadConfig {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let config =
+        Config::parse(&text, &path.display().to_string()).map_err(pattern_guard::Error::from)?;
+    // The full path, so that status can name it from any directory.
+    let source = std::fs::canonicalize(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string();
+    let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+    Ok((config, ConfigId { source, hash }))
 }
 
 /// Shell-like display of a command line, the default event target.

@@ -8,11 +8,12 @@ use pattern_guard::{Config, Decision, Event, Guard};
 use crate::cli::exit_code::{self, Exit, Failure};
 use crate::cli::options::EventSpec;
 use crate::cli::output::{assessment_json, human, reasons, Printer};
-use crate::cli::state::{self, History};
+use crate::cli::state::{self, ConfigId, History};
 
 pub fn check(
     store: &dyn History,
     config: Config,
+    config_id: &ConfigId,
     spec: &EventSpec,
     at: Option<SystemTime>,
     json: bool,
@@ -27,7 +28,10 @@ pub fn check(
         at.unwrap_or_else(SystemTime::now),
     )
     .with_weight(spec.weight);
-    let (a, notice) = state::transact(store, &spec.actor, &guard, true, |txn| txn.assess(&event))?;
+    let (a, notice) = state::transact(store, &spec.actor, &guard, true, |txn| {
+        txn.config = Some(config_id.clone());
+        txn.assess(&event)
+    })?;
     if let Some(notice) = notice {
         printer.always(notice);
     }

@@ -20,22 +20,27 @@ pub async fn execute(options: Options) -> Result<Exit, Failure> {
         printer,
         state_dir,
         config,
-        config_source,
+        config_id,
         task,
     } = options;
     let store = || -> Result<Box<dyn History>, Failure> {
         Ok(Box::new(DirStore::open(state_dir.as_deref())?))
     };
     match task {
-        Task::Run(plan) => run::run(&*store()?, config, &plan, printer).await,
+        Task::Run(plan) => run::run(&*store()?, config, &config_id, &plan, printer).await,
         Task::Check { event, at, json } => {
-            check::check(&*store()?, config, &event, at, json, printer)
+            check::check(&*store()?, config, &config_id, &event, at, json, printer)
         }
-        Task::Status { actor, json } => {
-            status::status(&*store()?, &config, actor.as_deref(), json, printer)
-        }
+        Task::Status { actor, json } => status::status(
+            &*store()?,
+            &config,
+            &config_id,
+            actor.as_deref(),
+            json,
+            printer,
+        ),
         Task::Reset { actor } => reset::reset(&*store()?, actor.as_deref(), printer),
-        Task::ConfigCheck { actor } => config::check(&config, &config_source, &actor, printer),
-        Task::Replay(plan) => replay::run(config, &config_source, &plan, printer),
+        Task::ConfigCheck { actor } => config::check(&config, &config_id.source, &actor, printer),
+        Task::Replay(plan) => replay::run(config, &config_id.source, &plan, printer),
     }
 }

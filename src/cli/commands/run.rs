@@ -14,7 +14,7 @@ use crate::cli::options::RunPlan;
 use crate::cli::output::{human, reasons, Printer};
 use crate::cli::progress::Progress;
 use crate::cli::signals::{self, Signals};
-use crate::cli::state::{self, History, Instance};
+use crate::cli::state::{self, ConfigId, History, Instance};
 use crate::cli::supervise;
 
 /// How often a run waiting for an overlap slot looks again.
@@ -24,6 +24,8 @@ const SLOT_POLL: Duration = Duration::from_millis(200);
 struct Runner<'a> {
     store: &'a dyn History,
     guard: Guard,
+    /// Kept with the history when a run is recorded.
+    config_id: &'a ConfigId,
     plan: &'a RunPlan,
     printer: Printer,
     progress: Progress,
@@ -34,12 +36,14 @@ struct Runner<'a> {
 pub async fn run(
     store: &dyn History,
     config: Config,
+    config_id: &ConfigId,
     plan: &RunPlan,
     printer: Printer,
 ) -> Result<Exit, Failure> {
     let mut runner = Runner {
         store,
         guard: Guard::from_config(config)?,
+        config_id,
         plan,
         printer,
         progress: Progress::new(printer.is_quiet()),
@@ -187,6 +191,7 @@ impl Runner<'_> {
                         return Gate::Busy(txn.running.len());
                     }
                 }
+                txn.config = Some(self.config_id.clone());
                 let a = txn.assess(event);
                 if save && max.is_some() && a.decision != Decision::Block {
                     txn.running.push(Instance::me());

@@ -1,5 +1,9 @@
 //! `status [ACTOR] [--json]`: what is remembered per actor (recent events, escalation,
 //! cool-down, running instances) and what its next run would get. Records nothing.
+//!
+//! The next run is evaluated under the configuration `status` itself was given. Each history
+//! remembers the configuration its last run used; where that is another one (another file, or
+//! the same file since edited), `status` says so, since its answer is then not what the runs get.
 
 use std::time::SystemTime;
 
@@ -8,35 +12,73 @@ use serde_json::{json, Value};
 
 use crate::cli::exit_code::{Exit, Failure};
 use crate::cli::output::{assessment_json, human, Printer};
-use crate::cli::state::{History, Instance};
+use crate::cli::state::{ConfigId, History, Instance, Meta};
 
 /// One actor as status shows it.
 struct Row {
     status: ActorStatus,
     running: Vec<Instance>,
     next: Option<Assessment>,
+    /// The configuration of the actor's last run, when its history says.
+    last_config: Option<ConfigId>,
+}
+
+impl Row {
+    /// Whether the last run used another configuration than the one `next` was evaluated under:
+    /// other contents (the same text under another path is the same configuration).
+    fn config_differs(&self, current: &ConfigId) -> bool {
+        self.last_config
+            .as_ref()
+            .is_some_and(|last| last.hash != current.hash)
+    }
 }
 
 pub fn status(
     store: &dyn History,
     config: &Config,
+    config_id: &ConfigId,
     actor: Option<&str>,
     json: bool,
     printer: Printer,
 ) -> Result<Exit, Failure> {
     let rows = rows(store, config, actor, printer)?;
     if json {
-        let list: Vec<Value> = rows.iter().map(row_json).collect();
+        let list: Vec<Value> = rows.iter().map(|row| row_json(row, config_id)).collect();
         println!("{}", Value::Array(list));
-    } else if rows.is_empty() {
+        return Ok(Exit::Success);
+    }
+    if rows.is_empty() {
         let whose = actor
             .map(|a| format!(" for actor '{a}'"))
             .unwrap_or_default();
         printer.always(format!("no history{whose} in {}", store.location()));
-    } else {
-        print_table(&rows);
+        return Ok(Exit::Success);
+    }
+    print_table(&rows);
+    println!("(NEXT RUN evaluated under {})", config_id.source);
+    for row in rows.iter().filter(|r| r.config_differs(config_id)) {
+        if let Some(last) = &row.last_config {
+            printer.always(config_warning(&row.status.actor, last, config_id));
+        }
     }
     Ok(Exit::Success)
+}
+
+/// Why an actor's NEXT RUN may not be what its runs get.
+fn config_warning(actor: &str, last: &ConfigId, current: &ConfigId) -> String {
+    if last.source == current.source {
+        format!(
+            "warning: actor '{actor}' last ran under {} as it was then; the file has changed \
+             since, so its NEXT RUN shows the new contents",
+            last.source
+        )
+    } else {
+        format!(
+            "warning: actor '{actor}' last ran under {}, not {}: its NEXT RUN above is what {} \
+             would decide (pass --config {} for what its runs will get)",
+            last.source, current.source, current.source, last.source
+        )
+    }
 }
 
 /// Every actor in the store (or just `actor`), each read under a shared lock into a guard of
@@ -54,26 +96,30 @@ fn rows(
     let mut rows = Vec::new();
     for entry in entries {
         let guard = Guard::from_config(config.clone())?;
-        let running = match store.read(&entry, &guard)? {
-            Ok(running) => running,
+        let meta = match store.read(&entry, &guard)? {
+            Ok(meta) => meta,
             Err(problem) => {
                 printer.always(format!("{entry}: {problem}"));
-                Vec::new()
+                Meta::default()
             }
         };
         rows.extend(guard.actors(None).into_iter().map(|status| Row {
             next: guard.preview(&status.actor, None),
-            running: running.clone(),
+            running: meta.running.clone(),
+            last_config: meta.config.clone(),
             status,
         }));
     }
     Ok(rows)
 }
 
-fn row_json(row: &Row) -> Value {
+fn row_json(row: &Row, current: &ConfigId) -> Value {
     let s = &row.status;
     json!({
         "next_run": row.next.as_ref().map(|a| assessment_json(&s.actor, a)),
+        "next_run_config": current.source,
+        "last_run_config": row.last_config.as_ref().map(|c| c.source.as_str()),
+        "config_differs": row.config_differs(current),
         "running": row.running.iter().map(|i| json!({
             "pid": i.pid,
             "since_unix": i.since_ns as f64 / 1e9,

@@ -18,7 +18,7 @@ use pattern_guard::Guard;
 
 use super::file::ActorFile;
 use super::history::{Entry, History, StateError, Txn};
-use super::instances::Instance;
+use super::meta::Meta;
 use super::recovery::Notice;
 
 /// One state file per actor in a directory: the embedded default store.
@@ -74,11 +74,7 @@ impl History for DirStore {
         Ok(files.into_iter().map(Entry).collect())
     }
 
-    fn read(
-        &self,
-        entry: &Entry,
-        guard: &Guard,
-    ) -> Result<Result<Vec<Instance>, String>, StateError> {
+    fn read(&self, entry: &Entry, guard: &Guard) -> Result<Result<Meta, String>, StateError> {
         Self::at(entry).read(guard)
     }
 

@@ -16,7 +16,8 @@ use nix::fcntl::{Flock, FlockArg};
 use pattern_guard::{journal, Guard};
 
 use super::history::{StateError, Txn};
-use super::instances::{self, Instance};
+use super::instances::Instance;
+use super::meta::Meta;
 use super::recovery::{self, Notice};
 
 /// The journal is folded into a fresh snapshot once it holds this many appended frames...
@@ -36,7 +37,7 @@ pub struct ActorFile {
 
 /// What loading found.
 struct Loaded {
-    running: Vec<Instance>,
+    meta: Meta,
     notice: Option<Notice>,
     /// Frames appended after the snapshot, and their bytes; `None` when the next save must
     /// rewrite the file (none yet, set aside, or a damaged tail dropped).
@@ -66,11 +67,11 @@ impl ActorFile {
     ) -> Result<Option<Notice>, StateError> {
         let _lock = self.lock(FlockArg::LockExclusive)?;
         let loaded = self.load_into(guard)?;
-        let mut txn = Txn::new(guard, loaded.running);
+        let mut txn = Txn::new(guard, loaded.meta);
         txn.running.retain(Instance::alive);
         body(&mut txn);
         if save {
-            let extra = instances::encode(&txn.running);
+            let extra = txn.meta().encode();
             let compact = loaded.appended.is_none_or(|(frames, bytes)| {
                 frames >= COMPACT_AFTER_RECORDS || bytes >= COMPACT_AFTER_BYTES
             });
@@ -84,16 +85,18 @@ impl ActorFile {
         Ok(loaded.notice)
     }
 
-    /// Loads under a shared lock, for reading only: the live running instances, or why the file
-    /// cannot be used (it is left alone; the next run sets it aside).
-    pub fn read(&self, guard: &Guard) -> Result<Result<Vec<Instance>, String>, StateError> {
+    /// Loads under a shared lock, for reading only: the live running instances and the last
+    /// configuration, or why the file cannot be used (it is left alone; the next run sets it aside).
+    pub fn read(&self, guard: &Guard) -> Result<Result<Meta, String>, StateError> {
         let _lock = self.lock(FlockArg::LockShared)?;
         guard.reset_all();
         Ok(match self.read_file() {
-            Ok(None) => Ok(Vec::new()),
-            Ok(Some(bytes)) => {
-                load(&bytes, guard).map(|r| r.running.into_iter().filter(Instance::alive).collect())
-            }
+            Ok(None) => Ok(Meta::default()),
+            Ok(Some(bytes)) => load(&bytes, guard).map(|r| {
+                let mut meta = r.meta;
+                meta.running.retain(Instance::alive);
+                meta
+            }),
             Err(why) => Err(why),
         })
     }
@@ -153,7 +156,7 @@ impl ActorFile {
         let bytes = match self.read_file() {
             Ok(None) => {
                 return Ok(Loaded {
-                    running: Vec::new(),
+                    meta: Meta::default(),
                     notice: None,
                     appended: None,
                 })
@@ -164,19 +167,19 @@ impl ActorFile {
         match load(&bytes, guard) {
             Ok(Restored {
                 appended,
-                running,
+                meta,
                 damaged_tail: None,
             }) => Ok(Loaded {
-                running,
+                meta,
                 notice: None,
                 appended: Some(appended),
             }),
             Ok(Restored {
-                running,
+                meta,
                 damaged_tail: Some((bytes, why)),
                 ..
             }) => Ok(Loaded {
-                running,
+                meta,
                 notice: Some(recovery::keep_damaged(&self.path, bytes, why)?),
                 appended: None,
             }),
@@ -187,7 +190,7 @@ impl ActorFile {
     fn set_aside(&self, guard: &Guard, why: String) -> Result<Loaded, StateError> {
         guard.reset_all();
         Ok(Loaded {
-            running: Vec::new(),
+            meta: Meta::default(),
             notice: Some(recovery::set_aside(&self.path, why)?),
             appended: None,
         })
@@ -285,8 +288,8 @@ impl ActorFile {
 struct Restored {
     /// Frames appended after the snapshot, and their bytes.
     appended: (usize, u64),
-    /// The running instances last saved (dead ones not yet dropped).
-    running: Vec<Instance>,
+    /// The running instances (dead ones not yet dropped) and the last run's configuration.
+    meta: Meta,
     /// Bytes after the last good frame, and why they could not be used.
     damaged_tail: Option<(u64, String)>,
 }
@@ -297,7 +300,7 @@ fn load(bytes: &[u8], guard: &Guard) -> Result<Restored, String> {
     let applied = journal::decode(bytes)?.apply(guard)?;
     Ok(Restored {
         appended: applied.appended,
-        running: instances::decode(&applied.extra)?,
+        meta: Meta::decode(&applied.extra)?,
         damaged_tail: applied.damaged_tail,
     })
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use pattern_guard::{Assessment, Event, Guard};
 
 use super::instances::Instance;
+use super::meta::{ConfigId, Meta};
 use super::recovery::Notice;
 
 /// What went wrong with the state; every message says what to do.
@@ -58,13 +59,9 @@ pub trait History {
     /// Every actor's history.
     fn entries(&self) -> Result<Vec<Entry>, StateError>;
 
-    /// Loads one history into `guard` for reading only: its live running instances, or why it
-    /// cannot be used (it is left alone; the next run sets it aside).
-    fn read(
-        &self,
-        entry: &Entry,
-        guard: &Guard,
-    ) -> Result<Result<Vec<Instance>, String>, StateError>;
+    /// Loads one history into `guard` for reading only: its live running instances and last
+    /// configuration, or why it cannot be used (it is left alone; the next run sets it aside).
+    fn read(&self, entry: &Entry, guard: &Guard) -> Result<Result<Meta, String>, StateError>;
 
     /// Forgets one history. True when there was one.
     fn remove(&self, entry: &Entry) -> Result<bool, StateError>;
@@ -78,15 +75,26 @@ pub struct Txn<'g> {
     pub guard: &'g Guard,
     /// Runs of this actor's job still going (crashed ones already dropped).
     pub running: Vec<Instance>,
+    /// The configuration of the last run that saved; set it to the current one when recording.
+    pub config: Option<ConfigId>,
     recorded: usize,
 }
 
 impl<'g> Txn<'g> {
-    pub(super) fn new(guard: &'g Guard, running: Vec<Instance>) -> Self {
+    pub(super) fn new(guard: &'g Guard, meta: Meta) -> Self {
         Txn {
             guard,
-            running,
+            running: meta.running,
+            config: meta.config,
             recorded: 0,
+        }
+    }
+
+    /// What is saved beside the history.
+    pub(super) fn meta(&self) -> Meta {
+        Meta {
+            running: self.running.clone(),
+            config: self.config.clone(),
         }
     }
 

@@ -1,5 +1,5 @@
 //! Running instances: which wrappers of an actor's job are running now, for the overlap limit
-//! (`max_concurrent`). They are saved beside the history (the journal frames' extra bytes) and
+//! (`max_concurrent`). They are saved beside the history ([`Meta`](super::meta::Meta)) and
 //! checked on load, so a wrapper that crashed does not hold a slot.
 
 use std::fs;
@@ -54,17 +54,6 @@ fn start_ticks(pid: u32) -> Option<u64> {
     after_name.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// The instances as a journal frame's extra bytes (postcard: a count, then three varints each).
-pub fn encode(running: &[Instance]) -> Vec<u8> {
-    // Encoding plain integers into a Vec cannot fail.
-    postcard::to_stdvec(running).unwrap_or_default()
-}
-
-/// The instances from a journal frame's extra bytes.
-pub fn decode(extra: &[u8]) -> Result<Vec<Instance>, String> {
-    postcard::from_bytes(extra).map_err(|e| format!("its running instances cannot be read: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,20 +78,5 @@ mod tests {
             since_ns: 0,
         };
         assert!(!gone.alive());
-    }
-
-    #[test]
-    fn instances_round_trip_and_garbage_is_refused() {
-        let running = vec![
-            Instance::me(),
-            Instance {
-                pid: 7,
-                start_ticks: 0,
-                since_ns: 1,
-            },
-        ];
-        assert_eq!(decode(&encode(&running)).unwrap(), running);
-        assert_eq!(decode(&encode(&[])).unwrap(), []);
-        assert!(decode(&[5]).is_err());
     }
 }

@@ -10,10 +10,11 @@
 //! - [`dir`]: where the directory is, its safety checks, the store of files in it;
 //! - [`file`]: one actor's file: the lock, load-check-save, append or compact;
 //! - [`recovery`]: files that cannot be used are set aside, never deleted, and reported;
-//! - [`instances`]: the running wrappers of an actor's job (the overlap limit).
+//! - [`instances`]: the running wrappers of an actor's job (the overlap limit);
+//! - [`meta`]: what a file keeps beside the history: those instances and the last configuration.
 //!
 //! The bytes of a state file are [`pattern_guard::journal`]'s layout (a snapshot, then appended
-//! tails, each checksummed); the running instances ride in each frame's extra bytes.
+//! tails, each checksummed); [`Meta`] rides in each frame's extra bytes.
 //!
 //! # Safety
 //! A crash at any moment leaves the old or the new state: a killed run either wrote its whole
@@ -27,8 +28,10 @@ mod dir;
 mod file;
 mod history;
 pub mod instances;
+mod meta;
 mod recovery;
 
 pub use dir::DirStore;
 pub use history::{transact, History, StateError};
 pub use instances::Instance;
+pub use meta::{ConfigId, Meta};
