@@ -9,6 +9,10 @@
 //! Options: `--events N` (default 2,000,000), `--clients N` (default 20,000), `--format jsonl|combined`
 //! (default jsonl), `--seed N`. Output is deterministic for a seed; events are in time order over
 //! 2026-11-24 (UTC).
+//!
+//! `--profile wide` writes another workload instead: many live actors at once. Every event comes
+//! from one of 65,536 addresses `ip:10.0.X.Y` (X and Y random), except 1% from one abusive actor
+//! (`ip:203.0.113.66`), over 500 targets, 0-3 ms apart.
 
 use std::io::{BufWriter, Write};
 
@@ -71,6 +75,7 @@ fn main() -> std::io::Result<()> {
     let mut clients: u64 = 20_000;
     let mut format = Format::Jsonl;
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut wide = false;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -79,6 +84,13 @@ fn main() -> std::io::Result<()> {
             "--events" => events = value.parse().expect("--events N"),
             "--clients" => clients = value.parse().expect("--clients N"),
             "--seed" => seed = value.parse::<u64>().expect("--seed N") | 1,
+            "--profile" => {
+                wide = match value.as_str() {
+                    "wide" => true,
+                    "day" => false,
+                    other => panic!("--profile day|wide, not {other}"),
+                }
+            }
             "--format" => {
                 format = match value.as_str() {
                     "jsonl" => Format::Jsonl,
@@ -96,6 +108,9 @@ fn main() -> std::io::Result<()> {
         w: BufWriter::with_capacity(1 << 20, stdout.lock()),
         format,
     };
+    if wide {
+        return wide_traffic(&mut out, &mut rng, events);
+    }
     let day_ms = 86_400_000.0;
     let mean_gap = day_ms / events as f64;
     let mut now = 0.0f64;
@@ -142,6 +157,24 @@ fn main() -> std::io::Result<()> {
             out.event(&actor, action, path, ms, 500 + rng.below(20_000))?;
         }
         written += 1;
+    }
+    out.w.flush()
+}
+
+/// Many live actors: 65,536 addresses at random plus one abusive actor sending 1% of the events,
+/// 500 targets, 0-3 ms apart.
+fn wide_traffic<W: Write>(out: &mut Out<W>, rng: &mut Rng, events: u64) -> std::io::Result<()> {
+    let targets: Vec<String> = (0..500).map(|t| format!("/t/{t}")).collect();
+    let mut ms = 0;
+    for _ in 0..events {
+        ms += rng.below(4);
+        let target = &targets[rng.below(500) as usize];
+        if rng.below(100) == 0 {
+            out.event("ip:203.0.113.66", "GET", target, ms, 100)?;
+        } else {
+            let actor = format!("ip:10.0.{}.{}", rng.below(256), rng.below(256));
+            out.event(&actor, "GET", target, ms, 100)?;
+        }
     }
     out.w.flush()
 }

@@ -38,8 +38,22 @@ pub struct Summary {
     pub last_ts: Option<u64>,
     /// Events stamped before the newest event read before them.
     pub out_of_order: u64,
-    actors: hashbrown::HashMap<Box<str>, ActorSummary, xxhash_rust::xxh3::Xxh3DefaultBuilder>,
+    /// Keyed by the xxh3 hash of the actor id, compared as the whole key: with tens of thousands
+    /// of live actors a lookup then reads one table slot, not the id behind a pointer (two
+    /// distinct ids share a 64-bit hash with odds of about n^2 / 2^65).
+    actors: hashbrown::HashTable<Tracked>,
     pub actors_forgotten: u64,
+}
+
+/// An actor in the table: its id's hash, the id, its record.
+struct Tracked {
+    hash: u64,
+    actor: Box<str>,
+    summary: ActorSummary,
+}
+
+fn actor_hash(actor: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(actor.as_bytes())
 }
 
 /// One actor's record.
@@ -78,13 +92,20 @@ impl Summary {
     pub fn record(&mut self, actor: &str, ts: u64, a: &Assessment) {
         let severity = usize::from(a.decision.severity()).min(3);
         self.decisions[severity] += 1;
-        if self.actors.len() >= MAX_TRACKED && !self.actors.contains_key(actor) {
+        let hash = actor_hash(actor);
+        if self.actors.len() >= MAX_TRACKED && self.actors.find(hash, |t| t.hash == hash).is_none() {
             self.forget_least_risky();
         }
-        let entry = self
+        let entry = &mut self
             .actors
-            .entry_ref(actor)
-            .or_insert_with(ActorSummary::new);
+            .entry(hash, |t| t.hash == hash, |t| t.hash)
+            .or_insert_with(|| Tracked {
+                hash,
+                actor: actor.into(),
+                summary: ActorSummary::new(),
+            })
+            .into_mut()
+            .summary;
         entry.events += 1;
         entry.decisions[severity] += 1;
         if a.risk > entry.peak_risk {
@@ -102,25 +123,30 @@ impl Summary {
 
     /// Drops the half of the table with the lowest peak risk (fewest blocks, then events).
     fn forget_least_risky(&mut self) {
-        let mut ranked: Vec<((f64, u64, u64), Box<str>)> = self
+        let mut ranked: Vec<((f64, u64, u64), u64)> = self
             .actors
             .iter()
-            .map(|(k, v)| (v.score(), k.clone()))
+            .map(|t| (t.summary.score(), t.hash))
             .collect();
         let half = ranked.len() / 2;
         ranked.select_nth_unstable_by(half, |a, b| {
             a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal)
         });
-        for (_, actor) in &ranked[..half] {
-            self.actors.remove(actor);
+        for &(_, hash) in &ranked[..half] {
+            if let Ok(entry) = self.actors.find_entry(hash, |t| t.hash == hash) {
+                entry.remove();
+            }
         }
         self.actors_forgotten += half as u64;
     }
 
     /// The `n` actors with the highest peak risk (then most blocks, then most events).
     pub fn top(&self, n: usize) -> Vec<(&str, &ActorSummary)> {
-        let mut all: Vec<(&str, &ActorSummary)> =
-            self.actors.iter().map(|(k, v)| (&**k, v)).collect();
+        let mut all: Vec<(&str, &ActorSummary)> = self
+            .actors
+            .iter()
+            .map(|t| (&*t.actor, &t.summary))
+            .collect();
         all.sort_by(|a, b| {
             b.1.score()
                 .partial_cmp(&a.1.score())
@@ -488,7 +514,17 @@ mod tests {
             let mut a = ActorSummary::new();
             a.peak_risk = i as f64 / 10.0;
             a.events = 1;
-            s.actors.insert(format!("a{i}").into(), a);
+            let actor = format!("a{i}");
+            let hash = actor_hash(&actor);
+            s.actors.insert_unique(
+                hash,
+                Tracked {
+                    hash,
+                    actor: actor.into(),
+                    summary: a,
+                },
+                |t| t.hash,
+            );
         }
         s.forget_least_risky();
         assert_eq!(s.actors_forgotten, 5);
