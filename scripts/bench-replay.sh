@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Replay throughput from a file, one core: 2,000,000 generated events (20,000 ordinary clients, a
-# burst bot, a fixed-interval poller, a path scanner, a login retry loop) in both input formats.
+# Replay throughput from a file, one core, on two workloads of 2,000,000 generated events:
+#   day   20,000 ordinary clients, a burst bot, a fixed-interval poller, a path scanner and a
+#         login retry loop over a day, in both input formats (few actors live at once);
+#   wide  65,536 actors ip:10.0.X.Y at random plus one abusive actor sending 1%, 500 targets,
+#         0-3 ms apart, JSON Lines (tens of thousands of actors live at once).
 #
 # For each format it runs `replay --parse-only` (read and parse, no guard) and a full `replay`
 # (parse, guard, summary) three times each and keeps the fastest; the engine's share is the
@@ -20,26 +23,27 @@ trap 'rm -rf "$work"' EXIT
 pin=()
 command -v taskset >/dev/null && pin=(taskset -c 0)
 
-for format in jsonl combined; do
-  input=$work/traffic.$format
-  target/release/examples/gen_traffic --events "$events" --format "$format" > "$input"
+for workload in day-jsonl day-combined wide-jsonl; do
+  profile=${workload%-*} format=${workload#*-}
+  input=$work/traffic.$workload
+  target/release/examples/gen_traffic --profile "$profile" --events "$events" --format "$format" > "$input"
   for mode in parse full; do
     flags=(--json)
     [ "$mode" = parse ] && flags+=(--parse-only)
     for _ in 1 2 3; do
-      "${pin[@]}" "$bin" replay "${flags[@]}" "$input" > "$work/$format-$mode.json"
+      "${pin[@]}" "$bin" replay "${flags[@]}" "$input" > "$work/$workload-$mode.json"
       python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["elapsed_secs"])' \
-        "$work/$format-$mode.json"
-    done | sort -n | head -1 > "$work/$format-$mode.secs"
+        "$work/$workload-$mode.json"
+    done | sort -n | head -1 > "$work/$workload-$mode.secs"
   done
-  python3 - "$work" "$format" "$events" "$(du -h "$input" | cut -f1)" <<'PY'
+  python3 - "$work" "$workload" "$events" "$(du -h "$input" | cut -f1)" <<'PY'
 import json, sys
 work, fmt, events, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 parse = float(open(f"{work}/{fmt}-parse.secs").read())
 full = float(open(f"{work}/{fmt}-full.secs").read())
 s = json.load(open(f"{work}/{fmt}-full.json"))
 engine = full - parse
-print(f"{fmt:<9} {events:,} events ({size}): {events / full / 1e6:.2f} M events/s "
+print(f"{fmt:<12} {events:,} events ({size}): {events / full / 1e6:.2f} M events/s "
       f"(goal >= 1.00); parse {parse:.2f} s ({parse / full:.0%}, {events / parse / 1e6:.1f} M/s), "
       f"guard and summary {engine:.2f} s ({engine / full:.0%}, {engine / events * 1e9:.0f} ns/event); "
       f"blocked {s['decisions']['block']:,}, rejected {s['rejected']}")
