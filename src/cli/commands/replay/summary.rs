@@ -93,7 +93,8 @@ impl Summary {
         let severity = usize::from(a.decision.severity()).min(3);
         self.decisions[severity] += 1;
         let hash = actor_hash(actor);
-        if self.actors.len() >= MAX_TRACKED && self.actors.find(hash, |t| t.hash == hash).is_none() {
+        if self.actors.len() >= MAX_TRACKED && self.actors.find(hash, |t| t.hash == hash).is_none()
+        {
             self.forget_least_risky();
         }
         let entry = &mut self
