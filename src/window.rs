@@ -414,7 +414,10 @@ mod tests {
         let mut targets: Vec<u64> = records.iter().map(|r| r.target).collect();
         targets.sort_unstable();
         targets.dedup();
-        let switches = records.windows(2).filter(|p| p[0].target != p[1].target).count();
+        let switches = records
+            .windows(2)
+            .filter(|p| p[0].target != p[1].target)
+            .count();
         (key_count, targets.len() as u64, switches as u64)
     }
 
@@ -442,7 +445,9 @@ mod tests {
         for round in 0..60u64 {
             for _ in 0..(1 + round * 7 % 30) {
                 ts += 100_000_000;
-                i = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                i = i
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let rec = record(ts, i >> 33);
                 w.expire(ts, &policy);
                 let key_count = w.push(rec, &policy);
@@ -460,7 +465,10 @@ mod tests {
         assert!(!w.mapped || w.len() > SMALL);
         // A restore into an empty window ends where the same pushes would.
         let mut restored = Window::new();
-        restored.extend(w.records().copied().collect::<Vec<_>>().into_iter(), &policy);
+        restored.extend(
+            w.records().copied().collect::<Vec<_>>().into_iter(),
+            &policy,
+        );
         let last = *w.newest_record().as_ref().unwrap();
         let f = restored.figures(0);
         assert_eq!((f.distinct_targets, f.switches), {
