@@ -438,41 +438,41 @@ mod tests {
             burst_max_events: 200,
             ..Settings::default()
         });
-        let mut w = Window::new();
+        let mut window = Window::new();
         let mut ts = 0;
         let mut i = 0u64;
         // Bursts of 1 to 30 events 0.1 s apart, then quiet spells that expire some or all.
         for round in 0..60u64 {
-            for _ in 0..(1 + round * 7 % 30) {
+            for _ in 0..=(round * 7 % 30) {
                 ts += 100_000_000;
                 i = i
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 let rec = record(ts, i >> 33);
-                w.expire(ts, &policy);
-                let key_count = w.push(rec, &policy);
-                let f = w.figures(key_count);
+                window.expire(ts, &policy);
+                let key_count = window.push(rec, &policy);
+                let f = window.figures(key_count);
                 assert_eq!(
                     (f.key_count, f.distinct_targets, f.switches),
-                    recount(&w, rec.key),
+                    recount(&window, rec.key),
                     "round {round}, {} records, mapped {}",
-                    w.len(),
-                    w.mapped
+                    window.len(),
+                    window.mapped
                 );
             }
             ts += 1_000_000_000 * (round % 12);
         }
-        assert!(!w.mapped || w.len() > SMALL);
+        assert!(!window.mapped || window.len() > SMALL);
         // A restore into an empty window ends where the same pushes would.
         let mut restored = Window::new();
         restored.extend(
-            w.records().copied().collect::<Vec<_>>().into_iter(),
+            window.records().copied().collect::<Vec<_>>().into_iter(),
             &policy,
         );
-        let last = *w.newest_record().as_ref().unwrap();
+        let last = *window.newest_record().as_ref().unwrap();
         let f = restored.figures(0);
         assert_eq!((f.distinct_targets, f.switches), {
-            let (_, d, s) = recount(&w, last.key);
+            let (_, d, s) = recount(&window, last.key);
             (d, s)
         });
         assert_eq!(restored.mapped, restored.len() > SMALL);
