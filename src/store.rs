@@ -8,10 +8,7 @@
 //! Memory stays bounded two ways:
 //! - **expiry**: actors whose window has passed and whose escalation has cooled down are dropped by
 //!   a sweep that each shard runs after four times as many checks as it holds actors (at least
-//!   64), which costs O(1) amortized per check. A shard also keeps the earliest time any of its
-//!   actors' windows can pass (a lower bound, lowered as actors arrive, recomputed by each
-//!   sweep) and does not sweep before it: a sweep that could drop nothing would only read every
-//!   slot, the other threads' actors' too, and pull their cache lines across cores;
+//!   64), which costs O(1) amortized per check;
 //! - **the actor cap** (`max_actors`, split evenly over the shards): a new actor arriving at a full
 //!   shard first triggers a sweep; if that frees less than 1/16 of the shard, the least recently
 //!   active actors are evicted until 1/16 is free. Eviction is therefore by shard, not global, and
@@ -119,10 +116,6 @@ pub(crate) struct Shard {
     checks_since_sweep: usize,
     /// Latest engine time seen by this shard.
     latest: u64,
-    /// No actor of the shard can be forgotten before this engine time: the earliest end of any
-    /// actor's window (its newest event + its window), as of the last sweep, lowered by actors
-    /// that arrived since. New events only move an actor's end later, so it stays a lower bound.
-    forget_from: u64,
     pub evicted: u64,
 }
 
@@ -133,7 +126,6 @@ impl Shard {
             cap,
             checks_since_sweep: 0,
             latest: 0,
-            forget_from: 0,
             evicted: 0,
         }
     }
@@ -149,9 +141,7 @@ impl Shard {
     ) -> &mut ActorState {
         self.latest = self.latest.max(now);
         self.checks_since_sweep += 1;
-        if self.checks_since_sweep >= (self.table.len() * 4).max(64)
-            && self.latest >= self.forget_from
-        {
+        if self.checks_since_sweep >= (self.table.len() * 4).max(64) {
             self.sweep(clock);
         }
         // One lookup on the common path; the extra probe only when the shard is full.
@@ -161,15 +151,10 @@ impl Shard {
         let entry = self
             .table
             .entry(hash, |s| s.id.is(id), |s| s.hash)
-            .or_insert_with(|| {
-                // Its window's end is not known until its first event is in: sweep on schedule
-                // again until a sweep has seen it.
-                self.forget_from = 0;
-                Slot {
-                    hash,
-                    id: ActorId::new(id),
-                    state: ActorState::new(policy()),
-                }
+            .or_insert_with(|| Slot {
+                hash,
+                id: ActorId::new(id),
+                state: ActorState::new(policy()),
             });
         &mut entry.into_mut().state
     }
@@ -195,16 +180,7 @@ impl Shard {
     /// expired.
     fn sweep(&mut self, clock: &dyn Clock) {
         let now = self.latest.min(to_nanos(clock.now()));
-        let mut forget_from = u64::MAX;
-        self.table.retain(|s| {
-            if s.state.forgettable_at(now) {
-                return false;
-            }
-            let window_end = s.state.last_seen().saturating_add(s.state.policy.window_ns);
-            forget_from = forget_from.min(window_end);
-            true
-        });
-        self.forget_from = forget_from;
+        self.table.retain(|s| !s.state.forgettable_at(now));
         self.checks_since_sweep = 0;
     }
 
@@ -247,7 +223,6 @@ impl Shard {
         self.table = HashTable::new();
         self.checks_since_sweep = 0;
         self.latest = 0;
-        self.forget_from = 0;
     }
 
     /// Heap bytes: the table and every actor's own allocations.
