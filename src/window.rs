@@ -61,7 +61,8 @@ impl Sum {
 #[repr(C)]
 pub(crate) struct Window {
     records: VecDeque<Record>,
-    /// Occurrences per (action, target) key and per target, in the window, when `mapped`.
+    /// Occurrences per (action, target) key and per target, in the window, past [`SMALL`]
+    /// records; empty (and unallocated) while the window counts by scanning.
     counts: Counts,
     /// Timestamp of the newest record ever pushed: kept when the window empties.
     newest_ts: u64,
@@ -72,9 +73,6 @@ pub(crate) struct Window {
     switches: u32,
     /// Consecutive pairs whose gap matches `interval_secs` within the tolerance.
     interval_hits: u32,
-    /// Whether `counts` holds the counts (past [`SMALL`] records); otherwise it is empty and
-    /// counts are taken by scanning the records.
-    mapped: bool,
     weight_total: Sum,
     gap_sq_sum: Sum,
 }
@@ -205,10 +203,10 @@ impl Window {
         self.newest_target = rec.target;
         self.weight_total
             .set(self.weight_total.get() + u128::from(rec.weight));
-        if !self.mapped && self.records.len() >= SMALL {
+        if !self.mapped() && self.records.len() >= SMALL {
             self.map_counts();
         }
-        let key_count = if self.mapped {
+        let key_count = if self.mapped() {
             let key_count = self.counts.entry(rec.key).or_insert(0);
             *key_count += 1;
             let key_count = *key_count;
@@ -237,14 +235,18 @@ impl Window {
             *self.counts.entry(r.key).or_insert(0) += 1;
             *self.counts.entry(r.target).or_insert(0) += 1;
         }
-        self.mapped = true;
     }
 
     /// Back to counting by scanning, once the window is small again (`distinct_targets` is
     /// already right).
     fn unmap_counts(&mut self) {
         self.counts = Counts::default();
-        self.mapped = false;
+    }
+
+    /// Whether the count map holds the counts: it is never empty while it does, since every
+    /// record counts its key and its target.
+    fn mapped(&self) -> bool {
+        !self.counts.is_empty()
     }
 
     /// Appends records in time order, exactly like `expire(ts)` then `push` for each (a record
@@ -253,7 +255,7 @@ impl Window {
     /// few nanoseconds an event.
     pub fn extend(&mut self, records: impl Iterator<Item = Record>, policy: &Policy) {
         // Counting runs of equal keys needs the map; a window left small drops it at the end.
-        if !self.mapped {
+        if !self.mapped() {
             self.map_counts();
         }
         let mut keys = Run::default();
@@ -277,10 +279,6 @@ impl Window {
                 self.expire(rec.ts, policy);
                 while self.records.len() >= policy.max_events {
                     self.pop_front(policy);
-                }
-                if !self.mapped {
-                    // It emptied (and dropped its map): count with a map again.
-                    self.map_counts();
                 }
                 gap_sq_sum = self.gap_sq_sum.get();
                 weight_total = self.weight_total.get();
@@ -334,7 +332,7 @@ impl Window {
         };
         self.weight_total
             .set(self.weight_total.get() - u128::from(old.weight));
-        if self.mapped {
+        if self.mapped() {
             self.decrement(old.key);
             if self.decrement(old.target) {
                 self.distinct_targets -= 1;
@@ -353,9 +351,7 @@ impl Window {
         if self.records.is_empty() {
             // Give back the memory of a burst once it has passed.
             self.records.shrink_to(1);
-            if self.mapped {
-                self.unmap_counts();
-            }
+            self.unmap_counts();
         }
     }
 
@@ -457,12 +453,11 @@ mod tests {
                     recount(&window, rec.key),
                     "round {round}, {} records, mapped {}",
                     window.len(),
-                    window.mapped
+                    window.mapped()
                 );
             }
             ts += 1_000_000_000 * (round % 12);
         }
-        assert!(!window.mapped || window.len() > SMALL);
         // A restore into an empty window ends where the same pushes would.
         let mut restored = Window::new();
         restored.extend(
@@ -475,6 +470,11 @@ mod tests {
             let (_, d, s) = recount(&window, last.key);
             (d, s)
         });
-        assert_eq!(restored.mapped, restored.len() > SMALL);
+        assert_eq!(restored.mapped(), restored.len() > SMALL);
+        // A window that empties gives its count map back.
+        assert!(window.mapped(), "the last burst left a mapped window");
+        window.expire(ts + 3_600_000_000_000, &policy);
+        assert_eq!((window.len(), window.mapped()), (0, false));
+        assert_eq!(window.heap_bytes(), std::mem::size_of::<Record>());
     }
 }
