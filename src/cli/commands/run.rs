@@ -70,7 +70,7 @@ pub async fn run(
 
 /// How one iteration ended.
 enum Step {
-    /// The command ran (or, in a dry run, would have): its exit.
+    /// The command ran: its exit.
     Ran(Exit),
     /// Stop here with this exit: blocked, refused, interrupted.
     Stop(Exit),
@@ -80,8 +80,16 @@ enum Step {
 enum Gate {
     /// The overlap limit is reached: this many runs are going.
     Busy(usize),
-    /// The event was checked (and, with an overlap limit and unless blocked, this run registered).
-    Checked(Assessment),
+    /// The event was checked.
+    Checked(Admitted),
+}
+
+/// A checked run.
+struct Admitted {
+    assessment: Assessment,
+    /// Whether this run was added to the actor's running instances (with an overlap limit,
+    /// recording, and unless blocked): it must take itself off after.
+    registered: bool,
 }
 
 impl Runner<'_> {
@@ -95,20 +103,17 @@ impl Runner<'_> {
             SystemTime::now(),
         )
         .with_weight(plan.event.weight);
-        let assessment = match self.admit_or_wait(&event).await? {
-            Ok(a) => a,
+        let admitted = match self.admit_or_wait(&event).await? {
+            Ok(admitted) => admitted,
             Err(exit) => return Ok(Step::Stop(exit)),
         };
-        let registered =
-            plan.overlap.max.is_some() && !plan.dry_run && assessment.decision != Decision::Block;
-        let acted = self.act(&assessment).await;
-        let ran = if acted.is_none() {
-            let env = [("PATTERN_GUARD_ITERATION", iteration.to_string())];
-            Some(supervise::run(&plan.argv, &env, plan.limits, &mut self.signals).await)
+        let step = if let Some(exit) = self.act(&admitted.assessment).await {
+            Step::Stop(exit)
         } else {
-            None
+            let env = [("PATTERN_GUARD_ITERATION", iteration.to_string())];
+            Step::Ran(supervise::run(&plan.argv, &env, plan.limits, &mut self.signals).await)
         };
-        if registered {
+        if admitted.registered {
             // Once the command has run, its status is what the caller gets: a state problem now
             // (the directory removed, a full disk) is reported, not turned into exit 125.
             if let Err(e) = self.release() {
@@ -118,11 +123,7 @@ impl Runner<'_> {
                 ));
             }
         }
-        Ok(match (acted, ran) {
-            (Some(exit), _) => Step::Stop(exit),
-            (None, Some(exit)) => Step::Ran(exit),
-            (None, None) => Step::Ran(Exit::Success),
-        })
+        Ok(step)
     }
 
     /// Between `--repeat` runs with `--interval`: on a terminal, a bar with the runs done and the
@@ -147,12 +148,12 @@ impl Runner<'_> {
     async fn admit_or_wait(
         &mut self,
         event: &Event<'_>,
-    ) -> Result<Result<Assessment, Exit>, Failure> {
+    ) -> Result<Result<Admitted, Exit>, Failure> {
         let plan = self.plan;
         let mut waited = false;
         loop {
             match self.admit(event)? {
-                Gate::Checked(a) => return Ok(Ok(a)),
+                Gate::Checked(admitted) => return Ok(Ok(admitted)),
                 Gate::Busy(n) if plan.overlap.wait && !plan.dry_run => {
                     if !waited {
                         self.printer.note(format!(
@@ -192,11 +193,15 @@ impl Runner<'_> {
                     }
                 }
                 txn.config = Some(self.config_id.clone());
-                let a = txn.assess(event);
-                if save && max.is_some() && a.decision != Decision::Block {
+                let assessment = txn.assess(event);
+                let registered = save && max.is_some() && assessment.decision != Decision::Block;
+                if registered {
                     txn.running.push(Instance::me());
                 }
-                Gate::Checked(a)
+                Gate::Checked(Admitted {
+                    assessment,
+                    registered,
+                })
             })?;
         if let Some(notice) = notice {
             self.printer.always(notice);
