@@ -36,7 +36,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::hash::{event_hashes, id_hash, random_seed, weight_micros, ActorKey};
 use crate::policy::Policy;
-use crate::snapshot::{ActorSnapshot, Snapshot};
+use crate::snapshot::{damaged, ActorSnapshot, Snapshot};
 use crate::store::{ActorState, Store};
 use crate::window::Record;
 
@@ -377,16 +377,11 @@ impl Guard {
     /// run on other threads while a restore is under way may land before or after it.
     pub fn restore(&self, snapshot: &Snapshot) -> Result<(), Error> {
         snapshot.check_format()?;
-        let damaged = |why| Error::Snapshot(format!("{why}; the state is damaged: reset it"));
         let mut built = Vec::with_capacity(snapshot.actors.len());
         for a in &snapshot.actors {
             let mut state = ActorState::new(self.policy_for(&a.actor));
-            let policy = Arc::clone(&state.policy);
-            state.window.reserve(a.events.min(policy.max_events));
-            a.decode_with(|records| state.window.extend(records, &policy))
-                .map_err(damaged)?;
-            state.escalation = a.escalation();
-            state.window.set_last_ts(a.last_seen);
+            state.window.reserve(a.events.min(state.policy.max_events));
+            apply_actor(&mut state, a).map_err(|why| damaged(&why))?;
             built.push((a, state));
         }
         self.reset_all();
@@ -426,14 +421,21 @@ impl Guard {
             let state = shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || {
                 self.policy_for(&a.actor)
             });
-            let policy = Arc::clone(&state.policy);
             // Validated above: decoding cannot fail here.
-            let _ = a.decode_with(|records| state.window.extend(records, &policy));
-            state.escalation = a.escalation();
-            state.window.set_last_ts(a.last_seen);
+            let _ = apply_actor(state, a);
         }
         Ok(())
     }
+}
+
+/// Appends a snapshot actor's events to `state`'s window (as checks would: expiry and caps
+/// apply) and takes its escalation and last-seen time. `Err` when its events are damaged.
+fn apply_actor(state: &mut ActorState, a: &ActorSnapshot) -> Result<(), String> {
+    let policy = Arc::clone(&state.policy);
+    a.decode_with(|records| state.window.extend(records, &policy))?;
+    state.escalation = a.escalation();
+    state.window.set_last_ts(a.last_seen);
+    Ok(())
 }
 
 fn actor_status(id: &str, state: &ActorState, now: u64) -> ActorStatus {

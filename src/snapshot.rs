@@ -410,8 +410,7 @@ impl Snapshot {
     pub(crate) fn validate(&self) -> Result<(), Error> {
         self.check_format()?;
         for a in &self.actors {
-            a.validate()
-                .map_err(|why| Error::Snapshot(format!("{why}; the state is damaged: reset it")))?;
+            a.validate().map_err(|why| damaged(&why))?;
         }
         Ok(())
     }
@@ -431,7 +430,8 @@ fn wrong_format(format: u64) -> Error {
     ))
 }
 
-fn damaged(why: &str) -> Error {
+/// A snapshot refused as damaged, with what was wrong and what to do.
+pub(crate) fn damaged(why: &str) -> Error {
     Error::Snapshot(format!("{why}; the state is damaged: reset it"))
 }
 
