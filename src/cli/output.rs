@@ -37,8 +37,9 @@ impl Printer {
         }
     }
 
-    /// A command's own result or an error: always printed (a method all the same, so that every
-    /// message of pattern-guard's own goes through the printer).
+    /// A command's own result or an error: always printed. A method all the same, so a command
+    /// that holds a printer says everything through it. (The supervisor's runaway and spawn
+    /// messages, which `-q` never hides either, print directly: it holds no printer.)
     #[allow(clippy::unused_self)]
     pub fn always(self, message: impl std::fmt::Display) {
         eprintln!("pattern-guard: {message}");
