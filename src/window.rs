@@ -36,7 +36,7 @@ pub(crate) struct Record {
 type Counts = HashMap<u32>;
 
 /// Windows of at most this many records count by scanning them, without a count map.
-pub(crate) const SMALL: usize = 8;
+const SMALL: usize = 8;
 
 /// A u128 sum stored as two u64, so it does not force 16-byte alignment on the window.
 #[derive(Debug, Default, Clone, Copy)]
