@@ -35,20 +35,34 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     pub fn into_assessment(self) -> Assessment {
-        Assessment {
+        let mut out = Assessment {
             decision: self.decision,
             risk: self.risk,
             raw_risk: self.raw_risk,
             escalation_level: self.level,
-            readings: self
-                .readings
-                .into_iter()
-                .zip(self.reported)
-                .filter_map(|(r, shown)| shown.then_some(r))
-                .collect(),
+            readings: Vec::with_capacity(Detector::COUNT),
             retry_after: self.retry_after,
             at: from_nanos(self.at),
-        }
+        };
+        self.write_into(&mut out);
+        out
+    }
+
+    /// Fills `out` in place, reusing its readings' buffer.
+    pub fn write_into(self, out: &mut Assessment) {
+        out.decision = self.decision;
+        out.risk = self.risk;
+        out.raw_risk = self.raw_risk;
+        out.escalation_level = self.level;
+        out.readings.clear();
+        out.readings.extend(
+            self.readings
+                .into_iter()
+                .zip(self.reported)
+                .filter_map(|(r, shown)| shown.then_some(r)),
+        );
+        out.retry_after = self.retry_after;
+        out.at = from_nanos(self.at);
     }
 }
 

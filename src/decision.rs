@@ -90,6 +90,21 @@ pub struct Assessment {
     pub at: SystemTime,
 }
 
+/// An allow at the epoch with no readings: a buffer for [`Guard::assess_into`](crate::Guard::assess_into).
+impl Default for Assessment {
+    fn default() -> Self {
+        Assessment {
+            decision: Decision::Allow,
+            risk: 0.0,
+            raw_risk: 0.0,
+            escalation_level: 0,
+            readings: Vec::new(),
+            retry_after: None,
+            at: std::time::UNIX_EPOCH,
+        }
+    }
+}
+
 impl Assessment {
     /// The readings that contributed risk, highest first.
     pub fn reasons(&self) -> Vec<Reading> {

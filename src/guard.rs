@@ -207,6 +207,24 @@ impl Guard {
         self.evaluate(event, true).into_assessment()
     }
 
+    /// [`assess`](Guard::assess) into `out`, reusing its buffer: a loop that assesses many
+    /// events (a replay, a log follower) allocates nothing per event.
+    ///
+    /// ```
+    /// # use pattern_guard::{Assessment, Event, Guard};
+    /// # use std::time::{Duration, UNIX_EPOCH};
+    /// let (reused, fresh) = (Guard::new(), Guard::new());
+    /// let mut a = Assessment::default();
+    /// for i in 0..3 {
+    ///     let event = Event::new("user:1", "GET", "/", UNIX_EPOCH + Duration::from_secs(i));
+    ///     reused.assess_into(&event, &mut a);
+    ///     assert_eq!(a, fresh.assess(&event));
+    /// }
+    /// ```
+    pub fn assess_into(&self, event: &Event<'_>, out: &mut Assessment) {
+        self.evaluate(event, true).write_into(out);
+    }
+
     fn policy_for(&self, actor: &str) -> Arc<Policy> {
         self.actor_policies
             .get(actor)

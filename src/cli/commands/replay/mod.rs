@@ -77,6 +77,7 @@ pub fn run(
         newest: 0,
         decisions,
         explained: (plan.json && plan.explain.is_some()).then(Vec::new),
+        assessment: Assessment::default(),
         out: BufWriter::new(std::io::stdout().lock()),
     };
     let started = Instant::now();
@@ -205,6 +206,8 @@ struct Replayer<'a> {
     newest: u64,
     decisions: Option<BufWriter<File>>,
     explained: Option<Vec<Value>>,
+    /// Reused for every event, so assessing allocates nothing.
+    assessment: Assessment,
     out: BufWriter<std::io::StdoutLock<'static>>,
 }
 
@@ -242,7 +245,8 @@ impl Replayer<'_> {
         self.newest = self.newest.max(event.ts);
         self.clock
             .set(UNIX_EPOCH + Duration::from_nanos(self.newest));
-        let a = self.guard.assess(&event.to_event());
+        let mut a = std::mem::take(&mut self.assessment);
+        self.guard.assess_into(&event.to_event(), &mut a);
         self.summary.record(&event.actor, event.ts, &a);
         self.write_decision(line_no, &event, &a);
         if self.plan.explain.as_deref() == Some(&*event.actor) {
@@ -253,6 +257,7 @@ impl Replayer<'_> {
                 }
             }
         }
+        self.assessment = a;
         Ok(())
     }
 
