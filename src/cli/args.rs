@@ -139,6 +139,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub explain: bool,
 
+    /// Watch the command's output and stop it when it loops (the same lines over and over):
+    /// warn, throttle, then stop as a runaway. Its stdout and stderr become pipes.
+    #[arg(long)]
+    pub watch_output: bool,
+
     /// Exit code when blocked.
     #[arg(
         long,
@@ -284,7 +289,7 @@ pub enum LogFormat {
 }
 
 /// Options that only make sense when guarding a command.
-const RUN_ONLY: [&str; 13] = [
+const RUN_ONLY: [&str; 14] = [
     "max_concurrent",
     "on_overlap",
     "actor",
@@ -298,6 +303,7 @@ const RUN_ONLY: [&str; 13] = [
     "dry_run",
     "explain",
     "block_exit_code",
+    "watch_output",
 ];
 
 impl Cli {

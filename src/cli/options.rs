@@ -71,6 +71,8 @@ pub struct RunPlan {
     pub dry_run: bool,
     pub explain: bool,
     pub block_exit_code: u8,
+    /// Watch the command's output for loops (`--watch-output`, or `watch_output` for the actor).
+    pub watch_output: bool,
 }
 
 impl RunPlan {
@@ -245,6 +247,7 @@ fn run_plan(config: &Config, run: args::RunArgs, argv: Vec<OsString>) -> RunPlan
         dry_run: run.dry_run,
         explain: run.explain,
         block_exit_code: run.block_exit_code,
+        watch_output: run.watch_output || settings.watch_output,
     }
 }
 

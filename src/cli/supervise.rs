@@ -11,6 +11,8 @@
 //!   group is made the foreground group while it runs (and the terminal is taken back after), so
 //!   an interactive command can read the terminal and Ctrl-C reaches it directly, as unwrapped.
 //!   This is the case GNU `timeout` needs `--foreground` for.
+//! - With the output watch on ([`watch`](super::watch)), the child's stdout and stderr are pipes
+//!   copied through by the watch, and a run whose output loops is stopped as a runaway is.
 //! - On Linux the child gets a parent-death signal (SIGKILL): if pattern-guard is killed outright
 //!   the child does not run on unguarded. Grandchildren are not covered by that signal; they are
 //!   covered by the group stop on every other path. Other platforms have no parent-death signal.
@@ -30,6 +32,7 @@ use tokio::time::{sleep_until, Instant};
 use super::exit_code::Exit;
 use super::output::human;
 use super::signals::Signals;
+use super::watch::{self, Repeated, Watch, WatchPlan};
 
 /// How long a child may run, and how long it gets between TERM and KILL.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +48,39 @@ struct Running {
     shown: String,
     /// Whether the child was given the terminal (and it must be taken back).
     terminal: bool,
+    /// The output watch, when on.
+    watch: Option<Watch>,
+}
+
+/// Why the guard stopped a run.
+#[derive(Debug, Clone)]
+pub enum Stop {
+    /// It ran past its maximum runtime.
+    Runtime(Duration),
+    /// Its output looped.
+    Looped(Repeated),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Runtime(d) => write!(f, "ran past its maximum runtime of {}", human(*d)),
+            Stop::Looped(r) => write!(
+                f,
+                "looped: \"{}\" {} times in {} on {}",
+                r.line,
+                r.count,
+                human(r.window),
+                r.stream.name()
+            ),
+        }
+    }
+}
+
+/// How a run went: the exit to report, and why the guard stopped it, if it did.
+pub struct RunEnd {
+    pub exit: Exit,
+    pub stopped: Option<Stop>,
 }
 
 /// How a run ended.
@@ -58,33 +94,65 @@ enum Ended {
     },
 }
 
-/// Runs `argv` to completion under `limits`; returns how it ended.
+/// Runs `argv` to completion under `limits`, its output watched when `watch` is given; returns
+/// how it ended.
 pub async fn run(
     argv: &[OsString],
     env: &[(&str, String)],
     limits: Limits,
+    watch: Option<&WatchPlan>,
     signals: &mut Signals,
-) -> Exit {
-    let mut running = match spawn(argv, env) {
+) -> RunEnd {
+    let mut running = match spawn(argv, env, watch) {
         Ok(running) => running,
-        Err(exit) => return exit,
+        Err(exit) => {
+            return RunEnd {
+                exit,
+                stopped: None,
+            }
+        }
     };
-    let ended = supervise(&mut running, limits, signals).await;
+    let (ended, stopped) = supervise(&mut running, limits, signals).await;
+    if let Some(watch) = running.watch.as_mut() {
+        let pgid = running.pgid;
+        watch.finish(|sig| forward(pgid, sig), signals).await;
+    }
     if running.terminal {
         take_terminal_back();
     }
-    exit_of(ended, &running.shown)
+    RunEnd {
+        exit: exit_of(ended, &running.shown),
+        stopped,
+    }
 }
 
 /// Starts the command in its own process group (at a terminal, as its foreground group), with a
 /// parent-death signal on Linux. `Err` is the exit for a command that cannot start.
 #[allow(unsafe_code)] // the binary's one unsafe block: `pre_exec`, explained at the block
-fn spawn(argv: &[OsString], env: &[(&str, String)]) -> Result<Running, Exit> {
+fn spawn(
+    argv: &[OsString],
+    env: &[(&str, String)],
+    watch: Option<&WatchPlan>,
+) -> Result<Running, Exit> {
+    let shown = argv[0].to_string_lossy().into_owned();
     let mut command = tokio::process::Command::new(&argv[0]);
     command.args(&argv[1..]).process_group(0);
     for (k, v) in env {
         command.env(k, v);
     }
+    let read_ends = match watch.map(|_| watch::pipes()).transpose() {
+        Ok(Some((child_ends, read_ends))) => {
+            command
+                .stdout(std::process::Stdio::from(child_ends.stdout))
+                .stderr(std::process::Stdio::from(child_ends.stderr));
+            Some(read_ends)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("pattern-guard: cannot watch the output of '{shown}': no pipe: {e}");
+            return Err(Exit::Failure);
+        }
+    };
     let terminal = foreground_terminal();
     // SAFETY: runs in the forked child before exec. prctl, sigprocmask and tcsetpgrp are
     // async-signal-safe, and the closure touches no memory of the parent beyond a copied bool.
@@ -101,7 +169,6 @@ fn spawn(argv: &[OsString], env: &[(&str, String)]) -> Result<Running, Exit> {
             Ok(())
         });
     }
-    let shown = argv[0].to_string_lossy().into_owned();
     let child = match command.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -113,21 +180,41 @@ fn spawn(argv: &[OsString], env: &[(&str, String)]) -> Result<Running, Exit> {
             return Err(Exit::CannotRun);
         }
     };
+    // Our copies of the pipes' write ends go with the command, so the pipes end when the
+    // command's side closes.
+    drop(command);
     let pgid = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
         .map(Pid::from_raw)
         .ok_or(Exit::Failure)?;
+    let watch = match (watch, read_ends) {
+        (Some(plan), Some(ends)) => match Watch::start(plan, &shown, ends) {
+            Ok(watch) => Some(watch),
+            Err(e) => {
+                eprintln!("pattern-guard: cannot watch the output of '{shown}': {e}; stopping it");
+                let _ = killpg(pgid, Signal::SIGKILL);
+                return Err(Exit::Failure);
+            }
+        },
+        _ => None,
+    };
     Ok(Running {
         child,
         pgid,
         shown,
         terminal,
+        watch,
     })
 }
 
-/// Waits for the command, forwarding signals to its group, and stops it at its maximum runtime.
-async fn supervise(running: &mut Running, limits: Limits, signals: &mut Signals) -> Ended {
+/// Waits for the command, forwarding signals to its group, and stops it at its maximum runtime
+/// or when its output loops.
+async fn supervise(
+    running: &mut Running,
+    limits: Limits,
+    signals: &mut Signals,
+) -> (Ended, Option<Stop>) {
     let deadline = limits.max_runtime.map(|d| Instant::now() + d);
     let past_runtime = async {
         match deadline {
@@ -136,21 +223,24 @@ async fn supervise(running: &mut Running, limits: Limits, signals: &mut Signals)
         }
     };
     tokio::pin!(past_runtime);
-    loop {
-        tokio::select! {
-            status = running.child.wait() => return Ended::Exited(status),
-            sig = signals.recv() => forward(running.pgid, sig),
-            () = &mut past_runtime => {
-                eprintln!(
-                    "pattern-guard: '{}' ran past its maximum runtime of {}; sending SIGTERM",
-                    running.shown,
-                    human(limits.max_runtime.unwrap_or_default())
-                );
-                return stop_with_signal(running, Signal::SIGTERM, limits.kill_after, signals)
-                    .await;
+    let stop = loop {
+        let watch = running.watch.as_mut();
+        let looped = async move {
+            match watch {
+                Some(watch) => watch.looped().await,
+                None => std::future::pending().await,
             }
+        };
+        tokio::select! {
+            status = running.child.wait() => return (Ended::Exited(status), None),
+            sig = signals.recv() => forward(running.pgid, sig),
+            () = &mut past_runtime => break Stop::Runtime(limits.max_runtime.unwrap_or_default()),
+            repeated = looped => break Stop::Looped(repeated),
         }
-    }
+    };
+    eprintln!("pattern-guard: '{}' {stop}; sending SIGTERM", running.shown);
+    let ended = stop_with_signal(running, Signal::SIGTERM, limits.kill_after, signals).await;
+    (ended, Some(stop))
 }
 
 /// Sends `signal` to the command's group and gives it `grace` to exit (forwarding signals

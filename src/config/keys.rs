@@ -172,6 +172,12 @@ impl AsNumber for Combine {
     }
 }
 
+impl AsNumber for bool {
+    fn as_number(&self) -> Option<f64> {
+        None
+    }
+}
+
 impl AsNumber for OnOverlap {
     fn as_number(&self) -> Option<f64> {
         None
@@ -268,6 +274,10 @@ settings! {
     max_concurrent: Option<u64> = None; Range::at_least(1), "unset";
     /// CLI overlap: at `max_concurrent`, `"refuse"` (exit 75) or `"wait"` for a run to end.
     on_overlap: OnOverlap = OnOverlap::Refuse; Range::choice(&["refuse", "wait"]), "\"refuse\"";
+    /// CLI: watch the command's output for loops: each line is an event for a per-run guard set
+    /// by `[output]` (see "Watching output" below); `--watch-output` overrides. Off: the command
+    /// keeps the terminal and nothing changes.
+    watch_output: bool = false; Range::boolean(), "false";
 }
 
 /// Longest window, delay and cool-down accepted: one year, in seconds.

@@ -27,6 +27,7 @@ use serde::Deserialize;
 use crate::error::{ConfigError, Error};
 
 mod keys;
+mod output;
 mod range;
 
 pub use keys::{
@@ -34,6 +35,7 @@ pub use keys::{
     MAX_SECS,
 };
 use keys::{Invalid, RawTable};
+pub use output::{output_defaults, OutputDefault, OUTPUT_DEFAULTS, RUN_ONLY_KEYS};
 pub use range::{Bound, Range};
 
 /// A whole configuration: global settings, the actor cap and per-actor overrides.
@@ -49,6 +51,11 @@ pub struct Config {
     pub max_actors: u64,
     /// `[guard.actors."ID"]` tables, by actor id.
     pub actors: BTreeMap<String, Overrides>,
+    /// The `[output]` table: the settings of the guard that watches a run's output (CLI
+    /// `--watch-output`), with [`output_defaults`] where it sets nothing.
+    pub output: Settings,
+    /// `[output.actors."ID"]` tables, by actor id.
+    pub output_actors: BTreeMap<String, Overrides>,
 }
 
 impl Default for Config {
@@ -57,6 +64,8 @@ impl Default for Config {
             guard: Settings::default(),
             max_actors: 100_000,
             actors: BTreeMap::new(),
+            output: output_defaults().clone(),
+            output_actors: BTreeMap::new(),
         }
     }
 }
@@ -66,7 +75,12 @@ impl Default for Config {
 struct RawDocument {
     #[serde(default)]
     guard: Option<RawTable>,
+    #[serde(default)]
+    output: Option<RawTable>,
 }
+
+/// One section read: its settings and its actor tables.
+type Section = (Settings, BTreeMap<String, Overrides>);
 
 impl Config {
     /// Reads and validates a TOML file.
@@ -92,58 +106,40 @@ impl Config {
             located(err, e.span())
         })?;
         let mut config = Config::default();
-        let Some(raw) = doc.guard else {
-            return Ok(config);
-        };
-        let (global, global_spans) = raw.overrides();
-        config.guard = global.apply_to(&config.guard);
-        if let Some(max) = &raw.max_actors {
-            config.max_actors = *max.get_ref();
-            if config.max_actors == 0 {
+        if let Some(raw) = &doc.guard {
+            if let Some(max) = &raw.max_actors {
+                config.max_actors = *max.get_ref();
+                if config.max_actors == 0 {
+                    let err = ConfigError::new(
+                        Some("guard.max_actors".into()),
+                        "must be at least 1 (it caps how many actors are tracked at once)",
+                    );
+                    return Err(located(err, Some(max.span())));
+                }
+            }
+            (config.guard, config.actors) =
+                section(raw, "guard", &Settings::default()).map_err(|(e, at)| located(e, at))?;
+        }
+        if let Some(raw) = &doc.output {
+            if let Some(max) = &raw.max_actors {
                 let err = ConfigError::new(
-                    Some("guard.max_actors".into()),
-                    "must be at least 1 (it caps how many actors are tracked at once)",
+                    Some("output.max_actors".into()),
+                    "applies to the whole guard: set it in [guard]",
                 );
                 return Err(located(err, Some(max.span())));
             }
-        }
-        if let Err((key, msg)) = validate_settings(&config.guard) {
-            let err = ConfigError::new(Some(format!("guard.{key}")), msg);
-            return Err(located(err, global_spans.get(key).cloned()));
-        }
-        for (id, table_ref) in raw.actors.iter().flatten() {
-            let prefix = format!("guard.actors.{}", quote_key(id));
-            if let Some(max) = &table_ref.max_actors {
-                let err = ConfigError::new(
-                    Some(format!("{prefix}.max_actors")),
-                    "applies to the whole guard, not one actor: set it in [guard]",
-                );
-                return Err(located(err, Some(max.span())));
+            for table in std::iter::once(raw).chain(raw.actors.iter().flat_map(|a| a.values())) {
+                let (_, spans) = table.overrides();
+                if let Some((key, span)) = spans.iter().find(|(k, _)| RUN_ONLY_KEYS.contains(k)) {
+                    let err = ConfigError::new(
+                        Some(format!("output.{key}")),
+                        "steers runs, not their output: set it in [guard] or [guard.actors.\"ID\"]",
+                    );
+                    return Err(located(err, Some(span.clone())));
+                }
             }
-            if table_ref.actors.is_some() {
-                let err = ConfigError::new(
-                    Some(format!("{prefix}.actors")),
-                    "actor tables cannot nest: declare every actor as [guard.actors.\"ID\"]",
-                );
-                return Err(located(err, None));
-            }
-            let (overrides, spans) = table_ref.overrides();
-            let effective = overrides.apply_to(&config.guard);
-            if let Err((key, msg)) = validate_settings(&effective) {
-                let (key_name, span) = match spans.get(key) {
-                    Some(span) => (format!("{prefix}.{key}"), Some(span.clone())),
-                    None => (
-                        format!("{prefix}.{key} (inherited from guard.{key})"),
-                        // Not set anywhere: point at the actor table's first key.
-                        global_spans
-                            .get(key)
-                            .or_else(|| spans.values().min_by_key(|r| r.start))
-                            .cloned(),
-                    ),
-                };
-                return Err(located(ConfigError::new(Some(key_name), msg), span));
-            }
-            config.actors.insert(id.clone(), overrides);
+            (config.output, config.output_actors) =
+                section(raw, "output", output_defaults()).map_err(|(e, at)| located(e, at))?;
         }
         Ok(config)
     }
@@ -163,7 +159,25 @@ impl Config {
                 ConfigError::new(Some(format!("guard.actors.{}.{key}", quote_key(id))), msg)
             })?;
         }
+        validate_settings(&self.output)
+            .map_err(|(key, msg)| ConfigError::new(Some(format!("output.{key}")), msg))?;
+        for (id, overrides) in &self.output_actors {
+            validate_settings(&overrides.apply_to(&self.output)).map_err(|(key, msg)| {
+                ConfigError::new(Some(format!("output.actors.{}.{key}", quote_key(id))), msg)
+            })?;
+        }
         Ok(())
+    }
+
+    /// The configuration of the guard that watches a run's output: `[output]` as its `[guard]`,
+    /// `[output.actors]` as its actors.
+    pub fn output_config(&self) -> Config {
+        Config {
+            guard: self.output.clone(),
+            max_actors: 16,
+            actors: self.output_actors.clone(),
+            ..Config::default()
+        }
     }
 
     /// The effective settings for one actor: its overrides over `[guard]`.
@@ -173,6 +187,57 @@ impl Config {
             None => self.guard.clone(),
         }
     }
+}
+
+/// Reads one section (`[guard]` or `[output]`) over `base`: its settings, then each actor table
+/// over them, each validated. `Err` carries where the offending value is.
+fn section(
+    raw: &RawTable,
+    name: &str,
+    base: &Settings,
+) -> Result<Section, (ConfigError, Option<Span<usize>>)> {
+    let (global, global_spans) = raw.overrides();
+    let settings = global.apply_to(base);
+    if let Err((key, msg)) = validate_settings(&settings) {
+        let err = ConfigError::new(Some(format!("{name}.{key}")), msg);
+        return Err((err, global_spans.get(key).cloned()));
+    }
+    let mut actors = BTreeMap::new();
+    for (id, table_ref) in raw.actors.iter().flatten() {
+        let prefix = format!("{name}.actors.{}", quote_key(id));
+        if let Some(max) = &table_ref.max_actors {
+            let err = ConfigError::new(
+                Some(format!("{prefix}.max_actors")),
+                format!("applies to the whole guard, not one actor: set it in [guard]"),
+            );
+            return Err((err, Some(max.span())));
+        }
+        if table_ref.actors.is_some() {
+            let err = ConfigError::new(
+                Some(format!("{prefix}.actors")),
+                format!("actor tables cannot nest: declare every actor as [{name}.actors.\"ID\"]"),
+            );
+            return Err((err, None));
+        }
+        let (overrides, spans) = table_ref.overrides();
+        let effective = overrides.apply_to(&settings);
+        if let Err((key, msg)) = validate_settings(&effective) {
+            let (key_name, span) = match spans.get(key) {
+                Some(span) => (format!("{prefix}.{key}"), Some(span.clone())),
+                None => (
+                    format!("{prefix}.{key} (inherited from {name}.{key})"),
+                    // Not set anywhere: point at the actor table's first key.
+                    global_spans
+                        .get(key)
+                        .or_else(|| spans.values().min_by_key(|r| r.start))
+                        .cloned(),
+                ),
+            };
+            return Err((ConfigError::new(Some(key_name), msg), span));
+        }
+        actors.insert(id.clone(), overrides);
+    }
+    Ok((settings, actors))
 }
 
 fn quote_key(id: &str) -> String {

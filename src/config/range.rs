@@ -41,6 +41,7 @@ enum Kind {
     Integer,
     Number,
     Choice(&'static [&'static str]),
+    Boolean,
 }
 
 impl Range {
@@ -88,12 +89,22 @@ impl Range {
         }
     }
 
-    /// The TOML type: `integer`, `number` or `string`.
+    /// `true` or `false` (checked by the TOML reader).
+    pub const fn boolean() -> Range {
+        Range {
+            kind: Kind::Boolean,
+            min: None,
+            max: None,
+        }
+    }
+
+    /// The TOML type: `integer`, `number`, `string` or `boolean`.
     pub fn type_name(&self) -> &'static str {
         match self.kind {
             Kind::Integer => "integer",
             Kind::Number => "number",
             Kind::Choice(_) => "string",
+            Kind::Boolean => "boolean",
         }
     }
 
@@ -184,6 +195,9 @@ impl fmt::Display for Range {
         if let Kind::Choice(names) = self.kind {
             let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
             return f.write_str(&quoted.join(" | "));
+        }
+        if let Kind::Boolean = self.kind {
+            return f.write_str("boolean");
         }
         write!(f, "{} {}", self.type_name(), self.bounds())
     }

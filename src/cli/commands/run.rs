@@ -16,6 +16,7 @@ use crate::cli::progress::Progress;
 use crate::cli::signals::{self, Signals};
 use crate::cli::state::{self, ConfigId, History, Instance};
 use crate::cli::supervise;
+use crate::cli::watch::WatchPlan;
 
 /// How often a run waiting for an overlap slot looks again.
 const SLOT_POLL: Duration = Duration::from_millis(200);
@@ -30,6 +31,8 @@ struct Runner<'a> {
     printer: Printer,
     progress: Progress,
     signals: Signals,
+    /// The output watch, when on.
+    watch: Option<WatchPlan>,
 }
 
 /// Runs the plan: `repeat` runs, each checked, acted on and (when allowed) run.
@@ -40,7 +43,14 @@ pub async fn run(
     plan: &RunPlan,
     printer: Printer,
 ) -> Result<Exit, Failure> {
+    let watch = plan.watch_output.then(|| WatchPlan {
+        config: config.clone(),
+        actor: plan.event.actor.clone(),
+        dry_run: plan.dry_run,
+        printer,
+    });
     let mut runner = Runner {
+        watch,
         store,
         guard: Guard::from_config(config)?,
         config_id,
@@ -111,7 +121,15 @@ impl Runner<'_> {
             Step::Stop(exit)
         } else {
             let env = [("PATTERN_GUARD_ITERATION", iteration.to_string())];
-            Step::Ran(supervise::run(&plan.argv, &env, plan.limits, &mut self.signals).await)
+            let end = supervise::run(
+                &plan.argv,
+                &env,
+                plan.limits,
+                self.watch.as_ref(),
+                &mut self.signals,
+            )
+            .await;
+            Step::Ran(end.exit)
         };
         if admitted.registered {
             // Once the command has run, its status is what the caller gets: a state problem now
