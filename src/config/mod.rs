@@ -117,8 +117,7 @@ impl Config {
                     return Err(located(err, Some(max.span())));
                 }
             }
-            (config.guard, config.actors) =
-                section(raw, "guard", &Settings::default()).map_err(|(e, at)| located(e, at))?;
+            (config.guard, config.actors) = section(raw, "guard", &Settings::default(), located)?;
         }
         if let Some(raw) = &doc.output {
             if let Some(max) = &raw.max_actors {
@@ -139,7 +138,7 @@ impl Config {
                 }
             }
             (config.output, config.output_actors) =
-                section(raw, "output", output_defaults()).map_err(|(e, at)| located(e, at))?;
+                section(raw, "output", output_defaults(), located)?;
         }
         Ok(config)
     }
@@ -190,17 +189,18 @@ impl Config {
 }
 
 /// Reads one section (`[guard]` or `[output]`) over `base`: its settings, then each actor table
-/// over them, each validated. `Err` carries where the offending value is.
+/// over them, each validated; `located` places an error at the offending value.
 fn section(
     raw: &RawTable,
     name: &str,
     base: &Settings,
-) -> Result<Section, (ConfigError, Option<Span<usize>>)> {
+    located: impl Fn(ConfigError, Option<Span<usize>>) -> ConfigError,
+) -> Result<Section, ConfigError> {
     let (global, global_spans) = raw.overrides();
     let settings = global.apply_to(base);
     if let Err((key, msg)) = validate_settings(&settings) {
         let err = ConfigError::new(Some(format!("{name}.{key}")), msg);
-        return Err((err, global_spans.get(key).cloned()));
+        return Err(located(err, global_spans.get(key).cloned()));
     }
     let mut actors = BTreeMap::new();
     for (id, table_ref) in raw.actors.iter().flatten() {
@@ -208,16 +208,16 @@ fn section(
         if let Some(max) = &table_ref.max_actors {
             let err = ConfigError::new(
                 Some(format!("{prefix}.max_actors")),
-                format!("applies to the whole guard, not one actor: set it in [guard]"),
+                "applies to the whole guard, not one actor: set it in [guard]",
             );
-            return Err((err, Some(max.span())));
+            return Err(located(err, Some(max.span())));
         }
         if table_ref.actors.is_some() {
             let err = ConfigError::new(
                 Some(format!("{prefix}.actors")),
                 format!("actor tables cannot nest: declare every actor as [{name}.actors.\"ID\"]"),
             );
-            return Err((err, None));
+            return Err(located(err, None));
         }
         let (overrides, spans) = table_ref.overrides();
         let effective = overrides.apply_to(&settings);
@@ -233,7 +233,7 @@ fn section(
                         .cloned(),
                 ),
             };
-            return Err((ConfigError::new(Some(key_name), msg), span));
+            return Err(located(ConfigError::new(Some(key_name), msg), span));
         }
         actors.insert(id.clone(), overrides);
     }

@@ -4,6 +4,7 @@
 //! runs: [`OUTPUT_DEFAULTS`] lists each that differs and why, and is the one place they are set
 //! (the defaults are read from it, `docs/CONFIG.md` prints it).
 
+use std::fmt::Write;
 use std::sync::OnceLock;
 
 use super::keys::{RawTable, Settings};
@@ -103,13 +104,16 @@ pub const RUN_ONLY_KEYS: &[&str] = &[
 ];
 
 /// The `[output]` defaults: `[guard]`'s, with [`OUTPUT_DEFAULTS`] applied.
+///
+/// # Panics
+/// Never in practice: [`OUTPUT_DEFAULTS`] is constant, and a unit test reads it.
 pub fn output_defaults() -> &'static Settings {
     static DEFAULTS: OnceLock<Settings> = OnceLock::new();
     DEFAULTS.get_or_init(|| {
-        let text: String = OUTPUT_DEFAULTS
-            .iter()
-            .map(|d| format!("{} = {}\n", d.key, d.value))
-            .collect();
+        let text = OUTPUT_DEFAULTS.iter().fold(String::new(), |mut text, d| {
+            let _ = writeln!(text, "{} = {}", d.key, d.value);
+            text
+        });
         // The table is constant and a unit test parses it: this cannot fail at run time.
         let raw: RawTable = toml::from_str(&text).expect("OUTPUT_DEFAULTS is valid TOML");
         raw.overrides().0.apply_to(&Settings::default())

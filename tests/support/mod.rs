@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use tempfile::TempDir;
 
 /// Variables a developer's shell may have set that would change what a test sees.
-const CLEARED: [&str; 7] = [
+const CLEARED: [&str; 8] = [
     "PATTERN_GUARD_CONFIG",
     "PATTERN_GUARD_ACTOR",
     "PATTERN_GUARD_ACTION",
@@ -17,6 +17,7 @@ const CLEARED: [&str; 7] = [
     "PATTERN_GUARD_WEIGHT",
     "PATTERN_GUARD_BLOCK_EXIT_CODE",
     "RUST_LOG",
+    "PATTERN_GUARD_WATCH_TIME_SCALE",
 ];
 
 pub struct Fixture {

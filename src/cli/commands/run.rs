@@ -14,8 +14,8 @@ use crate::cli::options::RunPlan;
 use crate::cli::output::{human, reasons, Printer};
 use crate::cli::progress::Progress;
 use crate::cli::signals::{self, Signals};
-use crate::cli::state::{self, ConfigId, History, Instance};
-use crate::cli::supervise;
+use crate::cli::state::{self, ConfigId, History, Instance, LastStop};
+use crate::cli::supervise::{self, RunEnd, Stop};
 use crate::cli::watch::WatchPlan;
 
 /// How often a run waiting for an overlap slot looks again.
@@ -117,6 +117,7 @@ impl Runner<'_> {
             Ok(admitted) => admitted,
             Err(exit) => return Ok(Step::Stop(exit)),
         };
+        let mut stopped = None;
         let step = if let Some(exit) = self.act(&admitted.assessment).await {
             Step::Stop(exit)
         } else {
@@ -129,14 +130,16 @@ impl Runner<'_> {
                 &mut self.signals,
             )
             .await;
+            stopped = stop_record(&end);
             Step::Ran(end.exit)
         };
-        if admitted.registered {
+        let record = stopped.is_some() && !plan.dry_run;
+        if admitted.registered || record {
             // Once the command has run, its status is what the caller gets: a state problem now
             // (the directory removed, a full disk) is reported, not turned into exit 125.
-            if let Err(e) = self.release() {
+            if let Err(e) = self.after_run(stopped) {
                 self.printer.always(format!(
-                    "could not take this run off actor '{}''s running instances: {e}",
+                    "could not record the end of this run in actor '{}''s history: {e}",
                     plan.event.actor
                 ));
             }
@@ -227,8 +230,9 @@ impl Runner<'_> {
         Ok(gate)
     }
 
-    /// Takes this run off the actor's list of running instances.
-    fn release(&self) -> Result<(), Failure> {
+    /// Takes this run off the actor's list of running instances, and keeps why the guard
+    /// stopped it, if it did.
+    fn after_run(&self, stopped: Option<LastStop>) -> Result<(), Failure> {
         let me = std::process::id();
         state::transact(
             self.store,
@@ -237,6 +241,9 @@ impl Runner<'_> {
             true,
             |txn| {
                 txn.running.retain(|i| i.pid != me);
+                if stopped.is_some() {
+                    txn.last_stop = stopped;
+                }
             },
         )?;
         Ok(())
@@ -292,4 +299,21 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+/// What the actor's history keeps of a run the guard stopped.
+fn stop_record(end: &RunEnd) -> Option<LastStop> {
+    let stop = end.stopped.as_ref()?;
+    Some(LastStop {
+        at_ns: SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        why: match stop {
+            Stop::Runtime(_) => "runtime",
+            Stop::Looped(_) => "looped",
+        }
+        .into(),
+        message: stop.to_string(),
+        exit: if end.exit == Exit::Killed { 137 } else { 124 },
+    })
 }

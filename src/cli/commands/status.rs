@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::cli::exit_code::{Exit, Failure};
 use crate::cli::output::{assessment_json, human, Printer};
-use crate::cli::state::{ConfigId, History, Instance, Meta};
+use crate::cli::state::{ConfigId, History, Instance, LastStop, Meta};
 
 /// One actor as status shows it.
 struct Row {
@@ -21,6 +21,8 @@ struct Row {
     next: Option<Assessment>,
     /// The configuration of the actor's last run, when its history says.
     last_config: Option<ConfigId>,
+    /// The last run the guard stopped.
+    last_stop: Option<LastStop>,
 }
 
 impl Row {
@@ -56,6 +58,19 @@ pub fn status(
     }
     print_table(&rows);
     println!("(NEXT RUN evaluated under {})", config_id.source);
+    let now = SystemTime::now();
+    for row in &rows {
+        if let Some(stop) = &row.last_stop {
+            let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(stop.at_ns);
+            println!(
+                "{}: last stopped {} ago (exit {}): {}",
+                row.status.actor,
+                human(now.duration_since(at).unwrap_or_default()),
+                stop.exit,
+                stop.message
+            );
+        }
+    }
     for row in rows.iter().filter(|r| r.config_differs(config_id)) {
         if let Some(last) = &row.last_config {
             printer.always(config_warning(&row.status.actor, last, config_id));
@@ -107,6 +122,7 @@ fn rows(
             next: guard.preview(&status.actor, None),
             running: meta.running.clone(),
             last_config: meta.config.clone(),
+            last_stop: meta.last_stop.clone(),
             status,
         }));
     }
@@ -120,6 +136,12 @@ fn row_json(row: &Row, current: &ConfigId) -> Value {
         "next_run_config": current.source,
         "last_run_config": row.last_config.as_ref().map(|c| c.source.as_str()),
         "config_differs": row.config_differs(current),
+        "last_stop": row.last_stop.as_ref().map(|stop| json!({
+            "at_unix": stop.at_ns as f64 / 1e9,
+            "why": stop.why,
+            "message": stop.message,
+            "exit": stop.exit,
+        })),
         "running": row.running.iter().map(|i| json!({
             "pid": i.pid,
             "since_unix": i.since_ns as f64 / 1e9,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use pattern_guard::{Assessment, Event, Guard};
 
 use super::instances::Instance;
-use super::meta::{ConfigId, Meta};
+use super::meta::{ConfigId, LastStop, Meta};
 use super::recovery::Notice;
 
 /// What went wrong with the state; every message says what to do.
@@ -77,6 +77,8 @@ pub struct Txn<'g> {
     pub running: Vec<Instance>,
     /// The configuration of the last run that saved; set it to the current one when recording.
     pub config: Option<ConfigId>,
+    /// The last run the guard stopped.
+    pub last_stop: Option<LastStop>,
     recorded: usize,
 }
 
@@ -86,6 +88,7 @@ impl<'g> Txn<'g> {
             guard,
             running: meta.running,
             config: meta.config,
+            last_stop: meta.last_stop,
             recorded: 0,
         }
     }
@@ -95,6 +98,7 @@ impl<'g> Txn<'g> {
         Meta {
             running: self.running.clone(),
             config: self.config.clone(),
+            last_stop: self.last_stop.clone(),
         }
     }
 

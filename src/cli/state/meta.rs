@@ -1,6 +1,7 @@
 //! What a state file keeps beside the history (in each journal frame's extra bytes): the running
-//! instances of the actor's job, and which configuration its last run or check used, so that
-//! `status` can say when it is answering under another one.
+//! instances of the actor's job, which configuration its last run or check used (so that
+//! `status` can say when it is answering under another one), and the last time the guard stopped
+//! one of its runs (past its runtime, or looping), for `status` to report.
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +16,19 @@ pub struct ConfigId {
     pub hash: u64,
 }
 
+/// The last run of an actor's job that the guard stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastStop {
+    /// When it was stopped, in nanoseconds since the Unix epoch.
+    pub at_ns: u64,
+    /// `runtime` (past its maximum runtime) or `looped` (its output looped).
+    pub why: String,
+    /// What was said when it was stopped: `looped: "connection refused" 370 times in 1m on stderr`.
+    pub message: String,
+    /// The exit reported: 124 (SIGTERM sufficed) or 137 (SIGKILL was needed).
+    pub exit: u8,
+}
+
 /// Everything a state file keeps beside the engine's snapshot.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
@@ -23,25 +37,42 @@ pub struct Meta {
     /// The configuration of the last run or check that saved; `None` in files written before it
     /// was kept.
     pub config: Option<ConfigId>,
+    /// The last run the guard stopped; `None` when none was, or in files written before it was
+    /// kept.
+    pub last_stop: Option<LastStop>,
+}
+
+/// The layout before the last stop was kept.
+#[derive(Deserialize)]
+struct MetaWithoutStop {
+    running: Vec<Instance>,
+    config: Option<ConfigId>,
 }
 
 impl Meta {
-    /// As a journal frame's extra bytes (postcard: the instances, then the config).
+    /// As a journal frame's extra bytes (postcard: the instances, the config, the last stop).
     pub fn encode(&self) -> Vec<u8> {
         // Encoding strings and integers into a Vec cannot fail.
         postcard::to_stdvec(self).unwrap_or_default()
     }
 
-    /// From a journal frame's extra bytes. Files written before the config was kept hold the
-    /// instances alone, and read with no config.
+    /// From a journal frame's extra bytes. Older files hold a prefix of today's layout (the
+    /// instances alone, or the instances and the config) and read with the rest unset.
     pub fn decode(extra: &[u8]) -> Result<Meta, String> {
         if let Ok(meta) = postcard::from_bytes::<Meta>(extra) {
             return Ok(meta);
         }
+        if let Ok(old) = postcard::from_bytes::<MetaWithoutStop>(extra) {
+            return Ok(Meta {
+                running: old.running,
+                config: old.config,
+                last_stop: None,
+            });
+        }
         postcard::from_bytes::<Vec<Instance>>(extra)
             .map(|running| Meta {
                 running,
-                config: None,
+                ..Meta::default()
             })
             .map_err(|e| format!("its running instances cannot be read: {e}"))
     }
@@ -66,13 +97,25 @@ mod tests {
                 source: "/etc/guard.toml".into(),
                 hash: 42,
             }),
+            last_stop: Some(LastStop {
+                at_ns: 1_800_000_000_000_000_000,
+                why: "looped".into(),
+                message: "looped: \"y\" 370 times in 1m on stdout".into(),
+                exit: 124,
+            }),
         };
         assert_eq!(Meta::decode(&meta.encode()).unwrap(), meta);
         assert_eq!(
             Meta::decode(&Meta::default().encode()).unwrap(),
             Meta::default()
         );
-        // What earlier versions wrote: the instances alone.
+        // What earlier versions wrote: the instances and the config; the instances alone.
+        let older = postcard::to_stdvec(&(&meta.running, &meta.config)).unwrap();
+        let read = Meta::decode(&older).unwrap();
+        assert_eq!(
+            (read.running, read.config, read.last_stop),
+            (meta.running.clone(), meta.config.clone(), None)
+        );
         let older = postcard::to_stdvec(&meta.running).unwrap();
         let read = Meta::decode(&older).unwrap();
         assert_eq!((read.running, read.config), (meta.running, None));

@@ -34,4 +34,4 @@ mod recovery;
 pub use dir::DirStore;
 pub use history::{transact, History, StateError};
 pub use instances::Instance;
-pub use meta::{ConfigId, Meta};
+pub use meta::{ConfigId, LastStop, Meta};

@@ -3,12 +3,18 @@
 //! its length in bytes) checked by a [`Guard`] built from `[output]`, and the decision turned
 //! into what the watcher does.
 //!
-//! One rule sits beside the engine: **varied output is never a loop**. The guard counts
-//! repetitions over its window, but a long listing repeats some lines too (`ls -lR` prints
-//! `total N` once per directory, thousands of times a second). So a decision above allow is acted
-//! on only while the last [`RECENT`] lines are repetitive: at most one in [`MAX_DISTINCT_SHARE`]
-//! of them distinct. A loop's body, up to 64 different lines, passes that test at once; a
-//! listing, a build log or a `find` never does. The lines are counted either way.
+//! Two rules sit beside the engine, both about what a loop is. The guard counts repetitions over
+//! its window, but listings repeat lines too: `ls -lR` prints `total N` once per directory,
+//! thousands of times a second, and `find /usr` prints `.../RelNotes/2.38.0.txt` and 400 like it
+//! (the same line, once numbers are masked) in a few milliseconds. So a decision above allow is
+//! acted on only
+//! - while the last [`RECENT`] lines are repetitive: at most one in [`MAX_DISTINCT_SHARE`] of
+//!   them distinct. A loop's body, up to 64 different lines, passes that test; a listing, a build
+//!   log or a `find` does not;
+//! - and once they have been so for [`MIN_LOOP`] of the watch's time: a loop goes on, a run of
+//!   numbered files in a listing is over in milliseconds.
+//!
+//! The lines are counted either way, so a loop is judged on all its lines once it qualifies.
 //!
 //! Reports are rate-limited: one warning and one throttle notice per window at most.
 
@@ -23,6 +29,8 @@ use super::normalize::normalize;
 pub const RECENT: usize = 512;
 /// The recent lines are repetitive while at most one in this many is distinct.
 pub const MAX_DISTINCT_SHARE: usize = 8;
+/// How long the recent lines must have been repetitive before a decision is acted on.
+pub const MIN_LOOP: Duration = Duration::from_millis(500);
 /// Bytes of a line read for its target; the rest only counts in its length.
 pub const MAX_TARGET_BYTES: usize = 4096;
 /// Characters of a line quoted in a message.
@@ -110,6 +118,8 @@ pub struct Monitor {
     /// among them.
     recent: VecDeque<u64>,
     recent_counts: HashMap<u64, u32>,
+    /// Since when the recent lines have been repetitive.
+    repetitive_since: Option<SystemTime>,
     /// When the last warning / throttle notice was given.
     warned_at: Option<SystemTime>,
     throttled_at: Option<SystemTime>,
@@ -130,6 +140,7 @@ impl Monitor {
             window,
             recent: VecDeque::with_capacity(RECENT),
             recent_counts: HashMap::with_capacity(RECENT),
+            repetitive_since: None,
             warned_at: None,
             throttled_at: None,
             masked: Vec::with_capacity(MAX_TARGET_BYTES),
@@ -142,13 +153,19 @@ impl Monitor {
     pub fn line(&mut self, stream: Stream, head: &[u8], len: usize, now: SystemTime) -> Verdict {
         normalize(&head[..head.len().min(MAX_TARGET_BYTES)], &mut self.masked);
         let hash = xxhash_rust::xxh3::xxh3_64_with_seed(&self.masked, stream as u64);
-        let repetitive = self.remember(hash);
+        let looping = if self.remember(hash) {
+            let since = *self.repetitive_since.get_or_insert(now);
+            now.duration_since(since).unwrap_or_default() >= MIN_LOOP
+        } else {
+            self.repetitive_since = None;
+            false
+        };
         let target = String::from_utf8_lossy(&self.masked);
         self.clock.set(now);
         let event = Event::new(&*self.actor, stream.name(), &*target, now).with_weight(len as f64);
         self.guard.assess_into(&event, &mut self.assessment);
         let a = &self.assessment;
-        if a.decision == Decision::Allow || !repetitive {
+        if a.decision == Decision::Allow || !looping {
             return Verdict::Pass;
         }
         let repeated = Repeated {
@@ -166,12 +183,11 @@ impl Monitor {
             last.is_none_or(|t| now.duration_since(t).unwrap_or_default() >= self.window)
         };
         match a.decision {
-            Decision::Allow => Verdict::Pass,
             Decision::Warn if fresh(self.warned_at) => {
                 self.warned_at = Some(now);
                 Verdict::Warn(repeated)
             }
-            Decision::Warn => Verdict::Pass,
+            Decision::Allow | Decision::Warn => Verdict::Pass,
             Decision::Delay(pause) => {
                 let report = fresh(self.throttled_at);
                 if report {
@@ -241,6 +257,8 @@ mod tests {
             .collect()
     }
 
+    type Lines<'a> = Vec<(f64, Stream, &'a str)>;
+
     fn first_stop(verdicts: &[(usize, Verdict)]) -> Option<(usize, &Repeated)> {
         verdicts.iter().find_map(|(i, v)| match v {
             Verdict::Stop(r) => Some((*i, r)),
@@ -253,7 +271,7 @@ mod tests {
         let mut m = monitor("");
         let lines = (0..1000).map(|i| {
             (
-                f64::from(i) * 0.001,
+                f64::from(i) * 0.01,
                 Stream::Stderr,
                 "connection refused, retrying",
             )
@@ -300,7 +318,7 @@ mod tests {
             "    raise ConnectionError(f\"refused by {host}:{port}\")",
             "ConnectionError: refused by db:5432",
         ];
-        let cases: Vec<(&str, Vec<(f64, Stream, &str)>)> = vec![
+        let cases: Vec<(&str, Lines)> = vec![
             (
                 "a counter, a time and an id that change each turn",
                 counter
@@ -311,7 +329,7 @@ mod tests {
             ),
             (
                 "a traceback repeated",
-                (0..3000)
+                (0..3000_usize)
                     .map(|i| {
                         (
                             i as f64 * 0.002,
@@ -323,10 +341,10 @@ mod tests {
             ),
             (
                 "two messages alternating",
-                (0..2000)
+                (0..2000_u32)
                     .map(|i| {
                         (
-                            i as f64 * 0.005,
+                            f64::from(i) * 0.005,
                             Stream::Stdout,
                             if i % 2 == 0 {
                                 "polling queue"
@@ -349,7 +367,7 @@ mod tests {
     fn stderr_storming_while_stdout_is_quiet_is_stopped_and_named() {
         let mut m = monitor("");
         let mut lines = vec![(0.0, Stream::Stdout, "starting")];
-        lines.extend((0..500).map(|i| (0.1 + f64::from(i) * 0.001, Stream::Stderr, "EAGAIN")));
+        lines.extend((0..1000).map(|i| (0.1 + f64::from(i) * 0.001, Stream::Stderr, "EAGAIN")));
         let v = feed(&mut m, lines);
         let (_, r) = first_stop(&v).unwrap();
         assert_eq!(r.stream, Stream::Stderr);
@@ -379,6 +397,57 @@ mod tests {
                 .map(|(i, l)| (i as f64 * 5.0, Stream::Stdout, l.as_str())),
         );
         assert!(v.is_empty(), "{v:?}");
+    }
+
+    #[test]
+    fn a_tight_loop_is_stopped_once_it_has_gone_on_for_min_loop() {
+        let mut m = monitor("");
+        let lines = (0..100_000).map(|i| (f64::from(i) * 1e-5, Stream::Stdout, "spin"));
+        let v = feed(&mut m, lines);
+        // 100,000 lines a second: past every limit at once, stopped after MIN_LOOP.
+        let (i, _) = first_stop(&v).unwrap();
+        assert!((50_000..50_100).contains(&i), "{i}");
+        assert!(
+            matches!(v[0], (_, Verdict::Stop(_))),
+            "nothing before the stop: {:?}",
+            v[0]
+        );
+    }
+
+    #[test]
+    fn a_burst_of_numbered_names_in_a_listing_is_not_a_loop() {
+        // `find /usr`: 400 release notes named alike, among thousands of other paths, all
+        // printed within a tenth of a second.
+        let mut lines: Vec<String> = (0..3000)
+            .map(|i| {
+                format!(
+                    "/usr/lib/{}",
+                    ["a", "b", "c", "d", "e", "f", "g", "h"]
+                        .map(|w| w.repeat(1 + i % 7))
+                        .join(["x", "y", "z"][i % 3])
+                )
+            })
+            .collect();
+        lines.extend(
+            (0..400).map(|i| format!("/usr/share/doc/git/RelNotes/2.{}.{}.txt", i / 10, i % 10)),
+        );
+        lines.extend((0..3000).map(|i| {
+            format!(
+                "/usr/share/{}",
+                ["p", "q", "r", "s"]
+                    .map(|w| w.repeat(1 + i % 11))
+                    .join(["-", "_", "."][i % 3])
+            )
+        }));
+        let mut m = monitor("");
+        let v = feed(
+            &mut m,
+            lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as f64 * 1e-5, Stream::Stdout, l.as_str())),
+        );
+        assert!(v.is_empty(), "{:?}", &v[..v.len().min(3)]);
     }
 
     #[test]
