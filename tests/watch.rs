@@ -55,15 +55,13 @@ fn output_passes_through_byte_for_byte_on_both_streams() {
         "ok",
         "timeout",
     ];
-    let text: String = (0..20_000usize)
-        .map(|i| {
-            let n = 2 + i % 5;
-            let line: Vec<&str> = (0..n)
-                .map(|k| words[(i * 7 + k * 13 + i / 9) % words.len()])
-                .collect();
-            format!("{} #{}\n", line.join(" "), i % 97)
-        })
-        .collect();
+    let mut text = String::new();
+    for i in 0..20_000usize {
+        let line: Vec<&str> = (0..2 + i % 5)
+            .map(|k| words[(i * 7 + k * 13 + i / 9) % words.len()])
+            .collect();
+        let _ = writeln!(text, "{} #{}", line.join(" "), i % 97);
+    }
     let text = f.write("text", text.as_bytes());
     let data = f.write(
         "binary",
