@@ -44,6 +44,7 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more (-v debug, -vv trace); RUST_LOG overrides')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Decide and report, but never delay, block or kill, and record nothing')
             [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Print the decision and its reasons on stderr for every run')
+            [CompletionResult]::new('--watch-output', '--watch-output', [CompletionResultType]::ParameterName, 'Watch the command''s output and stop it when it loops (the same lines over and over): warn, throttle, then stop as a runaway. Its stdout and stderr become pipes')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -86,7 +86,7 @@ _pattern__guard() {
 
     case "${cmd}" in
         pattern__guard)
-            opts="-c -q -v -n -h -V --config --state-dir --quiet --verbose --color --log-format --actor --action --target --weight --repeat --interval --max-runtime --kill-after --max-concurrent --on-overlap --dry-run --explain --block-exit-code --help --version check status reset config replay completions man help"
+            opts="-c -q -v -n -h -V --config --state-dir --quiet --verbose --color --log-format --actor --action --target --weight --repeat --interval --max-runtime --kill-after --max-concurrent --on-overlap --dry-run --explain --watch-output --block-exit-code --help --version check status reset config replay completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

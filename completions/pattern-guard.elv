@@ -41,6 +41,7 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
             cand --verbose 'Log more (-v debug, -vv trace); RUST_LOG overrides'
             cand --dry-run 'Decide and report, but never delay, block or kill, and record nothing'
             cand --explain 'Print the decision and its reasons on stderr for every run'
+            cand --watch-output 'Watch the command''s output and stop it when it loops (the same lines over and over): warn, throttle, then stop as a runaway. Its stdout and stderr become pipes'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'

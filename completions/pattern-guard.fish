@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pattern_guard_global_optspecs
-    string join \n c/config= state-dir= q/quiet v/verbose color= log-format= actor= action= target= weight= n/repeat= interval= max-runtime= kill-after= max-concurrent= on-overlap= dry-run explain block-exit-code= h/help V/version
+    string join \n c/config= state-dir= q/quiet v/verbose color= log-format= actor= action= target= weight= n/repeat= interval= max-runtime= kill-after= max-concurrent= on-overlap= dry-run explain watch-output block-exit-code= h/help V/version
 end
 
 function __fish_pattern_guard_needs_command
@@ -47,6 +47,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s q -l quiet 
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l dry-run -d 'Decide and report, but never delay, block or kill, and record nothing'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l explain -d 'Print the decision and its reasons on stderr for every run'
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l watch-output -d 'Watch the command\'s output and stop it when it loops (the same lines over and over): warn, throttle, then stop as a runaway. Its stdout and stderr become pipes'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s V -l version -d 'Print version'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -a "check" -d 'Record one event and print the decision (exit 0 allow, 10 warn, 11 delay, 75 block)'

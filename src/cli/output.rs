@@ -26,14 +26,14 @@ impl Printer {
     /// What is worth hearing when all goes well (warnings, delays, waits); silenced by `-q`.
     pub fn note(self, message: impl std::fmt::Display) {
         if self.quiet == 0 {
-            eprintln!("pattern-guard: {message}");
+            say(message);
         }
     }
 
     /// What the user must hear (a refusal, a block); silenced only by `-qq`.
     pub fn alert(self, message: impl std::fmt::Display) {
         if self.quiet < 2 {
-            eprintln!("pattern-guard: {message}");
+            say(message);
         }
     }
 
@@ -42,8 +42,16 @@ impl Printer {
     /// messages, which `-q` never hides either, print directly: it holds no printer.)
     #[allow(clippy::unused_self)]
     pub fn always(self, message: impl std::fmt::Display) {
-        eprintln!("pattern-guard: {message}");
+        say(message);
     }
+}
+
+/// Writes `pattern-guard: MESSAGE` and a newline on stderr in one write, so that it is not
+/// split by the command's own stderr passing through at the same time (`--watch-output`).
+pub fn say(message: impl std::fmt::Display) {
+    use std::io::Write;
+    let line = format!("pattern-guard: {message}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// The detectors that fired, highest risk first, in words.

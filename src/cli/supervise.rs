@@ -30,7 +30,7 @@ use tokio::process::Child;
 use tokio::time::{sleep_until, Instant};
 
 use super::exit_code::Exit;
-use super::output::human;
+use super::output::{human, say};
 use super::signals::Signals;
 use super::watch::{self, Repeated, Watch, WatchPlan};
 
@@ -149,7 +149,9 @@ fn spawn(
         }
         Ok(None) => None,
         Err(e) => {
-            eprintln!("pattern-guard: cannot watch the output of '{shown}': no pipe: {e}");
+            say(format_args!(
+                "cannot watch the output of '{shown}': no pipe: {e}"
+            ));
             return Err(Exit::Failure);
         }
     };
@@ -172,11 +174,11 @@ fn spawn(
     let child = match command.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == ErrorKind::NotFound => {
-            eprintln!("pattern-guard: cannot run '{shown}': command not found");
+            say(format_args!("cannot run '{shown}': command not found"));
             return Err(Exit::NotFound);
         }
         Err(e) => {
-            eprintln!("pattern-guard: cannot run '{shown}': {e}");
+            say(format_args!("cannot run '{shown}': {e}"));
             return Err(Exit::CannotRun);
         }
     };
@@ -192,7 +194,9 @@ fn spawn(
         (Some(plan), Some(ends)) => match Watch::start(plan, &shown, ends) {
             Ok(watch) => Some(watch),
             Err(e) => {
-                eprintln!("pattern-guard: cannot watch the output of '{shown}': {e}; stopping it");
+                say(format_args!(
+                    "cannot watch the output of '{shown}': {e}; stopping it"
+                ));
                 let _ = killpg(pgid, Signal::SIGKILL);
                 return Err(Exit::Failure);
             }
@@ -238,7 +242,7 @@ async fn supervise(
             repeated = looped => break Stop::Looped(repeated),
         }
     };
-    eprintln!("pattern-guard: '{}' {stop}; sending SIGTERM", running.shown);
+    say(format_args!("'{}' {stop}; sending SIGTERM", running.shown));
     let ended = stop_with_signal(running, Signal::SIGTERM, limits.kill_after, signals).await;
     (ended, Some(stop))
 }
@@ -259,11 +263,11 @@ async fn stop_with_signal(
             status = running.child.wait() => break (status, false),
             sig = signals.recv() => forward(running.pgid, sig),
             () = sleep_until(deadline) => {
-                eprintln!(
-                    "pattern-guard: '{}' still running {} after {signal}; sending SIGKILL",
+                say(format_args!(
+                    "'{}' still running {} after {signal}; sending SIGKILL",
                     running.shown,
                     human(grace)
-                );
+                ));
                 let _ = killpg(running.pgid, Signal::SIGKILL);
                 break (running.child.wait().await, true);
             }
@@ -287,7 +291,7 @@ fn exit_of(ended: Ended, shown: &str) -> Exit {
     let status = match status {
         Ok(status) => status,
         Err(e) => {
-            eprintln!("pattern-guard: lost track of '{shown}': {e}");
+            say(format_args!("lost track of '{shown}': {e}"));
             return Exit::Failure;
         }
     };

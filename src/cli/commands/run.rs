@@ -138,10 +138,14 @@ impl Runner<'_> {
             // Once the command has run, its status is what the caller gets: a state problem now
             // (the directory removed, a full disk) is reported, not turned into exit 125.
             if let Err(e) = self.after_run(stopped) {
-                self.printer.always(format!(
-                    "could not record the end of this run in actor '{}''s history: {e}",
-                    plan.event.actor
-                ));
+                let actor = &plan.event.actor;
+                self.printer.always(if admitted.registered {
+                    format!("could not take this run off actor '{actor}''s running instances: {e}")
+                } else {
+                    format!(
+                        "could not keep in actor '{actor}''s history why this run was stopped: {e}"
+                    )
+                });
             }
         }
         Ok(step)

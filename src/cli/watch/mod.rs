@@ -1,8 +1,8 @@
 //! Watching a run's output for loops (`--watch-output`; contract section 7).
 //!
 //! With the watch on, the command's stdout and stderr are pipes. A thread per stream
-//! ([`pump`]) copies each through unchanged and shows every line to the run's output guard
-//! ([`monitor`]), which masks what changes between turns of a loop ([`normalize`]) and decides:
+//! ([`pump`]) copies each through unchanged and hands what it copied to a third, which shows
+//! every line to the run's output guard ([`monitor`]), which masks what changes between turns of a loop ([`normalize`]) and decides:
 //! warn (one line on stderr), throttle (stop reading, so the command blocks on write), or stop
 //! (the supervisor sends SIGTERM to the command's group, as for a runaway).
 //!
@@ -19,6 +19,7 @@ mod pump;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
 use nix::fcntl::OFlag;
@@ -76,7 +77,7 @@ pub fn pipes() -> io::Result<(ChildEnds, ReadEnds)> {
 pub struct Watch {
     shared: Arc<Shared>,
     told: UnboundedReceiver<Message>,
-    /// Pumps still running.
+    /// Whether the analyser is still running (it ends after both pumps).
     running: usize,
 }
 
@@ -91,7 +92,6 @@ impl Watch {
             .unwrap_or(1.0);
         let (tell, told) = unbounded_channel();
         let shared = Arc::new(Shared {
-            monitor: Mutex::new(monitor),
             paused_until: Mutex::new(None),
             stopping: AtomicBool::new(false),
             stop_reported: AtomicBool::new(false),
@@ -114,16 +114,22 @@ impl Watch {
                 Stream::Stderr,
             ),
         ];
+        let (to_analyser, pieces) = sync_channel(pump::IN_FLIGHT);
         for (src, dst, stream) in outputs {
-            let shared = Arc::clone(&shared);
+            let (shared, to_analyser) = (Arc::clone(&shared), to_analyser.clone());
             std::thread::Builder::new()
                 .name(format!("watch-{}", stream.name()))
-                .spawn(move || pump::pump(src, dst.into(), stream, &shared))?;
+                .spawn(move || pump::pump(src, dst.into(), stream, &shared, &to_analyser))?;
         }
+        drop(to_analyser);
+        let analyser = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("watch-lines".into())
+            .spawn(move || pump::analyse(monitor, &pieces, &analyser))?;
         Ok(Watch {
             shared,
             told,
-            running: 2,
+            running: 1,
         })
     }
 

@@ -1,11 +1,14 @@
-//! One of the command's output streams, copied through on its own thread: read a chunk from the
-//! pipe, write it unchanged to our own stream, then show its lines to the [`Monitor`] and do what
-//! it says.
+//! The threads of a watch. Each of the command's output streams has a pump: read a chunk from the
+//! pipe, write it unchanged to our own stream, hand it to the analyser. The analyser shows each
+//! line to the [`Monitor`] and does what it says. Copying and looking run side by side, so a
+//! stream passes at the speed of the slower of the two, not of both in turn.
 //!
 //! - The bytes are written as read, before they are looked at: nothing is held back, reordered
 //!   or changed, binary data and a last line without a newline included.
-//! - Memory is bounded: one 64 KiB chunk, and of a line longer than [`MAX_TARGET_BYTES`] only its
-//!   start is kept (for its target); the rest only counts in its length.
+//! - Memory is bounded: at most [`IN_FLIGHT`] chunks of 64 KiB wait for the analyser (a pump
+//!   waits when they are all taken, so the analyser sets the pace), and of a line longer than
+//!   [`MAX_TARGET_BYTES`] only its start is kept (for its target); the rest only counts in its
+//!   length.
 //! - Throttling is not reading: while a pause holds, both pumps stop reading, the pipe fills and
 //!   the command blocks on its next write.
 //! - When our own stream is closed (`| head`), the pipe is closed too, so the command's next write
@@ -17,7 +20,8 @@ use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc::{channel, Receiver, Sender, SyncSender};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -28,6 +32,8 @@ use crate::cli::output::{human, Printer};
 
 /// Bytes read from a pipe at once.
 const CHUNK: usize = 64 * 1024;
+/// Chunks read and not yet looked at, at most.
+pub const IN_FLIGHT: usize = 8;
 /// How often a waiting pump looks at the flags.
 const TICK: Duration = Duration::from_millis(50);
 /// After the command exits, a pipe quiet this long is given up.
@@ -38,13 +44,25 @@ pub const DRAIN_QUIET: Duration = Duration::from_secs(1);
 pub enum Message {
     /// The command loops: stop it.
     Looped(Repeated),
-    /// A pump is done (its pipe ended or was given up).
+    /// Both streams have ended (or were given up) and every line was looked at.
     Done,
 }
 
-/// What both pumps share.
+/// What a pump hands the analyser.
+pub enum Piece {
+    /// `len` bytes read from a stream (the buffer goes back to the pump after).
+    Chunk {
+        stream: Stream,
+        buf: Vec<u8>,
+        len: usize,
+        back: Sender<Vec<u8>>,
+    },
+    /// The stream has ended.
+    End(Stream),
+}
+
+/// What the pumps and the analyser share.
 pub struct Shared {
-    pub monitor: Mutex<Monitor>,
     /// Until when nobody reads (a throttle).
     pub paused_until: Mutex<Option<Instant>>,
     /// A stop was asked for: copy only, look no more.
@@ -85,11 +103,16 @@ impl WatchClock {
     }
 }
 
-/// Copies `src` to `dst` until the pipe ends, showing each line to the monitor.
-pub fn pump(src: OwnedFd, mut dst: File, stream: Stream, shared: &Arc<Shared>) {
+/// Copies `src` to `dst` until the pipe ends, handing each chunk to the analyser.
+pub fn pump(
+    src: OwnedFd,
+    mut dst: File,
+    stream: Stream,
+    shared: &Shared,
+    analyser: &SyncSender<Piece>,
+) {
     let mut reader = File::from(src);
-    let mut buf = vec![0; CHUNK];
-    let mut line = Lines::default();
+    let (back, returned) = channel::<Vec<u8>>();
     let mut last_data = Instant::now();
     loop {
         wait_while_paused(shared);
@@ -107,7 +130,8 @@ pub fn pump(src: OwnedFd, mut dst: File, stream: Stream, shared: &Arc<Shared>) {
             Err(nix::errno::Errno::EINTR) | Ok(_) => {}
             Err(_) => break,
         }
-        let n = match reader.read(&mut buf) {
+        let mut buf = returned.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
+        let len = match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted || e.kind() == ErrorKind::WouldBlock => {
@@ -116,20 +140,57 @@ pub fn pump(src: OwnedFd, mut dst: File, stream: Stream, shared: &Arc<Shared>) {
             Err(_) => break,
         };
         last_data = Instant::now();
-        if dst.write_all(&buf[..n]).is_err() {
+        if dst.write_all(&buf[..len]).is_err() {
             // Our stream is closed (`| head`) or broken: close the pipe, as unwrapped.
             break;
         }
         if !shared.stopping.load(Ordering::Relaxed) {
-            let verdict = line.feed(&buf[..n], stream, shared);
-            act(verdict, shared);
+            // Waits while the analyser is IN_FLIGHT chunks behind; a gone analyser is ignored.
+            let _ = analyser.send(Piece::Chunk {
+                stream,
+                buf,
+                len,
+                back: back.clone(),
+            });
         }
     }
-    if !shared.stopping.load(Ordering::Relaxed) {
-        let verdict = line.finish(stream, shared);
-        act(verdict, shared);
-    }
     drop(reader);
+    let _ = analyser.send(Piece::End(stream));
+}
+
+/// Shows every line of both streams to the monitor and acts on its verdicts, until both have
+/// ended; then tells the supervisor.
+pub fn analyse(mut monitor: Monitor, pieces: &Receiver<Piece>, shared: &Shared) {
+    let mut lines = [Lines::default(), Lines::default()];
+    let mut open = 2;
+    while open > 0 {
+        let Ok(piece) = pieces.recv() else { break };
+        let stopping = shared.stopping.load(Ordering::Relaxed);
+        match piece {
+            Piece::Chunk {
+                stream,
+                buf,
+                len,
+                back,
+            } => {
+                if !stopping {
+                    let now = shared.clock.now();
+                    let verdict =
+                        lines[stream as usize].feed(&buf[..len], stream, &mut monitor, now);
+                    act(verdict, shared);
+                }
+                let _ = back.send(buf);
+            }
+            Piece::End(stream) => {
+                open -= 1;
+                if !stopping {
+                    let now = shared.clock.now();
+                    let verdict = lines[stream as usize].finish(stream, &mut monitor, now);
+                    act(verdict, shared);
+                }
+            }
+        }
+    }
     let _ = shared.tell.send(Message::Done);
 }
 
@@ -159,12 +220,13 @@ struct Lines {
 impl Lines {
     /// Shows every line that ends in `chunk` to the monitor (the partial one at its end is kept
     /// for the next chunk); the most severe verdict.
-    fn feed(&mut self, chunk: &[u8], stream: Stream, shared: &Shared) -> Verdict {
-        let mut monitor = shared
-            .monitor
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let now = shared.clock.now();
+    fn feed(
+        &mut self,
+        chunk: &[u8],
+        stream: Stream,
+        monitor: &mut Monitor,
+        now: SystemTime,
+    ) -> Verdict {
         let mut verdict = Verdict::Pass;
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', chunk) {
@@ -191,15 +253,11 @@ impl Lines {
     }
 
     /// The last line, when the stream ended without a newline.
-    fn finish(&mut self, stream: Stream, shared: &Shared) -> Verdict {
+    fn finish(&mut self, stream: Stream, monitor: &mut Monitor, now: SystemTime) -> Verdict {
         if self.len == 0 {
             return Verdict::Pass;
         }
-        let mut monitor = shared
-            .monitor
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        monitor.line(stream, &self.head, self.len, shared.clock.now())
+        monitor.line(stream, &self.head, self.len, now)
     }
 
     fn extend(&mut self, piece: &[u8]) {
