@@ -65,7 +65,9 @@ mod store;
 mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Combine, Config, KeyDoc, OnOverlap, Overrides, Settings, KEYS};
+pub use config::{
+    Combine, Config, KeyDoc, OnOverlap, OutputDefault, Overrides, Settings, KEYS, OUTPUT_DEFAULTS,
+};
 pub use decision::{Assessment, Decision};
 pub use detectors::{Detector, Reading};
 pub use error::{ConfigError, Error};

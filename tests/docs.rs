@@ -6,10 +6,12 @@
 
 use std::fmt::Write;
 
-use pattern_guard::{Config, KEYS};
+use pattern_guard::{Config, KEYS, OUTPUT_DEFAULTS};
 
 const BEGIN: &str = "<!-- keys:begin (generated from pattern_guard::KEYS; UPDATE_DOCS=1 cargo test --test docs) -->";
 const END: &str = "<!-- keys:end -->";
+const OUTPUT_BEGIN: &str = "<!-- output-defaults:begin (generated from pattern_guard::OUTPUT_DEFAULTS; UPDATE_DOCS=1 cargo test --test docs) -->";
+const OUTPUT_END: &str = "<!-- output-defaults:end -->";
 
 fn table() -> String {
     let mut out =
@@ -29,21 +31,63 @@ fn table() -> String {
     out
 }
 
-#[test]
-fn config_md_lists_every_key_as_the_code_defines_it() {
+/// The `[output]` defaults that differ from `[guard]`'s, and why.
+fn output_table() -> String {
+    let mut out =
+        String::from("| key | `[output]` default | `[guard]` default | why |\n|---|---|---|---|\n");
+    for d in OUTPUT_DEFAULTS {
+        let guard = KEYS.iter().find(|k| k.name == d.key).expect(d.key).default;
+        let why = d.why.split_whitespace().collect::<Vec<_>>().join(" ");
+        let _ = writeln!(
+            out,
+            "| `{}` | `{}` | `{guard}` | {} |",
+            d.key,
+            d.value,
+            why.replace('|', "\\|")
+        );
+    }
+    out
+}
+
+/// Checks (or with `UPDATE_DOCS`, rewrites) the text between two markers of docs/CONFIG.md.
+fn check_generated(begin: &str, end: &str, fresh: &str) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/CONFIG.md");
     let text = std::fs::read_to_string(path).expect("docs/CONFIG.md exists");
-    let (start, end) = (
-        text.find(BEGIN).expect("begin marker") + BEGIN.len(),
-        text.find(END).expect("end marker"),
+    let (start, stop) = (
+        text.find(begin).expect("begin marker") + begin.len(),
+        text.find(end).expect("end marker"),
     );
-    let fresh = format!("\n{}", table());
-    if text[start..end] != fresh {
+    let fresh = format!("\n{fresh}");
+    if text[start..stop] != fresh {
         if std::env::var_os("UPDATE_DOCS").is_some() {
-            std::fs::write(path, format!("{}{}{}", &text[..start], fresh, &text[end..])).unwrap();
+            std::fs::write(
+                path,
+                format!("{}{}{}", &text[..start], fresh, &text[stop..]),
+            )
+            .unwrap();
         } else {
             panic!("docs/CONFIG.md is out of date; run UPDATE_DOCS=1 cargo test --test docs. Fresh table:\n{fresh}");
         }
+    }
+}
+
+#[test]
+fn config_md_lists_every_key_as_the_code_defines_it() {
+    check_generated(BEGIN, END, &table());
+}
+
+#[test]
+fn config_md_lists_the_output_defaults_as_the_code_defines_them() {
+    check_generated(OUTPUT_BEGIN, OUTPUT_END, &output_table());
+}
+
+#[test]
+fn every_documented_output_default_is_the_real_default() {
+    let config = Config::default();
+    for d in OUTPUT_DEFAULTS {
+        let text = format!("[output]\n{} = {}\n", d.key, d.value);
+        let parsed = Config::from_toml_str(&text).unwrap_or_else(|e| panic!("{}: {e}", d.key));
+        assert_eq!(parsed, config, "documented [output] default of {}", d.key);
     }
 }
 

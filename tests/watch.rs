@@ -424,3 +424,24 @@ fn output_settings_that_steer_runs_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn a_background_process_holding_the_pipe_does_not_keep_us_waiting() {
+    let f = Fixture::new();
+    let started = Instant::now();
+    let out = f.watched(
+        &["--watch-output"],
+        "sleep 8 & echo started; echo 'background still holds stdout'",
+    );
+    assert!(out.status.success(), "{:?}", own_lines(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "started\nbackground still holds stdout\n"
+    );
+    // Drained until quiet for a second, then given up: not the background's 8 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -72,8 +72,10 @@ pub const OUTPUT_DEFAULTS: &[OutputDefault] = &[
     OutputDefault {
         key: "max_events_per_actor",
         value: "20000",
-        why: "the memory bound: at most 20000 lines are remembered (as 32-byte hashes, never the \
-              text), so a run's watch holds about 2 MB at most however much it prints",
+        why:
+            "the memory bound: at most 20000 lines are remembered, as hashes (32 bytes each, plus \
+              their counts), never as text; at this cap a watch adds under 2 MB \
+              (scripts/bench-watch.sh measures it)",
     },
     OutputDefault {
         key: "escalation_max_level",

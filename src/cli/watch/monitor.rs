@@ -11,8 +11,10 @@
 //! - while the last [`RECENT`] lines are repetitive: at most one in [`MAX_DISTINCT_SHARE`] of
 //!   them distinct. A loop's body, up to 64 different lines, passes that test; a listing, a build
 //!   log or a `find` does not;
-//! - and once they have been so for [`MIN_LOOP`] of the watch's time: a loop goes on, a run of
-//!   numbered files in a listing is over in milliseconds.
+//! - and once they have been so for [`MIN_LOOP`] of the watch's time or [`MIN_LOOP_LINES`]
+//!   lines, whichever comes first: a loop goes on, a run of numbered files in a listing is over
+//!   in milliseconds and a few hundred lines. (The count bounds what a loop printing millions of
+//!   lines a second gets through before it qualifies.)
 //!
 //! A line is shown to the guard from its second appearance among the last [`RECENT`] lines:
 //! one not seen there cannot be part of a loop those two rules let through (when they do, at
@@ -36,6 +38,8 @@ pub const RECENT: usize = 512;
 pub const MAX_DISTINCT_SHARE: usize = 8;
 /// How long the recent lines must have been repetitive before a decision is acted on.
 pub const MIN_LOOP: Duration = Duration::from_millis(500);
+/// How many lines in a row, if sooner, the recent lines must have been repetitive.
+pub const MIN_LOOP_LINES: u64 = 10_000;
 /// Bytes of a line read for its target; the rest only counts in its length.
 pub const MAX_TARGET_BYTES: usize = 4096;
 /// Characters of a line quoted in a message.
@@ -123,8 +127,8 @@ pub struct Monitor {
     /// among them.
     recent: VecDeque<u64>,
     recent_counts: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
-    /// Since when the recent lines have been repetitive.
-    repetitive_since: Option<SystemTime>,
+    /// Since when, and for how many lines, the recent lines have been repetitive.
+    repetitive_since: Option<(SystemTime, u64)>,
     /// When the last warning / throttle notice was given.
     warned_at: Option<SystemTime>,
     throttled_at: Option<SystemTime>,
@@ -166,8 +170,9 @@ impl Monitor {
         let hash = xxhash_rust::xxh3::xxh3_64_with_seed(&self.masked, stream as u64);
         let (seen, repetitive) = self.remember(hash);
         let looping = if repetitive {
-            let since = *self.repetitive_since.get_or_insert(now);
-            now.duration_since(since).unwrap_or_default() >= MIN_LOOP
+            let (since, lines) = self.repetitive_since.get_or_insert((now, 0));
+            *lines += 1;
+            *lines >= MIN_LOOP_LINES || now.duration_since(*since).unwrap_or_default() >= MIN_LOOP
         } else {
             self.repetitive_since = None;
             false
@@ -445,13 +450,14 @@ mod tests {
     }
 
     #[test]
-    fn a_tight_loop_is_stopped_once_it_has_gone_on_for_min_loop() {
+    fn a_tight_loop_is_stopped_once_it_has_gone_on_for_min_loop_or_min_loop_lines() {
         let mut m = monitor("");
-        let lines = (0..100_000).map(|i| (f64::from(i) * 1e-5, Stream::Stdout, "spin"));
+        let lines = (0..100_000).map(|i| (f64::from(i) * 1e-4, Stream::Stdout, "spin"));
         let v = feed(&mut m, lines);
-        // 100,000 lines a second: past every limit at once, stopped after MIN_LOOP.
+        // 10,000 lines a second: past every limit in a few hundredths of a second, stopped after
+        // MIN_LOOP.
         let (i, _) = first_stop(&v).unwrap();
-        assert!((50_000..50_100).contains(&i), "{i}");
+        assert!((5_000..5_100).contains(&i), "{i}");
         assert!(
             matches!(v[0], (_, Verdict::Stop(_))),
             "nothing before the stop: {:?}",
