@@ -43,7 +43,7 @@ fn own_lines(stderr: &[u8]) -> Vec<String> {
 #[test]
 fn output_passes_through_byte_for_byte_on_both_streams() {
     let f = Fixture::new();
-    // Varied text, binary data, a 3 MB line, CRLF, stderr interleaved, no final newline.
+    // Varied text (on both streams), binary data, a 3 MB line, CRLF, no final newline.
     let words = [
         "alpha",
         "beta",
@@ -60,7 +60,18 @@ fn output_passes_through_byte_for_byte_on_both_streams() {
         let line: Vec<&str> = (0..2 + i % 5)
             .map(|k| words[(i * 7 + k * 13 + i / 9) % words.len()])
             .collect();
-        let _ = writeln!(text, "{} #{}", line.join(" "), i % 97);
+        // A word of its own (the line's number in letters: numbers are masked), so no two
+        // lines are the same to the watch.
+        let mut id = String::new();
+        let mut n = i;
+        loop {
+            id.push(char::from(b'a' + (n % 26) as u8));
+            n /= 26;
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = writeln!(text, "{} {id} #{}", line.join(" "), i % 97);
     }
     let text = f.write("text", text.as_bytes());
     let data = f.write(
@@ -197,11 +208,11 @@ fn throttling_blocks_the_commands_writes_then_lets_it_finish() {
         b"[output]\nrepetition_max_count = 20\nrisk_weight_repetition = 0.7\ndelay_secs = 2\n",
     );
     let progress = f.path("progress");
-    // 1 KB lines, 300 of them, a few milliseconds apart: throttled after half a second, when
-    // more than the pipe holds (64 KiB, about 64 lines) is still to come, so `echo` blocks.
+    // 4 KB lines, 200 of them, a few milliseconds apart: throttled after half a second, when
+    // more than the pipe holds (64 KiB, 16 lines) is still to come, so `echo` blocks.
     let script = format!(
-        "line=$(head -c 1000 /dev/zero | tr '\\0' 'x'); i=0; \
-         while [ $i -lt 300 ]; do echo \"$line\"; i=$((i+1)); date +%s.%N >> '{}'; sleep 0.001; done",
+        "line=$(head -c 4000 /dev/zero | tr '\\0' 'x'); i=0; \
+         while [ $i -lt 200 ]; do echo \"$line\"; i=$((i+1)); date +%s.%N >> '{}'; sleep 0.001; done",
         progress.display()
     );
     let out = f.watched(
@@ -209,7 +220,7 @@ fn throttling_blocks_the_commands_writes_then_lets_it_finish() {
         &script,
     );
     assert!(out.status.success(), "{:?}", own_lines(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 300);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 200);
     let own = own_lines(&out.stderr);
     assert!(
         own.iter()
@@ -354,17 +365,18 @@ fn an_hour_of_status_lines_is_normal_and_a_slow_loop_is_stopped_when_its_window_
         .unwrap();
     assert!(out.status.success(), "{:?}", own_lines(&out.stderr));
     assert!(own_lines(&out.stderr).is_empty());
-    // One line every 0.5 s of the guard's time, under a 10-minute window and a limit of 100:
-    // stopped once 185 are in the window.
+    // One line every half second or so of the watch's time (100 times faster), under an hour's
+    // window and a limit of 100: stopped once 185 are in the window (however slow the machine,
+    // 185 lines take less than an hour of the watch's time).
     let config = f.write(
         "guard.toml",
-        b"[output]\nwindow_secs = 600\nrepetition_max_count = 100\n",
+        b"[output]\nwindow_secs = 3600\nrepetition_max_count = 100\n",
     );
     let slow =
-        "i=0; while [ $i -lt 1000 ]; do echo 'waiting for lock'; i=$((i+1)); sleep 0.002; done";
+        "i=0; while [ $i -lt 1000 ]; do echo 'waiting for lock'; i=$((i+1)); sleep 0.005; done";
     let out = f
         .std()
-        .env("PATTERN_GUARD_WATCH_TIME_SCALE", "250")
+        .env("PATTERN_GUARD_WATCH_TIME_SCALE", "100")
         .args([
             "--config",
             config.to_str().unwrap(),
