@@ -74,7 +74,7 @@ pub const OUTPUT_DEFAULTS: &[OutputDefault] = &[
         value: "20000",
         why:
             "the memory bound: at most 20000 lines are remembered, as hashes (32 bytes each, plus \
-              their counts), never as text; at this cap a watch adds under 2 MB \
+              their counts), never as text; at this cap the whole watch adds about 2.2 MB \
               (scripts/bench-watch.sh measures it)",
     },
     OutputDefault {
