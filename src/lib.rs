@@ -62,11 +62,14 @@ pub mod journal;
 mod policy;
 mod snapshot;
 mod store;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    Combine, Config, KeyDoc, OnOverlap, OutputDefault, Overrides, Settings, KEYS, OUTPUT_DEFAULTS,
+    Cidr, Combine, Config, HttpKey, HttpSettings, KeyDoc, OnOverlap, OutputDefault, Overrides,
+    Settings, UnknownKey, KEYS, OUTPUT_DEFAULTS,
 };
 pub use decision::{Assessment, Decision};
 pub use detectors::{Detector, Reading};

@@ -26,10 +26,12 @@ use serde::Deserialize;
 
 use crate::error::{ConfigError, Error};
 
+mod http;
 mod keys;
 mod output;
 mod range;
 
+pub use http::{canonical, Cidr, HttpKey, HttpSettings, UnknownKey};
 pub use keys::{
     Combine, KeyDoc, OnOverlap, Overrides, Settings, DEFAULT_MAX_EVENTS, KEYS, MAX_EVENTS_CAP,
     MAX_SECS,
@@ -56,6 +58,8 @@ pub struct Config {
     pub output: Settings,
     /// `[output.actors."ID"]` tables, by actor id.
     pub output_actors: BTreeMap<String, Overrides>,
+    /// The `[http]` table: how the HTTP layer (feature `tower`) keys and holds requests.
+    pub http: HttpSettings,
 }
 
 impl Default for Config {
@@ -66,6 +70,7 @@ impl Default for Config {
             actors: BTreeMap::new(),
             output: output_defaults().clone(),
             output_actors: BTreeMap::new(),
+            http: HttpSettings::default(),
         }
     }
 }
@@ -77,6 +82,8 @@ struct RawDocument {
     guard: Option<RawTable>,
     #[serde(default)]
     output: Option<RawTable>,
+    #[serde(default)]
+    http: Option<http::RawHttp>,
 }
 
 /// One section read: its settings and its actor tables.
@@ -139,6 +146,11 @@ impl Config {
             }
             (config.output, config.output_actors) =
                 section(raw, "output", output_defaults(), located)?;
+        }
+        if let Some(raw) = doc.http {
+            config.http = raw
+                .resolve()
+                .map_err(|(key, why, span)| located(ConfigError::new(Some(key), why), span))?;
         }
         Ok(config)
     }

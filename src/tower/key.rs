@@ -1,0 +1,217 @@
+//! Who sent a request: the actor id the layer checks it under.
+//!
+//! - `ip:ADDR` for an IPv4 client, `ip:NET/LEN` for an IPv6 client, grouped by
+//!   [`HttpSettings::ipv6_prefix`] (one host holds a whole /64 and could rotate through it).
+//! - The client is the connection's peer, unless the peer is a trusted proxy: then the
+//!   `Forwarded` (RFC 7239) or, when there is none, `X-Forwarded-For` addresses are read **from
+//!   the right**, skipping the trusted ones; the first untrusted address is the client. The
+//!   leftmost entries are whatever the client wrote, so they are never believed unless every hop
+//!   after them is trusted. Without trusted proxies the headers are ignored.
+//! - `key:VALUE` for a header key.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use http::HeaderMap;
+
+use crate::config::{canonical, HttpSettings};
+
+/// The client address of a request whose connection comes from `peer`: `None` when the
+/// forwarding headers cannot be read where they matter (an entry that is not an address, such as
+/// `unknown` or an obfuscated `_hidden`).
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, s: &HttpSettings) -> Option<IpAddr> {
+    let trusted = |ip: IpAddr| s.trusted_proxies.iter().any(|net| net.contains(ip));
+    let peer = canonical(peer);
+    if !trusted(peer) {
+        return Some(peer);
+    }
+    let chain = forwarded_for(headers);
+    let mut client = peer;
+    for entry in chain.iter().rev() {
+        let ip = canonical((*entry)?);
+        client = ip;
+        if !trusted(ip) {
+            return Some(ip);
+        }
+    }
+    // Every hop is trusted: the leftmost address is the client.
+    Some(client)
+}
+
+/// The addresses a request was forwarded for, left to right: from `Forwarded` when present,
+/// else `X-Forwarded-For`. `None` for an entry that is not an address.
+fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let forwarded: Vec<&str> = headers
+        .get_all(http::header::FORWARDED)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if !forwarded.is_empty() {
+        return forwarded
+            .iter()
+            .flat_map(|v| v.split(','))
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (name, value) = pair.split_once('=')?;
+                    name.trim()
+                        .eq_ignore_ascii_case("for")
+                        .then(|| parse_node(value.trim().trim_matches('"')))
+                })
+            })
+            .collect();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|entry| parse_node(entry.trim()))
+        .collect()
+}
+
+/// An address as proxies write it: `1.2.3.4`, `1.2.3.4:5678`, `[2001:db8::1]`,
+/// `[2001:db8::1]:443`, `2001:db8::1`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Ok(ip) = node.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(sock) = node.parse::<SocketAddr>() {
+        return Some(sock.ip());
+    }
+    node.strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .and_then(|(ip, _)| ip.parse::<Ipv6Addr>().ok())
+        .map(IpAddr::V6)
+}
+
+/// The actor id of a client address.
+pub fn ip_actor(ip: IpAddr, ipv6_prefix: u8) -> String {
+    match canonical(ip) {
+        IpAddr::V4(v4) => format!("ip:{v4}"),
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(ipv6_prefix))
+                .unwrap_or(0);
+            let net = Ipv6Addr::from(u128::from(v6) & mask);
+            format!("ip:{net}/{ipv6_prefix}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+
+    fn settings(proxies: &[&str]) -> HttpSettings {
+        let list: Vec<String> = proxies.iter().map(|p| format!("\"{p}\"")).collect();
+        Config::from_toml_str(&format!("[http]\ntrusted_proxies = [{}]\n", list.join(",")))
+            .unwrap()
+            .http
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_headers_are_ignored() {
+        let h = headers(&[("x-forwarded-for", "1.1.1.1"), ("forwarded", "for=2.2.2.2")]);
+        assert_eq!(
+            client_ip(ip("203.0.113.7"), &h, &settings(&[])),
+            Some(ip("203.0.113.7"))
+        );
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_nearest_untrusted_address_is_the_client() {
+        let s = settings(&["10.0.0.0/8"]);
+        // The client wrote 6.6.6.6 itself; the proxy appended the address it saw.
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.9")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &s), Some(ip("198.51.100.9")));
+        // Two proxies of ours in a row.
+        let h = headers(&[("x-forwarded-for", "6.6.6.6, 198.51.100.9, 10.1.1.1")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &s), Some(ip("198.51.100.9")));
+        // Several headers are one list, in order.
+        let h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-for", "198.51.100.9"),
+        ]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &s), Some(ip("198.51.100.9")));
+        // A peer that is not trusted is the client, whatever it says.
+        assert_eq!(
+            client_ip(ip("198.51.100.1"), &h, &s),
+            Some(ip("198.51.100.1"))
+        );
+        // No header from a trusted proxy: the proxy itself.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &HeaderMap::new(), &s),
+            Some(ip("10.0.0.2"))
+        );
+        // Every hop trusted: the leftmost.
+        let h = headers(&[("x-forwarded-for", "10.9.9.9, 10.1.1.1")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &s), Some(ip("10.9.9.9")));
+        // An entry that is not an address, where it matters: no key.
+        let h = headers(&[("x-forwarded-for", "unknown")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &s), None);
+        // ...but not where it does not (left of the client).
+        let h = headers(&[("x-forwarded-for", "garbage, 198.51.100.9")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &s), Some(ip("198.51.100.9")));
+    }
+
+    #[test]
+    fn forwarded_is_read_before_x_forwarded_for_in_all_its_forms() {
+        let s = settings(&["10.0.0.0/8", "2001:db8:ffff::/48"]);
+        let h = headers(&[
+            ("x-forwarded-for", "7.7.7.7"),
+            (
+                "forwarded",
+                "for=6.6.6.6;proto=https, For=\"[2001:db8:cafe::17]:4711\";by=10.0.0.1",
+            ),
+        ]);
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), &h, &s),
+            Some(ip("2001:db8:cafe::17"))
+        );
+        let h = headers(&[("forwarded", "for=198.51.100.9:5555")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &s), Some(ip("198.51.100.9")));
+        let h = headers(&[("forwarded", "for=_hidden")]);
+        assert_eq!(client_ip(ip("10.0.0.2"), &h, &s), None);
+        // IPv4-mapped peers count as IPv4.
+        assert_eq!(
+            client_ip(ip("::ffff:10.0.0.2"), &h, &s),
+            None,
+            "a mapped trusted peer is trusted"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_grouped_by_their_prefix() {
+        assert_eq!(ip_actor(ip("203.0.113.7"), 64), "ip:203.0.113.7");
+        assert_eq!(ip_actor(ip("::ffff:203.0.113.7"), 64), "ip:203.0.113.7");
+        assert_eq!(
+            ip_actor(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), 64),
+            "ip:2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            ip_actor(ip("2001:db8:1:2::1"), 64),
+            ip_actor(ip("2001:db8:1:2:ffff::9"), 64)
+        );
+        assert_ne!(
+            ip_actor(ip("2001:db8:1:2::1"), 64),
+            ip_actor(ip("2001:db8:1:3::1"), 64)
+        );
+        assert_eq!(ip_actor(ip("2001:db8:1:2::1"), 48), "ip:2001:db8:1::/48");
+        assert_eq!(ip_actor(ip("2001:db8::1"), 128), "ip:2001:db8::1/128");
+    }
+}

@@ -1,0 +1,307 @@
+//! The HTTP layer (cargo feature `tower`): a [`GuardLayer`] that checks every request with one
+//! shared [`Guard`] before the service it wraps sees it. It wraps any
+//! `tower::Service<http::Request<B>>`: an axum `Router` (`.layer(...)`), a hyper service
+//! (through `hyper_util::service::TowerToHyperService`), a tonic server.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use axum::{routing::get, Router};
+//! use pattern_guard::{tower::GuardLayer, Guard};
+//!
+//! # async fn serve() -> Result<(), Box<dyn std::error::Error>> {
+//! let guard = Arc::new(Guard::from_config_path("guard.toml")?);
+//! let app: Router = Router::new()
+//!     .route("/items/{id}", get(|| async { "item" }))
+//!     .layer(GuardLayer::new(guard));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+//! axum::serve(listener, service).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Each request is one event: actor from the key ([`key`]: the client IP by default, an IPv6
+//! client's /64, a header, or a closure), action the method, target the matched route template
+//! (axum's `MatchedPath`, so `/items/{id}` is one target) or else the path without its query,
+//! weight 1 or from a closure. Then:
+//!
+//! | decision | the layer |
+//! |---|---|
+//! | allow | calls the service |
+//! | warn | calls the service, and logs the reasons (`tracing`, WARN) |
+//! | delay | waits the delay, then calls the service; a delay longer than `max_wait_secs` is answered as a block |
+//! | block | answers `429 Too Many Requests` with `Retry-After` (whole seconds) and an `application/problem+json` body (RFC 9457) naming the detectors that fired; the service is not called |
+//!
+//! The peer address is read from axum's `ConnectInfo<SocketAddr>` (serve with
+//! `into_make_service_with_connect_info::<SocketAddr>()`) or from a `SocketAddr` request
+//! extension (plain hyper: insert the connection's address). A request with no key (no peer
+//! address, no header) is checked as the one actor `unknown`, or passed unchecked, as
+//! `[http] unknown` says. There is no background task: forgetting old clients is the engine's
+//! own bounded expiry.
+//!
+//! For gRPC (tonic), a 429 reaches clients as `UNAVAILABLE`; tonic users who want
+//! `RESOURCE_EXHAUSTED` map it in their own layer, or key with [`GuardLayer::key_fn`] and call
+//! [`Guard::assess`] from an interceptor.
+
+pub mod key;
+mod problem;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Extensions, HeaderMap, Method, Request, Response, Uri};
+use http_body_util::{Either, Full};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::config::{HttpKey, HttpSettings, UnknownKey};
+use crate::{Assessment, Decision, Event, Guard};
+
+/// What the layer's closures see of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestInfo<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub extensions: &'a Extensions,
+    /// The connection's peer, when the server says.
+    pub peer: Option<SocketAddr>,
+}
+
+type KeyFn = dyn Fn(&RequestInfo<'_>) -> Option<String> + Send + Sync;
+type WeightFn = dyn Fn(&RequestInfo<'_>) -> f64 + Send + Sync;
+
+/// What every clone of the layer and its services shares.
+struct Shared {
+    guard: Arc<Guard>,
+    settings: HttpSettings,
+    key_fn: Option<Box<KeyFn>>,
+    weight_fn: Option<Box<WeightFn>>,
+}
+
+/// A tower [`Layer`] that guards the service it wraps with one shared [`Guard`].
+#[derive(Clone)]
+pub struct GuardLayer {
+    shared: Arc<Shared>,
+}
+
+impl GuardLayer {
+    /// A layer with the guard's own `[http]` settings.
+    pub fn new(guard: Arc<Guard>) -> GuardLayer {
+        let settings = guard.config().http.clone();
+        GuardLayer {
+            shared: Arc::new(Shared {
+                guard,
+                settings,
+                key_fn: None,
+                weight_fn: None,
+            }),
+        }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut Shared)) -> GuardLayer {
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) => change(shared),
+            None => {
+                let old = &self.shared;
+                let mut fresh = Shared {
+                    guard: Arc::clone(&old.guard),
+                    settings: old.settings.clone(),
+                    key_fn: None,
+                    weight_fn: None,
+                };
+                change(&mut fresh);
+                self.shared = Arc::new(fresh);
+            }
+        }
+        self
+    }
+
+    /// Replaces the `[http]` settings.
+    #[must_use]
+    pub fn settings(self, settings: HttpSettings) -> GuardLayer {
+        self.with(|s| s.settings = settings)
+    }
+
+    /// Keys requests by the value of this header (`key:VALUE`).
+    #[must_use]
+    pub fn key_header(self, name: &str) -> GuardLayer {
+        let name = name.to_ascii_lowercase();
+        self.with(|s| s.settings.key = HttpKey::Header(name))
+    }
+
+    /// Keys requests by a closure; `None` is a request without a key.
+    #[must_use]
+    pub fn key_fn(
+        self,
+        f: impl Fn(&RequestInfo<'_>) -> Option<String> + Send + Sync + 'static,
+    ) -> GuardLayer {
+        self.with(|s| s.key_fn = Some(Box::new(f)))
+    }
+
+    /// Weighs requests by a closure (default 1).
+    #[must_use]
+    pub fn weight_fn(
+        self,
+        f: impl Fn(&RequestInfo<'_>) -> f64 + Send + Sync + 'static,
+    ) -> GuardLayer {
+        self.with(|s| s.weight_fn = Some(Box::new(f)))
+    }
+
+    /// The longest delay waited out; a longer one is answered as a block.
+    #[must_use]
+    pub fn max_wait(self, wait: Duration) -> GuardLayer {
+        self.with(|s| s.settings.max_wait_secs = wait.as_secs_f64())
+    }
+
+    /// What to do with requests that have no key.
+    #[must_use]
+    pub fn unknown(self, unknown: UnknownKey) -> GuardLayer {
+        self.with(|s| s.settings.unknown = unknown)
+    }
+}
+
+impl<S> Layer<S> for GuardLayer {
+    type Service = GuardService<S>;
+
+    fn layer(&self, inner: S) -> GuardService<S> {
+        GuardService {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service [`GuardLayer`] makes: checks each request, then calls, delays or answers 429.
+#[derive(Clone)]
+pub struct GuardService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+/// What the layer answers: the service's own response, or its 429.
+pub type GuardedBody<B> = Either<B, Full<Bytes>>;
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, B, R> Service<Request<B>> for GuardService<S>
+where
+    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<GuardedBody<R>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        // The service that was made ready goes with this call; a clone takes its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let passed = |inner: &mut S, req| {
+            let future = inner.call(req);
+            async move { future.await.map(|r| r.map(Either::Left)) }
+        };
+        match self.shared.judge(&req) {
+            Verdict::Pass => Box::pin(passed(&mut inner, req)),
+            Verdict::Wait(pause) => Box::pin(async move {
+                tokio::time::sleep(pause).await;
+                passed(&mut inner, req).await
+            }),
+            Verdict::Refuse(response) => Box::pin(async move { Ok(response.map(Either::Right)) }),
+        }
+    }
+}
+
+/// What the layer does with a request.
+enum Verdict {
+    Pass,
+    Wait(Duration),
+    Refuse(Response<Full<Bytes>>),
+}
+
+impl Shared {
+    fn judge<B>(&self, req: &Request<B>) -> Verdict {
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|c| c.0)
+            .or_else(|| req.extensions().get::<SocketAddr>().copied());
+        let info = RequestInfo {
+            method: req.method(),
+            uri: req.uri(),
+            headers: req.headers(),
+            extensions: req.extensions(),
+            peer,
+        };
+        let actor = match self.key(&info) {
+            Some(actor) => actor,
+            None if self.settings.unknown == UnknownKey::Pass => return Verdict::Pass,
+            None => "unknown".to_string(),
+        };
+        let route = req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or_else(|| req.uri().path(), |m| m.as_str());
+        let weight = self.weight_fn.as_ref().map_or(1.0, |f| f(&info));
+        let event = Event::new(
+            actor.as_str(),
+            req.method().as_str(),
+            route,
+            self.guard.clock().now(),
+        )
+        .with_weight(weight);
+        let a = self.guard.assess(&event);
+        match a.decision {
+            Decision::Allow => Verdict::Pass,
+            Decision::Warn => {
+                tracing::warn!(actor, method = %req.method(), route, risk = a.risk, reasons = %reasons(&a), "unusual requests");
+                Verdict::Pass
+            }
+            Decision::Delay(pause) if pause.as_secs_f64() <= self.settings.max_wait_secs => {
+                tracing::info!(actor, method = %req.method(), route, risk = a.risk, delay = ?pause, "delaying a request");
+                Verdict::Wait(pause)
+            }
+            Decision::Delay(pause) => {
+                tracing::info!(actor, method = %req.method(), route, risk = a.risk, delay = ?pause, "refusing a request: its delay is past max_wait_secs");
+                Verdict::Refuse(problem::too_many_requests(&a, pause))
+            }
+            Decision::Block => {
+                tracing::info!(actor, method = %req.method(), route, risk = a.risk, reasons = %reasons(&a), "refusing a request");
+                let retry = a.retry_after.unwrap_or(Duration::from_secs(1));
+                Verdict::Refuse(problem::too_many_requests(&a, retry))
+            }
+        }
+    }
+
+    fn key(&self, info: &RequestInfo<'_>) -> Option<String> {
+        if let Some(f) = &self.key_fn {
+            return f(info);
+        }
+        match &self.settings.key {
+            HttpKey::Ip => {
+                let peer = info.peer?;
+                let ip = key::client_ip(peer.ip(), info.headers, &self.settings)?;
+                Some(key::ip_actor(ip, self.settings.ipv6_prefix))
+            }
+            HttpKey::Header(name) => {
+                let value = info.headers.get(name.as_str())?;
+                Some(format!("key:{}", String::from_utf8_lossy(value.as_bytes())))
+            }
+        }
+    }
+}
+
+/// The detectors that fired, in words.
+fn reasons(a: &Assessment) -> String {
+    let fired: Vec<String> = a.reasons().iter().map(ToString::to_string).collect();
+    fired.join("; ")
+}
