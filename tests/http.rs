@@ -318,13 +318,13 @@ async fn sixty_four_clients_pass_while_one_abusive_key_is_blocked() {
     for t in tasks {
         assert!(t.await.unwrap().iter().all(|s| *s == 200));
     }
-    let abused = abuser.await.unwrap();
+    let abuser_statuses = abuser.await.unwrap();
     assert!(
-        abused.iter().filter(|s| **s == 429).count() >= 50,
-        "{abused:?}"
+        abuser_statuses.iter().filter(|s| **s == 429).count() >= 50,
+        "{abuser_statuses:?}"
     );
     assert_eq!(
         server.reached.load(Ordering::SeqCst),
-        640 + abused.iter().filter(|s| **s == 200).count()
+        640 + abuser_statuses.iter().filter(|s| **s == 200).count()
     );
 }

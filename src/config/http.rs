@@ -101,7 +101,7 @@ impl Cidr {
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
+        v4 @ IpAddr::V4(_) => v4,
     }
 }
 
@@ -179,8 +179,7 @@ impl RawHttp {
                     return refuse("header", "is only read with key = \"header\"".into(), span);
                 }
                 "header" => match header {
-                    Some((span, name)) if http_token(&name) => {
-                        let _ = span;
+                    Some((_, name)) if http_token(&name) => {
                         s.key = HttpKey::Header(name.to_ascii_lowercase());
                     }
                     Some((span, name)) => {

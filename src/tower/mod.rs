@@ -76,11 +76,12 @@ type KeyFn = dyn Fn(&RequestInfo<'_>) -> Option<String> + Send + Sync;
 type WeightFn = dyn Fn(&RequestInfo<'_>) -> f64 + Send + Sync;
 
 /// What every clone of the layer and its services shares.
+#[derive(Clone)]
 struct Shared {
     guard: Arc<Guard>,
     settings: HttpSettings,
-    key_fn: Option<Box<KeyFn>>,
-    weight_fn: Option<Box<WeightFn>>,
+    key_fn: Option<Arc<KeyFn>>,
+    weight_fn: Option<Arc<WeightFn>>,
 }
 
 /// A tower [`Layer`] that guards the service it wraps with one shared [`Guard`].
@@ -103,22 +104,13 @@ impl GuardLayer {
         }
     }
 
-    fn with(mut self, change: impl FnOnce(&mut Shared)) -> GuardLayer {
-        match Arc::get_mut(&mut self.shared) {
-            Some(shared) => change(shared),
-            None => {
-                let old = &self.shared;
-                let mut fresh = Shared {
-                    guard: Arc::clone(&old.guard),
-                    settings: old.settings.clone(),
-                    key_fn: None,
-                    weight_fn: None,
-                };
-                change(&mut fresh);
-                self.shared = Arc::new(fresh);
-            }
+    /// This layer with one thing changed (layers already handed out keep what they had).
+    fn with(self, change: impl FnOnce(&mut Shared)) -> GuardLayer {
+        let mut shared = (*self.shared).clone();
+        change(&mut shared);
+        GuardLayer {
+            shared: Arc::new(shared),
         }
-        self
     }
 
     /// Replaces the `[http]` settings.
@@ -140,7 +132,7 @@ impl GuardLayer {
         self,
         f: impl Fn(&RequestInfo<'_>) -> Option<String> + Send + Sync + 'static,
     ) -> GuardLayer {
-        self.with(|s| s.key_fn = Some(Box::new(f)))
+        self.with(|s| s.key_fn = Some(Arc::new(f)))
     }
 
     /// Weighs requests by a closure (default 1).
@@ -149,7 +141,7 @@ impl GuardLayer {
         self,
         f: impl Fn(&RequestInfo<'_>) -> f64 + Send + Sync + 'static,
     ) -> GuardLayer {
-        self.with(|s| s.weight_fn = Some(Box::new(f)))
+        self.with(|s| s.weight_fn = Some(Arc::new(f)))
     }
 
     /// The longest delay waited out; a longer one is answered as a block.
