@@ -233,7 +233,7 @@ impl Guard {
     }
 
     /// `explain`: also work out `retry_after` for a block, which reads deeper into the window.
-    fn evaluate(&self, event: &Event<'_>, explain: bool) -> Outcome {
+    pub(crate) fn evaluate(&self, event: &Event<'_>, explain: bool) -> Outcome {
         let seed = self.seed();
         let actor = ActorKey::new(event.actor(), seed);
         let (key, target) = event_hashes(event.action(), event.target(), seed);

@@ -195,19 +195,22 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        // The service that was made ready goes with this call; a clone takes its place.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let passed = |inner: &mut S, req| {
             let future = inner.call(req);
             async move { future.await.map(|r| r.map(Either::Left)) }
         };
         match self.shared.judge(&req) {
-            Verdict::Pass => Box::pin(passed(&mut inner, req)),
-            Verdict::Wait(pause) => Box::pin(async move {
-                tokio::time::sleep(pause).await;
-                passed(&mut inner, req).await
-            }),
+            // The service was made ready for this call: call it now.
+            Verdict::Pass => Box::pin(passed(&mut self.inner, req)),
+            // Called later: the ready service goes with the call, a clone takes its place.
+            Verdict::Wait(pause) => {
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                Box::pin(async move {
+                    tokio::time::sleep(pause).await;
+                    passed(&mut inner, req).await
+                })
+            }
             Verdict::Refuse(response) => Box::pin(async move { Ok(response.map(Either::Right)) }),
         }
     }
@@ -251,7 +254,13 @@ impl Shared {
             self.guard.clock().now(),
         )
         .with_weight(weight);
-        let a = self.guard.assess(&event);
+        // The engine's check, with what a refusal needs worked out; turned into an Assessment
+        // (an allocation) only when it is not an allow.
+        let outcome = self.guard.evaluate(&event, true);
+        if outcome.decision == Decision::Allow {
+            return Verdict::Pass;
+        }
+        let a = outcome.into_assessment();
         match a.decision {
             Decision::Allow => Verdict::Pass,
             Decision::Warn => {

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The HTTP layer's cost, two ways, in one run:
+#   1. in-process (benches/http_layer.rs): per-request median and p99 of a service that answers
+#      at once, bare, after the engine's own check, and behind GuardLayer (10,000 keys, 64 tasks);
+#   2. end to end on loopback: requests per second of examples/http_server.rs with and without the
+#      layer, measured by wrk (64 connections, 2 threads, DURATION each, alternating, best of
+#      ROUNDS); each request carries one of 10,000 client keys (an `x-client` header, the layer's
+#      key), under a configuration that refuses nobody, so every request takes the whole path.
+#
+#   bash scripts/bench-http.sh                 # about two minutes
+#   DURATION=5s ROUNDS=1 bash scripts/bench-http.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${DURATION:-10s}
+rounds=${ROUNDS:-3}
+if ! command -v wrk >/dev/null; then
+  apt-get update && apt-get install -y wrk
+fi
+cargo bench --quiet --bench http_layer --features tower 2>/dev/null | tail -5
+cargo build --release --quiet --example http_server --features tower
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+printf '[guard]\nburst_max_events = 1000000\nrepetition_max_count = 1000000\nweight_max_total = 1e15\n[http]\nkey = "header"\nheader = "x-client"\n' > "$work/open.toml"
+cat > "$work/clients.lua" <<'LUA'
+request = function()
+  return wrk.format("GET", "/items/17", { ["x-client"] = "client-" .. math.random(10000) })
+end
+LUA
+
+rps() { # port -> requests/s
+  wrk -t2 -c64 -d"$duration" -s "$work/clients.lua" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'
+}
+start() { # port, flags...
+  local port=$1; shift
+  target/release/examples/http_server --config "$work/open.toml" --listen "127.0.0.1:$port" "$@" 2>/dev/null &
+  for _ in $(seq 50); do curl -s "http://127.0.0.1:$port/" >/dev/null && return; sleep 0.1; done
+  echo "the server on $port did not start" >&2; exit 1
+}
+start 18481
+start 18482 --no-guard
+best_with=0 best_without=0
+for _ in $(seq "$rounds"); do
+  with=$(rps 18481); without=$(rps 18482)
+  best_with=$(python3 -c "print(max($best_with, $with))")
+  best_without=$(python3 -c "print(max($best_without, $without))")
+done
+python3 - "$best_with" "$best_without" "$duration" "$rounds" <<'PY'
+import sys
+with_, without, duration, rounds = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+print(f"end to end, wrk -t2 -c64 -d{duration} on loopback, best of {rounds}:")
+print(f"  without the layer  {without:10.0f} requests/s")
+print(f"  with the layer     {with_:10.0f} requests/s  = {with_ / without:.0%} (goal >= 90%)")
+PY
