@@ -141,7 +141,7 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::env::var("WORKERS").ok().and_then(|w| w.parse().ok()).unwrap_or(2))
+        .worker_threads(2)
         .enable_time()
         .build()
         .unwrap();
