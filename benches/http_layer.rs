@@ -1,10 +1,10 @@
 //! What the HTTP layer adds to a request, in-process: a tower service that answers at once,
 //! 10,000 client addresses, 64 concurrent tasks on a two-thread runtime, three ways in one run:
 //!
-//! - `bare`:   the service alone;
+//! - `bare`: the service alone;
 //! - `engine`: the service, after the engine's own check of the same event (`Guard::assess`),
-//!             the least any hand-written glue does;
-//! - `layer`:  the service behind `GuardLayer` (key from the peer address, route, 429 or pass).
+//!   the least any hand-written glue does;
+//! - `layer`: the service behind `GuardLayer` (key from the peer address, route, 429 or pass).
 //!
 //! It prints each one's median and 99th percentile per request, and the layer's cost over the
 //! engine's (goal: median at most 1 µs, p99 at most 10 µs).
