@@ -400,7 +400,9 @@ fn memory_ceiling(threads: usize, bytes: usize) -> f64 {
             .collect(),
     );
     per_second(threads, per_thread, move |t, _| {
-        let mut a = arrays[t].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut a = arrays[t]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let lines = a.len() / 8;
         let mut x = t as u64 + 1;
         for _ in 0..per_thread {

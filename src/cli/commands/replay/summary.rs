@@ -45,30 +45,34 @@ pub struct Summary {
     pub actors_forgotten: u64,
 }
 
-/// An actor in the table: its id's hash, the id, its record.
+/// An actor in the table: its id's hash, its record, the id. Laid out for the per-event
+/// update: the hash and the counters an event touches share the first cache line, the sparkline
+/// takes the next two, the id (read only for the report) comes last.
+#[repr(C, align(64))]
 struct Tracked {
     hash: u64,
-    actor: Box<str>,
     summary: ActorSummary,
+    actor: Box<str>,
 }
 
 fn actor_hash(actor: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(actor.as_bytes())
 }
 
-/// One actor's record.
+/// One actor's record (in the order an event's update reads it: see [`Tracked`]).
 #[derive(Clone)]
+#[repr(C)]
 pub struct ActorSummary {
     pub events: u64,
     pub decisions: [u64; 4],
     pub peak_risk: f64,
     pub peak_level: u8,
-    /// When it first got warn, delay, block.
-    pub first: [Option<u64>; 3],
     /// Detectors with a risk above zero on any of its warn, delay or block events, one bit each
     /// in [`Detector::ALL`] order.
     pub fired: u32,
     pub spark: Spark,
+    /// When it first got warn, delay, block.
+    pub first: [Option<u64>; 3],
 }
 
 impl Summary {
@@ -230,6 +234,7 @@ impl ActorSummary {
 /// and double (merging pairs) whenever an event falls past the last one, so 24 numbers cover any
 /// span.
 #[derive(Clone)]
+#[repr(C)]
 pub struct Spark {
     start: u64,
     width: u64,
