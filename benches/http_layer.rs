@@ -19,7 +19,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::{Request, Response};
+use http_body_util::Full;
 use pattern_guard::tower::GuardLayer;
 use pattern_guard::{Event, Guard};
 use tower_layer::Layer;
@@ -34,9 +36,9 @@ const PER_TASK: usize = 20_000;
 struct Instant200;
 
 impl Service<Request<()>> for Instant200 {
-    type Response = Response<String>;
+    type Response = Response<Full<Bytes>>;
     type Error = Infallible;
-    type Future = std::future::Ready<Result<Response<String>, Infallible>>;
+    type Future = std::future::Ready<Result<Response<Full<Bytes>>, Infallible>>;
 
     fn poll_ready(
         &mut self,
@@ -46,7 +48,7 @@ impl Service<Request<()>> for Instant200 {
     }
 
     fn call(&mut self, _: Request<()>) -> Self::Future {
-        std::future::ready(Ok(Response::new(String::new())))
+        std::future::ready(Ok(Response::new(Full::new(Bytes::new()))))
     }
 }
 

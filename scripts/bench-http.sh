@@ -4,11 +4,12 @@
 #      at once, bare, after the engine's own check, and behind GuardLayer (10,000 keys, 64 tasks);
 #   2. end to end on loopback: requests per second of examples/http_server.rs with and without the
 #      layer, measured by wrk (64 connections, 2 threads, DURATION each, alternating, best of
-#      ROUNDS); each request carries one of 10,000 client keys (an `x-client` header, the layer's
-#      key), under a configuration that refuses nobody, so every request takes the whole path.
+#      ROUNDS); each request carries one of KEYS (default 10,000) client keys (an `x-client`
+#      header, the layer's key), under a configuration that refuses nobody, so every request
+#      takes the whole path.
 #
 #   bash scripts/bench-http.sh                 # about two minutes
-#   DURATION=5s ROUNDS=1 bash scripts/bench-http.sh
+#   DURATION=5s ROUNDS=1 KEYS=100000 bash scripts/bench-http.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,9 +23,10 @@ cargo build --release --quiet --example http_server --features tower
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 printf '[guard]\nburst_max_events = 1000000\nrepetition_max_count = 1000000\nweight_max_total = 1e15\n[http]\nkey = "header"\nheader = "x-client"\n' > "$work/open.toml"
-cat > "$work/clients.lua" <<'LUA'
+echo "KEYS = ${KEYS:-10000}" > "$work/clients.lua"
+cat >> "$work/clients.lua" <<'LUA'
 request = function()
-  return wrk.format("GET", "/items/17", { ["x-client"] = "client-" .. math.random(10000) })
+  return wrk.format("GET", "/items/17", { ["x-client"] = "client-" .. math.random(KEYS) })
 end
 LUA
 
@@ -45,10 +47,10 @@ for _ in $(seq "$rounds"); do
   best_with=$(python3 -c "print(max($best_with, $with))")
   best_without=$(python3 -c "print(max($best_without, $without))")
 done
-python3 - "$best_with" "$best_without" "$duration" "$rounds" <<'PY'
+python3 - "$best_with" "$best_without" "$duration" "$rounds" "${KEYS:-10000}" <<'PY'
 import sys
 with_, without, duration, rounds = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
-print(f"end to end, wrk -t2 -c64 -d{duration} on loopback, best of {rounds}:")
+print(f"end to end, wrk -t2 -c64 -d{duration} on loopback, {sys.argv[5]} client keys, best of {rounds}:")
 print(f"  without the layer  {without:10.0f} requests/s")
 print(f"  with the layer     {with_:10.0f} requests/s  = {with_ / without:.0%} (goal >= 90%)")
 PY

@@ -328,3 +328,50 @@ async fn sixty_four_clients_pass_while_one_abusive_key_is_blocked() {
         640 + abuser_statuses.iter().filter(|s| **s == 200).count()
     );
 }
+
+/// A service whose body cannot be built from bytes (`String`), wrapped with `any_body`: the
+/// layer answers `Either`, the service's own body or its 429 document.
+#[tokio::test]
+async fn any_body_wraps_a_service_whose_body_is_not_built_from_bytes() {
+    use http_body_util::Either;
+    use std::convert::Infallible;
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    #[derive(Clone)]
+    struct Text;
+    impl Service<http::Request<()>> for Text {
+        type Response = http::Response<String>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<http::Response<String>, Infallible>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Infallible>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            std::future::ready(Ok(http::Response::new("text".to_string())))
+        }
+    }
+
+    let mut svc = layer("[guard]\nburst_max_events = 1\ndelay_secs = 0\n")
+        .any_body()
+        .layer(Text);
+    let mut bodies = Vec::new();
+    for _ in 0..3 {
+        let mut req = http::Request::get("/").body(()).unwrap();
+        req.extensions_mut()
+            .insert(SocketAddr::from(([192, 0, 2, 1], 5000)));
+        std::future::poll_fn(|cx| svc.poll_ready(cx)).await.unwrap();
+        let res = svc.call(req).await.unwrap();
+        bodies.push(match res.into_body() {
+            Either::Left(text) => text,
+            Either::Right(full) => {
+                String::from_utf8(full.collect().await.unwrap().to_bytes().to_vec()).unwrap()
+            }
+        });
+    }
+    assert_eq!(bodies[0], "text");
+    assert!(bodies[2].contains("Too Many Requests"), "{bodies:?}");
+}

@@ -46,6 +46,7 @@ pub mod key;
 mod problem;
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -84,10 +85,37 @@ struct Shared {
     weight_fn: Option<Arc<WeightFn>>,
 }
 
+/// How a refusal's body is made: the service's own body type built from the problem document's
+/// bytes ([`FromBytes`], the default), or either the service's body or ours ([`AnyBody`]).
+pub trait RefusalBody {}
+
+/// The service's response body type is built from bytes (`R: From<Bytes>`: axum's `Body`,
+/// `http_body_util::Full<Bytes>`): responses pass through as they are, with nothing wrapped.
+#[derive(Debug, Clone, Copy)]
+pub struct FromBytes;
+/// Any response body: the layer answers `Either<R, Full<Bytes>>` ([`GuardedBody`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AnyBody;
+impl RefusalBody for FromBytes {}
+impl RefusalBody for AnyBody {}
+
 /// A tower [`Layer`] that guards the service it wraps with one shared [`Guard`].
-#[derive(Clone)]
-pub struct GuardLayer {
+///
+/// `M` says how a refusal's body is made: [`FromBytes`] by default (the service's own body type,
+/// built from the bytes of the problem document: nothing is wrapped, which is what costs least
+/// in axum); [`GuardLayer::any_body`] for a service whose body cannot be built from bytes.
+pub struct GuardLayer<M = FromBytes> {
     shared: Arc<Shared>,
+    body: PhantomData<M>,
+}
+
+impl<M> Clone for GuardLayer<M> {
+    fn clone(&self) -> Self {
+        GuardLayer {
+            shared: Arc::clone(&self.shared),
+            body: PhantomData,
+        }
+    }
 }
 
 impl GuardLayer {
@@ -101,27 +129,41 @@ impl GuardLayer {
                 key_fn: None,
                 weight_fn: None,
             }),
+            body: PhantomData,
         }
     }
+}
 
+impl<M: RefusalBody> GuardLayer<M> {
     /// This layer with one thing changed (layers already handed out keep what they had).
-    fn with(self, change: impl FnOnce(&mut Shared)) -> GuardLayer {
+    fn with(self, change: impl FnOnce(&mut Shared)) -> GuardLayer<M> {
         let mut shared = (*self.shared).clone();
         change(&mut shared);
         GuardLayer {
             shared: Arc::new(shared),
+            body: PhantomData,
+        }
+    }
+
+    /// For a service whose response body cannot be built from bytes: the layer answers
+    /// `Either<R, Full<Bytes>>` instead of `R`.
+    #[must_use]
+    pub fn any_body(self) -> GuardLayer<AnyBody> {
+        GuardLayer {
+            shared: self.shared,
+            body: PhantomData,
         }
     }
 
     /// Replaces the `[http]` settings.
     #[must_use]
-    pub fn settings(self, settings: HttpSettings) -> GuardLayer {
+    pub fn settings(self, settings: HttpSettings) -> GuardLayer<M> {
         self.with(|s| s.settings = settings)
     }
 
     /// Keys requests by the value of this header (`key:VALUE`).
     #[must_use]
-    pub fn key_header(self, name: &str) -> GuardLayer {
+    pub fn key_header(self, name: &str) -> GuardLayer<M> {
         let name = name.to_ascii_lowercase();
         self.with(|s| s.settings.key = HttpKey::Header(name))
     }
@@ -131,7 +173,7 @@ impl GuardLayer {
     pub fn key_fn(
         self,
         f: impl Fn(&RequestInfo<'_>) -> Option<String> + Send + Sync + 'static,
-    ) -> GuardLayer {
+    ) -> GuardLayer<M> {
         self.with(|s| s.key_fn = Some(Arc::new(f)))
     }
 
@@ -140,79 +182,131 @@ impl GuardLayer {
     pub fn weight_fn(
         self,
         f: impl Fn(&RequestInfo<'_>) -> f64 + Send + Sync + 'static,
-    ) -> GuardLayer {
+    ) -> GuardLayer<M> {
         self.with(|s| s.weight_fn = Some(Arc::new(f)))
     }
 
     /// The longest delay waited out; a longer one is answered as a block.
     #[must_use]
-    pub fn max_wait(self, wait: Duration) -> GuardLayer {
+    pub fn max_wait(self, wait: Duration) -> GuardLayer<M> {
         self.with(|s| s.settings.max_wait_secs = wait.as_secs_f64())
     }
 
     /// What to do with requests that have no key.
     #[must_use]
-    pub fn unknown(self, unknown: UnknownKey) -> GuardLayer {
+    pub fn unknown(self, unknown: UnknownKey) -> GuardLayer<M> {
         self.with(|s| s.settings.unknown = unknown)
     }
 }
 
-impl<S> Layer<S> for GuardLayer {
-    type Service = GuardService<S>;
+impl<S, M> Layer<S> for GuardLayer<M> {
+    type Service = GuardService<S, M>;
 
-    fn layer(&self, inner: S) -> GuardService<S> {
+    fn layer(&self, inner: S) -> GuardService<S, M> {
         GuardService {
             inner,
             shared: Arc::clone(&self.shared),
+            body: PhantomData,
         }
     }
 }
 
 /// The service [`GuardLayer`] makes: checks each request, then calls, delays or answers 429.
-#[derive(Clone)]
-pub struct GuardService<S> {
+pub struct GuardService<S, M = FromBytes> {
     inner: S,
     shared: Arc<Shared>,
+    body: PhantomData<M>,
 }
 
-/// What the layer answers: the service's own response, or its 429.
+impl<S: Clone, M> Clone for GuardService<S, M> {
+    fn clone(&self) -> Self {
+        GuardService {
+            inner: self.inner.clone(),
+            shared: Arc::clone(&self.shared),
+            body: PhantomData,
+        }
+    }
+}
+
+/// What a layer made with [`GuardLayer::any_body`] answers: the service's response, or its 429.
 pub type GuardedBody<B> = Either<B, Full<Bytes>>;
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
-impl<S, B, R> Service<Request<B>> for GuardService<S>
+impl<S, B, R> Service<Request<B>> for GuardService<S, FromBytes>
 where
     S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
+    R: From<Bytes> + 'static,
 {
-    type Response = Response<GuardedBody<R>>;
+    type Response = Response<R>;
     type Error = S::Error;
-    type Future = BoxFuture<Self::Response, S::Error>;
+    type Future = BoxFuture<Response<R>, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let passed = |inner: &mut S, req| {
-            let future = inner.call(req);
-            async move { future.await.map(|r| r.map(Either::Left)) }
-        };
-        match self.shared.judge(&req) {
-            // The service was made ready for this call: call it now.
-            Verdict::Pass => Box::pin(passed(&mut self.inner, req)),
-            // Called later: the ready service goes with the call, a clone takes its place.
-            Verdict::Wait(pause) => {
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                Box::pin(async move {
-                    tokio::time::sleep(pause).await;
-                    passed(&mut inner, req).await
-                })
-            }
-            Verdict::Refuse(response) => Box::pin(async move { Ok(response.map(Either::Right)) }),
+        guarded_call(&self.shared, &mut self.inner, req, |r| r, R::from)
+    }
+}
+
+impl<S, B, R> Service<Request<B>> for GuardService<S, AnyBody>
+where
+    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    R: 'static,
+{
+    type Response = Response<GuardedBody<R>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Response<GuardedBody<R>>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        guarded_call(&self.shared, &mut self.inner, req, Either::Left, |bytes| {
+            Either::Right(Full::new(bytes))
+        })
+    }
+}
+
+/// One guarded call: judge the request, then call the ready service now, later, or not at all;
+/// `passed` and `refused` make the response body.
+fn guarded_call<S, B, R, T>(
+    shared: &Shared,
+    ready: &mut S,
+    req: Request<B>,
+    passed: fn(R) -> T,
+    refused: fn(Bytes) -> T,
+) -> BoxFuture<Response<T>, S::Error>
+where
+    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    R: 'static,
+    T: 'static,
+{
+    match shared.judge(&req) {
+        // The service was made ready for this call: call it now.
+        Verdict::Pass => {
+            let future = ready.call(req);
+            Box::pin(async move { future.await.map(|r| r.map(passed)) })
         }
+        // Called later: the ready service goes with the call, a clone takes its place.
+        Verdict::Wait(pause) => {
+            let clone = ready.clone();
+            let mut inner = std::mem::replace(ready, clone);
+            Box::pin(async move {
+                tokio::time::sleep(pause).await;
+                inner.call(req).await.map(|r| r.map(passed))
+            })
+        }
+        Verdict::Refuse(response) => Box::pin(async move { Ok(response.map(refused)) }),
     }
 }
 
@@ -220,7 +314,7 @@ where
 enum Verdict {
     Pass,
     Wait(Duration),
-    Refuse(Response<Full<Bytes>>),
+    Refuse(Response<Bytes>),
 }
 
 impl Shared {

@@ -17,13 +17,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
-use http_body_util::Full;
 use serde_json::json;
 
 use crate::Assessment;
 
 /// The 429 for `a`, retry after `retry`.
-pub fn too_many_requests(a: &Assessment, retry: Duration) -> Response<Full<Bytes>> {
+pub fn too_many_requests(a: &Assessment, retry: Duration) -> Response<Bytes> {
     let secs = retry.as_secs() + u64::from(retry.subsec_nanos() > 0);
     let secs = secs.max(1);
     let fired = a.reasons();
@@ -51,7 +50,7 @@ pub fn too_many_requests(a: &Assessment, retry: Duration) -> Response<Full<Bytes
             "risk": r.risk,
         })).collect::<Vec<_>>(),
     });
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    let mut response = Response::new(Bytes::from(body.to_string()));
     *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
     let headers = response.headers_mut();
     headers.insert(
