@@ -65,14 +65,7 @@ impl std::fmt::Display for Stop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Stop::Runtime(d) => write!(f, "ran past its maximum runtime of {}", human(*d)),
-            Stop::Looped(r) => write!(
-                f,
-                "looped: \"{}\" {} times in {} on {}",
-                r.line,
-                r.count,
-                human(r.window),
-                r.stream.name()
-            ),
+            Stop::Looped(r) => write!(f, "looped: {r}"),
         }
     }
 }

@@ -24,8 +24,9 @@
 //!
 //! Reports are rate-limited: one warning and one throttle notice per window at most.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
+
+use hashbrown::HashTable;
 use std::time::{Duration, SystemTime};
 
 use pattern_guard::{Assessment, Config, Decision, Detector, Event, Guard, ManualClock};
@@ -74,6 +75,20 @@ pub struct Repeated {
     pub window: Duration,
     /// The risk the decision came from.
     pub risk: f64,
+}
+
+impl std::fmt::Display for Repeated {
+    /// `"connection refused" 370 times in 1m on stderr`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "\"{}\" {} times in {} on {}",
+            self.line,
+            self.count,
+            crate::cli::output::human(self.window),
+            self.stream.name()
+        )
+    }
 }
 
 /// What to do about a line.
@@ -126,7 +141,7 @@ pub struct Monitor {
     /// Hashes of the last [`RECENT`] lines' (stream, masked form), and how often each occurs
     /// among them.
     recent: VecDeque<u64>,
-    recent_counts: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+    recent_counts: HashTable<(u64, u32)>,
     /// Since when, and for how many lines, the recent lines have been repetitive.
     repetitive_since: Option<(SystemTime, u64)>,
     /// When the last warning / throttle notice was given.
@@ -149,7 +164,7 @@ impl Monitor {
             actor: actor.to_string(),
             window,
             recent: VecDeque::with_capacity(RECENT),
-            recent_counts: HashMap::with_capacity_and_hasher(RECENT, BuildHasherDefault::default()),
+            recent_counts: HashTable::with_capacity(RECENT),
             repetitive_since: None,
             warned_at: None,
             throttled_at: None,
@@ -229,44 +244,30 @@ impl Monitor {
     /// Adds a line to the recent ones: whether it was among them already, and whether they are
     /// repetitive.
     fn remember(&mut self, hash: u64) -> (bool, bool) {
+        // The keys are xxh3 hashes already: they are their own hash in the table.
         if self.recent.len() == RECENT {
             if let Some(old) = self.recent.pop_front() {
-                if let Some(n) = self.recent_counts.get_mut(&old) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.recent_counts.remove(&old);
+                if let Ok(mut entry) = self.recent_counts.find_entry(old, |e| e.0 == old) {
+                    entry.get_mut().1 -= 1;
+                    if entry.get().1 == 0 {
+                        entry.remove();
                     }
                 }
             }
         }
         self.recent.push_back(hash);
-        let count = self.recent_counts.entry(hash).or_insert(0);
+        let count = &mut self
+            .recent_counts
+            .entry(hash, |e| e.0 == hash, |e| e.0)
+            .or_insert((hash, 0))
+            .into_mut()
+            .1;
         *count += 1;
         let seen = *count > 1;
         (
             seen,
             self.recent_counts.len() * MAX_DISTINCT_SHARE <= self.recent.len(),
         )
-    }
-}
-
-/// Keys that are already hashes (xxh3) are their own hash.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 

@@ -280,11 +280,7 @@ fn act(verdict: Verdict, shared: &Shared) {
         Verdict::Warn(r) => {
             tracing::info!(stream = r.stream.name(), count = r.count, risk = r.risk, line = %r.line, "output repeats");
             shared.printer.note(format!(
-                "warning: '{shown}' repeats itself on {}: \"{}\" {} times in {} (risk {:.2}){dry}",
-                r.stream.name(),
-                r.line,
-                r.count,
-                human(r.window),
+                "warning: '{shown}' repeats itself: {r} (risk {:.2}){dry}",
                 r.risk
             ));
         }
@@ -296,11 +292,7 @@ fn act(verdict: Verdict, shared: &Shared) {
             tracing::info!(stream = r.stream.name(), count = r.count, risk = r.risk, pause = ?pause, "throttling output");
             if report {
                 shared.printer.note(format!(
-                    "throttling '{shown}': \"{}\" {} times in {} on {} (risk {:.2}); not reading its output for {}{dry}",
-                    r.line,
-                    r.count,
-                    human(r.window),
-                    r.stream.name(),
+                    "throttling '{shown}': {r} (risk {:.2}); not reading its output for {}{dry}",
                     r.risk,
                     human(pause)
                 ));
@@ -319,11 +311,7 @@ fn act(verdict: Verdict, shared: &Shared) {
             if shared.dry_run {
                 if !shared.stop_reported.swap(true, Ordering::Relaxed) {
                     shared.printer.alert(format!(
-                        "'{shown}' loops: \"{}\" {} times in {} on {} (risk {:.2}); it would be stopped{dry}",
-                        r.line,
-                        r.count,
-                        human(r.window),
-                        r.stream.name(),
+                        "'{shown}' loops: {r} (risk {:.2}); it would be stopped{dry}",
                         r.risk
                     ));
                 }
