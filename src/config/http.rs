@@ -166,41 +166,67 @@ impl RawHttp {
             Err((format!("http.{key}"), why, Some(span)))
         };
         let header = self.header.map(|h| (h.span(), h.into_inner()));
+        let header_only =
+            |span| refuse("header", "is only read with key = \"header\"".into(), span);
         match self.key {
-            None if header.is_some() => {
-                let (span, _) = header.clone().unwrap_or_default();
-                return refuse("header", "is only read with key = \"header\"".into(), span);
-            }
-            None => {}
-            Some(key) => match key.get_ref().as_str() {
-                "ip" if header.is_none() => s.key = HttpKey::Ip,
-                "ip" => {
-                    let (span, _) = header.unwrap_or_default();
-                    return refuse("header", "is only read with key = \"header\"".into(), span);
+            None => {
+                if let Some((span, _)) = header {
+                    return header_only(span);
                 }
-                "header" => match header {
-                    Some((_, name)) if http_token(&name) => {
+            }
+            Some(key) => {
+                let name = key.get_ref().trim().to_ascii_lowercase();
+                // `header:x-api-key` is `key = "header"` with its `header`.
+                let (kind, inline) = match name.split_once(':') {
+                    Some((kind, rest)) => (kind.to_string(), Some(rest.trim().to_string())),
+                    None => (name.clone(), None),
+                };
+                match (kind.as_str(), inline, header) {
+                    // The client address; the forwarding headers count only through trusted
+                    // proxies, whichever name is used.
+                    ("ip" | "peer" | "peer_ip" | "client_ip" | "forwarded" | "x-forwarded-for", None, None) => {
+                        s.key = HttpKey::Ip;
+                    }
+                    ("ip" | "peer" | "peer_ip" | "client_ip" | "forwarded" | "x-forwarded-for", None, Some((span, _))) => {
+                        return header_only(span);
+                    }
+                    ("header", Some(name), None) | ("header", None, Some((_, name)))
+                        if http_token(&name) =>
+                    {
                         s.key = HttpKey::Header(name.to_ascii_lowercase());
                     }
-                    Some((span, name)) => {
+                    ("header", None, Some((span, name))) => {
                         return refuse("header", format!("`{name}` is not a header name"), span)
                     }
-                    None => {
+                    ("header", Some(name), _) if !http_token(&name) => {
+                        return refuse("key", format!("`{name}` is not a header name"), key.span())
+                    }
+                    ("header", None, None) => {
                         return refuse(
                             "key",
                             "\"header\" needs the header's name: header = \"x-api-key\"".into(),
                             key.span(),
                         )
                     }
-                },
-                other => {
-                    return refuse(
-                        "key",
-                        format!("must be \"ip\" or \"header\", found \"{other}\""),
-                        key.span(),
-                    )
+                    ("header", Some(_), Some((span, _))) => {
+                        return refuse(
+                            "header",
+                            "the header is named twice (in key and in header): keep one".into(),
+                            span,
+                        )
+                    }
+                    _ => {
+                        return refuse(
+                            "key",
+                            format!(
+                                "must be \"ip\" (the client address) or \"header\" (with header = \"NAME\", or \"header:NAME\"), found \"{}\"",
+                                key.get_ref()
+                            ),
+                            key.span(),
+                        )
+                    }
                 }
-            },
+            }
         }
         for proxy in self.trusted_proxies.into_iter().flatten() {
             match proxy.get_ref().parse::<Cidr>() {
@@ -302,6 +328,12 @@ mod tests {
             assert_eq!(e.key.as_deref(), Some(key), "{text}: {e}");
             assert_eq!(e.line, Some(line), "{text}: {e}");
         }
+        for key in ["ip", "peer", "peer_ip", "client_ip", "forwarded", "IP"] {
+            let c = Config::from_toml_str(&format!("[http]\nkey = \"{key}\"\n")).unwrap();
+            assert_eq!(c.http.key, HttpKey::Ip, "{key}");
+        }
+        let c = Config::from_toml_str("[http]\nkey = \"header:X-Api-Key\"\n").unwrap();
+        assert_eq!(c.http.key, HttpKey::Header("x-api-key".into()));
         let e = Config::from_toml_str("[http]\nunknown = \"drop\"\n").unwrap_err();
         assert!(e.message.contains("unknown variant"), "{e}");
     }
