@@ -1,7 +1,9 @@
 //! The HTTP layer (cargo feature `tower`): a [`GuardLayer`] that checks every request with one
 //! shared [`Guard`] before the service it wraps sees it. It wraps any
 //! `tower::Service<http::Request<B>>`: an axum `Router` (`.layer(...)`), a hyper service
-//! (through `hyper_util::service::TowerToHyperService`), a tonic server.
+//! (through `hyper_util::service::TowerToHyperService`), a tonic server. Its refusal is built in
+//! the service's own response body type when that body is made from bytes (axum's `Body`,
+//! `Full<Bytes>`); [`GuardLayer::any_body`] serves any other body as an `Either`.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -38,9 +40,9 @@
 //! `[http] unknown` says. There is no background task: forgetting old clients is the engine's
 //! own bounded expiry.
 //!
-//! For gRPC (tonic), a 429 reaches clients as `UNAVAILABLE`; tonic users who want
-//! `RESOURCE_EXHAUSTED` map it in their own layer, or key with [`GuardLayer::key_fn`] and call
-//! [`Guard::assess`] from an interceptor.
+//! For gRPC (tonic), a 429 carries no `grpc-status`, so clients see `UNAVAILABLE` (the gRPC
+//! specification's mapping of HTTP statuses); services that want `RESOURCE_EXHAUSTED` call
+//! [`Guard::assess`] from an interceptor and answer it themselves.
 
 pub mod key;
 mod problem;
