@@ -727,6 +727,32 @@ fn in_a_terminal(shell_line: &str) -> Std {
     command
 }
 
+/// With `--watch-output` at a terminal, the command still reads the terminal (stdin and the
+/// foreground group are left alone), writes into pipes (docs/WATCH.md: no pseudo-terminal), and
+/// what it writes reaches the terminal.
+#[test]
+fn a_watched_command_at_a_terminal_reads_it_and_writes_through_pipes() {
+    let f = Fixture::new();
+    let inner = format!(
+        "PATTERN_GUARD_STATE_DIR={} {} --watch-output -- sh -c \
+         'read line; echo got:$line; [ -t 1 ] && echo out:tty || echo out:pipe; [ -t 0 ] && echo in:tty'",
+        f.state().display(),
+        env!("CARGO_BIN_EXE_pattern-guard")
+    );
+    let mut child = in_a_terminal(&inner)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "timed out or failed: {text}");
+    for expected in ["got:hello", "out:pipe", "in:tty"] {
+        assert!(text.contains(expected), "{expected}: {text}");
+    }
+}
+
 /// At a terminal the command gets the terminal: it can read it (in its own process group it would
 /// otherwise be stopped by SIGTTIN, the trap GNU timeout needs --foreground for).
 #[test]
