@@ -2,7 +2,8 @@
 //!
 //! With the watch on, the command's stdout and stderr are pipes. A thread per stream
 //! ([`pump`]) copies each through unchanged and hands what it copied to a third, which shows
-//! every line to the run's output guard ([`monitor`]), which masks what changes between turns of a loop ([`normalize`]) and decides:
+//! every line to the run's output guard ([`monitor`]), which masks what changes between turns of
+//! a loop ([`normalize`]), acts only while the output loops ([`loops`]) and decides:
 //! warn (one line on stderr), throttle (stop reading, so the command blocks on write), or stop
 //! (the supervisor sends SIGTERM to the command's group, as for a runaway).
 //!
@@ -12,8 +13,11 @@
 //! the command (line discipline, window size, job control); the watch does not take it, and says
 //! so in docs/WATCH.md.
 
+mod loops;
 mod monitor;
 mod normalize;
+#[cfg(test)]
+mod probe;
 mod pump;
 
 use std::io;

@@ -3,44 +3,18 @@
 //! its length in bytes) checked by a [`Guard`] built from `[output]`, and the decision turned
 //! into what the watcher does.
 //!
-//! Two rules sit beside the engine, both about what a loop is. The guard counts repetitions over
-//! its window, but listings repeat lines too: `ls -lR` prints `total N` once per directory,
-//! thousands of times a second, and `find /usr` prints `.../RelNotes/2.38.0.txt` and 400 like it
-//! (the same line, once numbers are masked) in a few milliseconds. So a decision above allow is
-//! acted on only
-//! - while the last [`RECENT`] lines are repetitive: at most one in [`MAX_DISTINCT_SHARE`] of
-//!   them distinct. A loop's body, up to 64 different lines, passes that test; a listing, a build
-//!   log or a `find` does not;
-//! - and once they have been so for [`MIN_LOOP`] of the watch's time or [`MIN_LOOP_LINES`]
-//!   lines, whichever comes first: a loop goes on, a run of numbered files in a listing is over
-//!   in milliseconds and a few hundred lines. (The count bounds what a loop printing millions of
-//!   lines a second gets through before it qualifies.)
-//!
-//! A line is shown to the guard from its second appearance among the last [`RECENT`] lines:
-//! one not seen there cannot be part of a loop those two rules let through (when they do, at
-//! least seven lines in eight are repeats), and leaving it out keeps a stream of varied output
-//! as cheap as masking and hashing its lines. So a loop's lines are counted from their second
-//! turn, and the guard's burst, hopping and weight figures count only repeated lines.
-//!
-//! Reports are rate-limited: one warning and one throttle notice per window at most.
+//! A decision above allow is acted on only while [`loops`](super::loops) says the output loops,
+//! and a line reaches the guard only from its second appearance among the recent lines (the
+//! rules and why are there). Reports are rate-limited: one warning and one throttle notice per
+//! window at most.
 
-use std::collections::VecDeque;
-
-use hashbrown::HashTable;
 use std::time::{Duration, SystemTime};
 
 use pattern_guard::{Assessment, Config, Decision, Detector, Event, Guard, ManualClock};
 
+use super::loops::Recent;
 use super::normalize::normalize;
 
-/// Lines the repetitiveness test looks back over.
-pub const RECENT: usize = 512;
-/// The recent lines are repetitive while at most one in this many is distinct.
-pub const MAX_DISTINCT_SHARE: usize = 8;
-/// How long the recent lines must have been repetitive before a decision is acted on.
-pub const MIN_LOOP: Duration = Duration::from_millis(500);
-/// How many lines in a row, if sooner, the recent lines must have been repetitive.
-pub const MIN_LOOP_LINES: u64 = 10_000;
 /// Bytes of a line read for its target; the rest only counts in its length.
 pub const MAX_TARGET_BYTES: usize = 4096;
 /// Characters of a line quoted in a message.
@@ -138,12 +112,8 @@ pub struct Monitor {
     clock: ManualClock,
     actor: String,
     window: Duration,
-    /// Hashes of the last [`RECENT`] lines' (stream, masked form), and how often each occurs
-    /// among them.
-    recent: VecDeque<u64>,
-    recent_counts: HashTable<(u64, u32)>,
-    /// Since when, and for how many lines, the recent lines have been repetitive.
-    repetitive_since: Option<(SystemTime, u64)>,
+    /// The recent lines, for the loop rules.
+    recent: Recent,
     /// When the last warning / throttle notice was given.
     warned_at: Option<SystemTime>,
     throttled_at: Option<SystemTime>,
@@ -163,9 +133,7 @@ impl Monitor {
             clock,
             actor: actor.to_string(),
             window,
-            recent: VecDeque::with_capacity(RECENT),
-            recent_counts: HashTable::with_capacity(RECENT),
-            repetitive_since: None,
+            recent: Recent::new(),
             warned_at: None,
             throttled_at: None,
             masked: Vec::with_capacity(MAX_TARGET_BYTES + 8),
@@ -183,16 +151,8 @@ impl Monitor {
             &mut self.scratch,
         );
         let hash = xxhash_rust::xxh3::xxh3_64_with_seed(&self.masked, stream as u64);
-        let (seen, repetitive) = self.remember(hash);
-        let looping = if repetitive {
-            let (since, lines) = self.repetitive_since.get_or_insert((now, 0));
-            *lines += 1;
-            *lines >= MIN_LOOP_LINES || now.duration_since(*since).unwrap_or_default() >= MIN_LOOP
-        } else {
-            self.repetitive_since = None;
-            false
-        };
-        if !seen {
+        let seen = self.recent.see(hash, now);
+        if !seen.again {
             return Verdict::Pass;
         }
         let target = match std::str::from_utf8(&self.masked) {
@@ -203,7 +163,7 @@ impl Monitor {
         let event = Event::new(&*self.actor, stream.name(), &*target, now).with_weight(len as f64);
         self.guard.assess_into(&event, &mut self.assessment);
         let a = &self.assessment;
-        if a.decision == Decision::Allow || !looping {
+        if a.decision == Decision::Allow || !seen.looping {
             return Verdict::Pass;
         }
         let repeated = Repeated {
@@ -239,35 +199,6 @@ impl Monitor {
             }
             Decision::Block => Verdict::Stop(repeated),
         }
-    }
-
-    /// Adds a line to the recent ones: whether it was among them already, and whether they are
-    /// repetitive.
-    fn remember(&mut self, hash: u64) -> (bool, bool) {
-        // The keys are xxh3 hashes already: they are their own hash in the table.
-        if self.recent.len() == RECENT {
-            if let Some(old) = self.recent.pop_front() {
-                if let Ok(mut entry) = self.recent_counts.find_entry(old, |e| e.0 == old) {
-                    entry.get_mut().1 -= 1;
-                    if entry.get().1 == 0 {
-                        entry.remove();
-                    }
-                }
-            }
-        }
-        self.recent.push_back(hash);
-        let count = &mut self
-            .recent_counts
-            .entry(hash, |e| e.0 == hash, |e| e.0)
-            .or_insert((hash, 0))
-            .into_mut()
-            .1;
-        *count += 1;
-        let seen = *count > 1;
-        (
-            seen,
-            self.recent_counts.len() * MAX_DISTINCT_SHARE <= self.recent.len(),
-        )
     }
 }
 
@@ -571,80 +502,5 @@ mod tests {
         assert_eq!(quote(long.as_bytes()).chars().count(), QUOTED_CHARS + 3);
         assert_eq!(quote(b"ok \r"), "ok");
         assert_eq!(quote(&[0xff, b'a']), "\u{fffd}a");
-    }
-}
-
-#[cfg(test)]
-mod speed {
-    use super::*;
-
-    /// Log-like lines (words, paths, numbers), as `examples/gen_lines.rs` writes them.
-    fn lines(n: usize) -> Vec<Vec<u8>> {
-        const WORDS: &[&str] = &[
-            "request",
-            "served",
-            "worker",
-            "queue",
-            "cache_miss",
-            "/srv/data/index",
-            "token",
-            "replica",
-            "INFO",
-            "WARN",
-            "thumbnail",
-            "reload",
-        ];
-        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move |n: usize| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        };
-        (0..n)
-            .map(|_| {
-                let words: Vec<String> = (0..4 + next(14))
-                    .map(|_| match next(6) {
-                        0 => next(100_000).to_string(),
-                        _ => WORDS[next(WORDS.len())].to_string(),
-                    })
-                    .collect();
-                words.join(" ").into_bytes()
-            })
-            .collect()
-    }
-
-    /// Prints the cost of each step of a line's look, per line.
-    #[test]
-    #[ignore = "a timing probe: cargo test --release --bin pattern-guard -- --ignored --nocapture probe"]
-    fn probe() {
-        let lines = lines(1_000_000);
-        let n = lines.len() as f64;
-        let avg = lines.iter().map(Vec::len).sum::<usize>() as f64 / n;
-        let (mut out, mut scratch) = (Vec::new(), Vec::new());
-        let t = std::time::Instant::now();
-        let mut x = 0u64;
-        for l in &lines {
-            normalize(l, &mut out, &mut scratch);
-            x = x.wrapping_add(out.len() as u64);
-        }
-        let masked = t.elapsed().as_nanos() as f64 / n;
-        let t = std::time::Instant::now();
-        for l in &lines {
-            normalize(l, &mut out, &mut scratch);
-            x ^= xxhash_rust::xxh3::xxh3_64(&out);
-        }
-        let hashed = t.elapsed().as_nanos() as f64 / n;
-        let mut m = Monitor::new(&Config::default(), "x").unwrap();
-        let now = SystemTime::now();
-        let t = std::time::Instant::now();
-        for l in &lines {
-            m.line(Stream::Stdout, l, l.len(), now);
-        }
-        let whole = t.elapsed().as_nanos() as f64 / n;
-        println!(
-            "lines of {avg:.0} bytes: mask {masked:.0} ns, mask and hash {hashed:.0} ns, \
-             the monitor's whole look {whole:.0} ns ({x:x})"
-        );
     }
 }

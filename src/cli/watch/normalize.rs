@@ -12,7 +12,7 @@
 //! - Other bytes (punctuation, UTF-8, binary) are kept as they are.
 //!
 //! A mask is the one byte `#`. The result is never longer than the line. It costs about a
-//! nanosecond a byte of log text on the development machine (the `probe` in `monitor.rs`:
+//! nanosecond a byte of log text on the development machine (`probe.rs`:
 //! `cargo test --release --bin pattern-guard -- --ignored --nocapture probe`).
 
 /// The byte every masked word or number becomes.
