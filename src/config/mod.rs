@@ -68,7 +68,7 @@ impl Default for Config {
             guard: Settings::default(),
             max_actors: 100_000,
             actors: BTreeMap::new(),
-            output: output_defaults().clone(),
+            output: output_defaults(),
             output_actors: BTreeMap::new(),
             http: HttpSettings::default(),
         }
@@ -145,7 +145,7 @@ impl Config {
                 }
             }
             (config.output, config.output_actors) =
-                section(raw, "output", output_defaults(), located)?;
+                section(raw, "output", &output_defaults(), located)?;
         }
         if let Some(raw) = doc.http {
             config.http = raw
