@@ -81,8 +81,8 @@ pub fn pipes() -> io::Result<(ChildEnds, ReadEnds)> {
 pub struct Watch {
     shared: Arc<Shared>,
     told: UnboundedReceiver<Message>,
-    /// Whether the analyser is still running (it ends after both pumps).
-    running: usize,
+    /// Whether the analyser has told it is done (it ends after both pumps).
+    done: bool,
 }
 
 impl Watch {
@@ -133,7 +133,7 @@ impl Watch {
         Ok(Watch {
             shared,
             told,
-            running: 1,
+            done: false,
         })
     }
 
@@ -142,7 +142,7 @@ impl Watch {
         loop {
             match self.told.recv().await {
                 Some(Message::Looped(r)) => return r,
-                Some(Message::Done) => self.running = self.running.saturating_sub(1),
+                Some(Message::Done) => self.done = true,
                 None => std::future::pending().await,
             }
         }
@@ -157,10 +157,10 @@ impl Watch {
         signals: &mut super::signals::Signals,
     ) {
         self.shared.command_gone.store(true, Ordering::Relaxed);
-        while self.running > 0 {
+        while !self.done {
             tokio::select! {
                 msg = self.told.recv() => match msg {
-                    Some(Message::Done) => self.running -= 1,
+                    Some(Message::Done) => self.done = true,
                     Some(Message::Looped(_)) => {}
                     None => return,
                 },
