@@ -220,31 +220,39 @@ fn max_runtime_comes_from_per_actor_config_too() {
         .code(124);
 }
 
+/// Also with the output watched: the command's last words pass through the watch.
 #[test]
 fn signals_to_pattern_guard_reach_the_child() {
-    let f = Fixture::new();
-    let ready = f.path("ready");
-    let script = format!(
-        "trap 'echo got-term; exit 7' TERM; echo up > {}; while :; do sleep 0.05; done",
-        ready.display()
-    );
-    let child = Std::new(env!("CARGO_BIN_EXE_pattern-guard"))
-        .env("PATTERN_GUARD_STATE_DIR", f.state())
-        .env("XDG_CONFIG_HOME", f.path("config"))
-        .args(["--", "sh", "-c", &script])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(&ready);
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(7),
-        "the child's own exit code after handling TERM"
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "got-term\n");
+    for flags in [&[][..], &["--watch-output"]] {
+        let f = Fixture::new();
+        let ready = f.path("ready");
+        let script = format!(
+            "trap 'echo got-term; exit 7' TERM; echo up > {}; while :; do sleep 0.05; done",
+            ready.display()
+        );
+        let child = Std::new(env!("CARGO_BIN_EXE_pattern-guard"))
+            .env("PATTERN_GUARD_STATE_DIR", f.state())
+            .env("XDG_CONFIG_HOME", f.path("config"))
+            .args(flags)
+            .args(["--", "sh", "-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for(&ready);
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(7),
+            "the child's own exit code after handling TERM {flags:?}"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "got-term\n",
+            "{flags:?}"
+        );
+    }
 }
 
 #[test]
@@ -727,15 +735,11 @@ fn in_a_terminal(shell_line: &str) -> Std {
     command
 }
 
-/// With `--watch-output` at a terminal, the command still reads the terminal (stdin and the
-/// foreground group are left alone), writes into pipes (docs/WATCH.md: no pseudo-terminal), and
-/// what it writes reaches the terminal.
-#[test]
-fn a_watched_command_at_a_terminal_reads_it_and_writes_through_pipes() {
-    let f = Fixture::new();
+/// What `pattern-guard FLAGS -- sh -c SCRIPT` prints at a terminal given `hello` as input;
+/// fails if it does not end with status 0 within the time limit.
+fn at_a_terminal(f: &Fixture, flags: &str, script: &str) -> String {
     let inner = format!(
-        "PATTERN_GUARD_STATE_DIR={} {} --watch-output -- sh -c \
-         'read line; echo got:$line; [ -t 1 ] && echo out:tty || echo out:pipe; [ -t 0 ] && echo in:tty'",
+        "PATTERN_GUARD_STATE_DIR={} {} {flags} -- sh -c '{script}'",
         f.state().display(),
         env!("CARGO_BIN_EXE_pattern-guard")
     );
@@ -746,8 +750,22 @@ fn a_watched_command_at_a_terminal_reads_it_and_writes_through_pipes() {
         .unwrap();
     child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
     let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "timed out or failed: {text}");
+    text
+}
+
+/// With `--watch-output` at a terminal, the command still reads the terminal (stdin and the
+/// foreground group are left alone), writes into pipes (docs/WATCH.md: no pseudo-terminal), and
+/// what it writes reaches the terminal.
+#[test]
+fn a_watched_command_at_a_terminal_reads_it_and_writes_through_pipes() {
+    let f = Fixture::new();
+    let text = at_a_terminal(
+        &f,
+        "--watch-output",
+        "read line; echo got:$line; [ -t 1 ] && echo out:tty || echo out:pipe; [ -t 0 ] && echo in:tty",
+    );
     for expected in ["got:hello", "out:pipe", "in:tty"] {
         assert!(text.contains(expected), "{expected}: {text}");
     }
@@ -758,20 +776,7 @@ fn a_watched_command_at_a_terminal_reads_it_and_writes_through_pipes() {
 #[test]
 fn an_interactive_command_can_read_the_terminal() {
     let f = Fixture::new();
-    let inner = format!(
-        "PATTERN_GUARD_STATE_DIR={} {} -- sh -c 'read line; echo got:$line'",
-        f.state().display(),
-        env!("CARGO_BIN_EXE_pattern-guard")
-    );
-    let mut child = in_a_terminal(&inner)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "timed out or failed: {text}");
+    let text = at_a_terminal(&f, "", "read line; echo got:$line");
     assert!(text.contains("got:hello"), "{text}");
 }
 

@@ -457,33 +457,3 @@ fn a_background_process_holding_the_pipe_does_not_keep_us_waiting() {
         started.elapsed()
     );
 }
-
-#[test]
-fn signals_still_reach_a_watched_command_and_its_last_words_pass_through() {
-    let f = Fixture::new();
-    let ready = f.path("ready");
-    let script = format!(
-        "trap 'echo got-term; exit 7' TERM; echo up > '{}'; while :; do sleep 0.05; done",
-        ready.display()
-    );
-    let child = f
-        .std()
-        .args(["--watch-output", "--", "sh", "-c", &script])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !ready.exists() {
-        assert!(started.elapsed() < Duration::from_secs(20), "never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(7),
-        "the command's own exit after TERM"
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "got-term\n");
-}
