@@ -5,7 +5,8 @@
 #        pattern-guard --watch-output -- cat FILE > /dev/null    (the same stream, watched)
 #      alternately RUNS times each; the ratio of the medians (goal >= 50%, moonshot 80%);
 #   2. a loop: `yes 'connection refused, retrying'` watched; the bytes that got through before
-#      the stop (goal < 100 MB), the time from the start to the stop, and the exit status;
+#      the stop (goal < 100 MB), the time from the start to the stop, and the exit status; then
+#      a loop printing a line every 10 ms: when it is warned, throttled and stopped;
 #   3. memory: the watch's peak RSS on the varied stream and on a repetitive one that fills the
 #      output guard to its cap, beside pattern-guard without the watch.
 #
@@ -57,6 +58,16 @@ end=$(date +%s.%N)
 echo "a loop (yes 'connection refused, retrying'):"
 echo "  $(cat "$work/loop.bytes") bytes got through (goal < 100 MB), stopped after $(python3 -c "print(round($end - $start, 3))") s, exit $status"
 echo "  $(grep -o "looped.*" "$work/loop.err")"
+
+# A slower loop: a line every 10 ms (the README's sync job, without its network call).
+start=$(date +%s.%N)
+set +e
+"$bin" --watch-output -- sh -c 'while :; do echo "sync: connection refused, retrying in 10ms" >&2; sleep 0.01; done' 2> "$work/slow.err"
+status=$?
+set -e
+end=$(date +%s.%N)
+echo "a loop printing a line every 10 ms: stopped after $(python3 -c "print(round($end - $start, 1))") s, exit $status"
+grep "^pattern-guard:" "$work/slow.err" | sed 's/^/  /'
 
 python3 -c "
 for i in range(2_000_000):
