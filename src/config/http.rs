@@ -165,67 +165,60 @@ impl RawHttp {
         let refuse = |key: &str, why: String, span: std::ops::Range<usize>| {
             Err((format!("http.{key}"), why, Some(span)))
         };
-        let header = self.header.map(|h| (h.span(), h.into_inner()));
-        let header_only =
-            |span| refuse("header", "is only read with key = \"header\"".into(), span);
-        match self.key {
-            None => {
-                if let Some((span, _)) = header {
-                    return header_only(span);
-                }
+        // The header's name, from `header = "..."` or `key = "header:..."` (one of them), with
+        // the key it was given under and where.
+        let inline = self.key.as_ref().and_then(|k| {
+            let (_, name) = k.get_ref().split_once(':')?;
+            Some(("key", k.span(), name.trim().to_string()))
+        });
+        let header = match (inline, self.header) {
+            (Some(_), Some(h)) => {
+                let why = "the header is named twice (in key and in header): keep one";
+                return refuse("header", why.into(), h.span());
             }
-            Some(key) => {
-                let name = key.get_ref().trim().to_ascii_lowercase();
-                // `header:x-api-key` is `key = "header"` with its `header`.
-                let (kind, inline) = match name.split_once(':') {
-                    Some((kind, rest)) => (kind.to_string(), Some(rest.trim().to_string())),
-                    None => (name.clone(), None),
-                };
-                match (kind.as_str(), inline, header) {
-                    // The client address; the forwarding headers count only through trusted
-                    // proxies, whichever name is used.
-                    ("ip" | "peer" | "peer_ip" | "client_ip" | "forwarded" | "x-forwarded-for", None, None) => {
-                        s.key = HttpKey::Ip;
-                    }
-                    ("ip" | "peer" | "peer_ip" | "client_ip" | "forwarded" | "x-forwarded-for", None, Some((span, _))) => {
-                        return header_only(span);
-                    }
-                    ("header", Some(name), None) | ("header", None, Some((_, name)))
-                        if http_token(&name) =>
-                    {
-                        s.key = HttpKey::Header(name.to_ascii_lowercase());
-                    }
-                    ("header", None, Some((span, name))) => {
-                        return refuse("header", format!("`{name}` is not a header name"), span)
-                    }
-                    ("header", Some(name), _) if !http_token(&name) => {
-                        return refuse("key", format!("`{name}` is not a header name"), key.span())
-                    }
-                    ("header", None, None) => {
-                        return refuse(
-                            "key",
-                            "\"header\" needs the header's name: header = \"x-api-key\"".into(),
-                            key.span(),
-                        )
-                    }
-                    ("header", Some(_), Some((span, _))) => {
-                        return refuse(
-                            "header",
-                            "the header is named twice (in key and in header): keep one".into(),
-                            span,
-                        )
-                    }
-                    _ => {
-                        return refuse(
-                            "key",
-                            format!(
-                                "must be \"ip\" (the client address) or \"header\" (with header = \"NAME\", or \"header:NAME\"), found \"{}\"",
-                                key.get_ref()
-                            ),
-                            key.span(),
-                        )
-                    }
-                }
+            (Some(named), None) => Some(named),
+            (None, h) => h.map(|h| ("header", h.span(), h.into_inner())),
+        };
+        let written = self.key.as_ref().map_or("ip", |k| k.get_ref().as_str());
+        let kind = written
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let key_span = self
+            .key
+            .as_ref()
+            .map(toml::Spanned::span)
+            .unwrap_or_default();
+        match (kind.as_str(), header) {
+            // The client address, under the usual names; the forwarding headers count only
+            // through trusted proxies whichever name is used.
+            ("ip" | "peer" | "peer_ip" | "client_ip" | "forwarded" | "x-forwarded-for", None) => {
+                s.key = HttpKey::Ip;
+            }
+            (
+                "ip" | "peer" | "peer_ip" | "client_ip" | "forwarded" | "x-forwarded-for",
+                Some(h),
+            ) => {
+                return refuse("header", "is only read with key = \"header\"".into(), h.1);
+            }
+            ("header", Some((_, _, name))) if http_token(&name) => {
+                s.key = HttpKey::Header(name.to_ascii_lowercase());
+            }
+            ("header", Some((key, span, name))) => {
+                return refuse(key, format!("`{name}` is not a header name"), span);
+            }
+            ("header", None) => {
+                let why = "\"header\" needs the header's name: header = \"x-api-key\"";
+                return refuse("key", why.into(), key_span);
+            }
+            _ => {
+                let why = format!(
+                    "must be \"ip\" (the client address) or \"header\" (with header = \"NAME\", \
+                     or \"header:NAME\"), found \"{written}\""
+                );
+                return refuse("key", why, key_span);
             }
         }
         for proxy in self.trusted_proxies.into_iter().flatten() {
