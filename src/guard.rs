@@ -446,6 +446,87 @@ impl Guard {
     }
 }
 
+/// What a shared store's view of the actors needs (feature `redis`): the events of its log carry
+/// their hashes, final times and weights, so they are applied as records, under the seed every
+/// process sharing the store agreed on.
+#[cfg(feature = "redis")]
+impl Guard {
+    /// The seed the guard hashes under.
+    pub(crate) fn hash_seed(&self) -> u64 {
+        self.seed()
+    }
+
+    /// Forgets everything and hashes under `seed` from now on.
+    pub(crate) fn adopt_seed(&self, seed: u64) {
+        self.reset_all();
+        self.seed.store(seed, Ordering::Relaxed);
+    }
+
+    /// The policy's future tolerance, window and cap for `actor`, for the store's trimming.
+    pub(crate) fn limits_of(&self, actor: &str) -> (u64, u64, usize, u64) {
+        let p = self.policy_for(actor);
+        (p.future_ns, p.window_ns, p.max_events, p.cooldown_ns)
+    }
+
+    /// Whether the guard holds memory of `actor`.
+    pub(crate) fn tracks(&self, actor: &str) -> bool {
+        let key = ActorKey::new(actor, self.seed());
+        self.store.shard(key.hash).get(key.hash, &key.id).is_some()
+    }
+
+    /// One logged event of `actor`, checked: its time is final (capped and ordered by the store).
+    pub(crate) fn observe_logged(&self, actor: &str, record: Record, explain: bool) -> Outcome {
+        let key = ActorKey::new(actor, self.seed());
+        let mut shard = self.store.shard(key.hash);
+        let state = shard.actor(key.hash, &key.id, record.ts, &*self.clock, || {
+            self.policy_for(actor)
+        });
+        observe(state, record, record.ts, explain)
+    }
+
+    /// Replaces `actor`'s memory: `records` (oldest first) only fill the window, then the
+    /// escalation and last-seen time are set, as a restore does.
+    pub(crate) fn rebuild_actor(
+        &self,
+        actor: &str,
+        escalation: crate::escalation::Escalation,
+        last_seen: u64,
+        records: &[Record],
+    ) {
+        let key = ActorKey::new(actor, self.seed());
+        let mut state = ActorState::new(self.policy_for(actor));
+        let policy = Arc::clone(&state.policy);
+        state.window.extend(records.iter().copied(), &policy);
+        state.escalation = escalation;
+        state.window.set_last_ts(last_seen);
+        let mut shard = self.store.shard(key.hash);
+        *shard.actor(key.hash, &key.id, last_seen, &*self.clock, || policy) = state;
+    }
+
+    /// `actor`'s escalation and last-seen time, when tracked.
+    pub(crate) fn escalation_of(
+        &self,
+        actor: &str,
+    ) -> Option<(crate::escalation::Escalation, u64)> {
+        let key = ActorKey::new(actor, self.seed());
+        let shard = self.store.shard(key.hash);
+        shard
+            .get(key.hash, &key.id)
+            .map(|s| (s.escalation, s.last_seen()))
+    }
+
+    /// An event's record before the store gives it a time.
+    pub(crate) fn record_of(&self, event: &Event<'_>) -> Record {
+        let (key, target) = event_hashes(event.action(), event.target(), self.seed());
+        Record {
+            ts: to_nanos(event.timestamp()),
+            key,
+            target,
+            weight: weight_micros(event.weight()),
+        }
+    }
+}
+
 /// Appends a snapshot actor's events to `state`'s window (as checks would: expiry and caps
 /// apply) and takes its escalation and last-seen time. `Err` when its events are damaged.
 fn apply_actor(state: &mut ActorState, a: &ActorSnapshot) -> Result<(), String> {

@@ -69,7 +69,7 @@ mod window;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     Cidr, Combine, Config, HttpKey, HttpSettings, KeyDoc, OnOverlap, OutputDefault, Overrides,
-    Settings, UnknownKey, KEYS, OUTPUT_DEFAULTS,
+    Settings, OnError, StoreSettings, UnknownKey, KEYS, OUTPUT_DEFAULTS,
 };
 pub use decision::{Assessment, Decision};
 pub use detectors::{Detector, Reading};

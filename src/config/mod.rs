@@ -30,6 +30,7 @@ mod http;
 mod keys;
 mod output;
 mod range;
+mod store;
 
 pub use http::{canonical, Cidr, HttpKey, HttpSettings, UnknownKey};
 pub use keys::{
@@ -39,6 +40,7 @@ pub use keys::{
 use keys::{Invalid, RawTable};
 pub use output::{output_defaults, OutputDefault, OUTPUT_DEFAULTS, RUN_ONLY_KEYS};
 pub use range::{Bound, Range};
+pub use store::{check_url, redact, OnError, StoreSettings, DEFAULT_PREFIX};
 
 /// A whole configuration: global settings, the actor cap and per-actor overrides.
 ///
@@ -60,6 +62,9 @@ pub struct Config {
     pub output_actors: BTreeMap<String, Overrides>,
     /// The `[http]` table: how the HTTP layer (feature `tower`) keys and holds requests.
     pub http: HttpSettings,
+    /// The `[store]` table: where histories are shared (Redis), and what a check does when it
+    /// cannot answer.
+    pub store: StoreSettings,
 }
 
 impl Default for Config {
@@ -71,6 +76,7 @@ impl Default for Config {
             output: output_defaults(),
             output_actors: BTreeMap::new(),
             http: HttpSettings::default(),
+            store: StoreSettings::default(),
         }
     }
 }
@@ -84,6 +90,8 @@ struct RawDocument {
     output: Option<RawTable>,
     #[serde(default)]
     http: Option<http::RawHttp>,
+    #[serde(default)]
+    store: Option<store::RawStore>,
 }
 
 /// One section read: its settings and its actor tables.
@@ -149,6 +157,11 @@ impl Config {
         }
         if let Some(raw) = doc.http {
             config.http = raw
+                .resolve()
+                .map_err(|(key, why, span)| located(ConfigError::new(Some(key), why), span))?;
+        }
+        if let Some(raw) = doc.store {
+            config.store = raw
                 .resolve()
                 .map_err(|(key, why, span)| located(ConfigError::new(Some(key), why), span))?;
         }
