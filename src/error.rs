@@ -25,6 +25,15 @@ pub enum Error {
     /// A snapshot of the engine's memory could not be restored.
     #[error("cannot restore the guard's memory: {0}")]
     Snapshot(String),
+    /// The shared store (Redis) cannot be used: a URL it cannot take, or a server that refused.
+    /// The message never holds a password.
+    #[error("store {url}: {why}")]
+    Store {
+        /// The store's URL, without its password.
+        url: String,
+        /// What went wrong and what to do.
+        why: String,
+    },
 }
 
 /// A configuration that was rejected, with where and why.

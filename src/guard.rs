@@ -462,10 +462,19 @@ impl Guard {
         self.seed.store(seed, Ordering::Relaxed);
     }
 
-    /// The policy's future tolerance, window and cap for `actor`, for the store's trimming.
-    pub(crate) fn limits_of(&self, actor: &str) -> (u64, u64, usize, u64) {
+    /// What the store's log of `actor` needs from its policy: the future tolerance and the window
+    /// (microseconds), the window's cap, and how long the log outlives its last event (the
+    /// window or a full cool-down from the highest level, whichever is longer; milliseconds).
+    pub(crate) fn log_limits(&self, actor: &str) -> (u64, u64, u64, u64) {
         let p = self.policy_for(actor);
-        (p.future_ns, p.window_ns, p.max_events, p.cooldown_ns)
+        let levels = u64::from(p.max_strikes.div_ceil(p.strikes_per_level.max(1)));
+        let keep_ns = p.window_ns.max(p.cooldown_ns.saturating_mul(levels));
+        (
+            p.future_ns / 1000,
+            p.window_ns / 1000,
+            p.max_events as u64,
+            keep_ns / 1_000_000 + 1000,
+        )
     }
 
     /// Whether the guard holds memory of `actor`.

@@ -60,6 +60,8 @@ pub mod input;
 #[cfg(feature = "journal")]
 pub mod journal;
 mod policy;
+#[cfg(feature = "redis")]
+pub mod shared;
 mod snapshot;
 mod store;
 #[cfg(feature = "tower")]
@@ -68,8 +70,8 @@ mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    Cidr, Combine, Config, HttpKey, HttpSettings, KeyDoc, OnOverlap, OutputDefault, Overrides,
-    Settings, OnError, StoreSettings, UnknownKey, KEYS, OUTPUT_DEFAULTS,
+    Cidr, Combine, Config, HttpKey, HttpSettings, KeyDoc, OnError, OnOverlap, OutputDefault,
+    Overrides, Settings, StoreSettings, UnknownKey, KEYS, OUTPUT_DEFAULTS,
 };
 pub use decision::{Assessment, Decision};
 pub use detectors::{Detector, Reading};

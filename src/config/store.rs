@@ -114,7 +114,9 @@ pub fn redact(url: &str) -> String {
         let params: Vec<String> = query
             .split('&')
             .map(|p| match p.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("pass") || k.eq_ignore_ascii_case("password") => {
+                Some((k, _))
+                    if k.eq_ignore_ascii_case("pass") || k.eq_ignore_ascii_case("password") =>
+                {
                     format!("{k}=***")
                 }
                 _ => p.to_string(),
@@ -165,7 +167,10 @@ impl RawStore {
         }
         if let Some(t) = self.timeout_ms {
             if !(1..=MAX_TIMEOUT_MS).contains(t.get_ref()) {
-                let why = format!("must be between 1 and {MAX_TIMEOUT_MS}, found {}", t.get_ref());
+                let why = format!(
+                    "must be between 1 and {MAX_TIMEOUT_MS}, found {}",
+                    t.get_ref()
+                );
                 return refuse("timeout_ms", why, t.span());
             }
             s.timeout_ms = t.into_inner();
@@ -230,7 +235,10 @@ mod tests {
         assert!(check_url("redis://localhost").is_ok());
         assert!(check_url("redis+unix:///tmp/r.sock").is_ok());
         let err = check_url("http://:s3cret@localhost").unwrap_err();
-        assert!(err.contains("redis://HOST:PORT/DB") && !err.contains("s3cret"), "{err}");
+        assert!(
+            err.contains("redis://HOST:PORT/DB") && !err.contains("s3cret"),
+            "{err}"
+        );
         assert!(check_url("localhost:6379").is_err());
     }
 }

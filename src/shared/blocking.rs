@@ -1,0 +1,393 @@
+//! The shared log with blocking calls, for short-lived processes (the CLI): a few calls per
+//! run, each bounded by `timeout_ms`, on one connection made on first use.
+//!
+//! A run loads its actor ([`SharedLog::load`]: the log replayed into a guard, the live leases,
+//! the kept bytes), checks its event ([`SharedLog::check`], taking a lease when the overlap limit
+//! applies, atomically with the event), renews the lease while its command runs and gives it
+//! back after ([`SharedLog::renew`], [`SharedLog::release`]).
+
+use std::cell::RefCell;
+use std::time::{Duration, Instant, SystemTime};
+
+use ::redis::{Client, Connection, Script};
+
+use super::log::{self, Call, Lease, Op, Reply};
+use super::view::View;
+use super::{describe, open_client, seed_key};
+use crate::clock::{from_nanos, to_nanos};
+use crate::config::{redact, StoreSettings};
+use crate::decision::Assessment;
+use crate::error::Error;
+use crate::event::Event;
+use crate::Guard;
+
+/// One actor as the store holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The actor's live leases (running instances of its job, on any host).
+    pub leases: Vec<Lease>,
+    /// The bytes kept with [`SharedLog::release`] or [`SharedLog::check`] (empty: none).
+    pub meta: Vec<u8>,
+    /// The actor id.
+    pub actor: String,
+    /// The store's clock when it answered.
+    pub now: SystemTime,
+}
+
+impl Default for Loaded {
+    fn default() -> Self {
+        Loaded {
+            leases: Vec::new(),
+            meta: Vec::new(),
+            actor: String::new(),
+            now: SystemTime::UNIX_EPOCH,
+        }
+    }
+}
+
+/// A lease to take with an event: the overlap limit across hosts.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseRequest<'a> {
+    /// This run's id (host, pid, start time).
+    pub id: &'a str,
+    /// Live leases allowed before this one.
+    pub max: usize,
+    /// How long it lasts unless renewed.
+    pub length: Duration,
+}
+
+/// What a check came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Checked {
+    /// The event was recorded and assessed (and the lease taken, if one was asked for).
+    Assessed(Assessment),
+    /// The lease limit was reached: this many are live. Nothing was recorded.
+    Busy(usize),
+}
+
+/// The shared log of a store, called one request at a time.
+pub struct SharedLog {
+    client: Client,
+    conn: RefCell<Option<Connection>>,
+    script: Script,
+    settings: StoreSettings,
+    url: String,
+    view: View,
+    seed: RefCell<Option<u64>>,
+}
+
+impl std::fmt::Debug for SharedLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLog")
+            .field("store", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedLog {
+    /// The store `settings.url` names. Connects on first use.
+    pub fn open(settings: &StoreSettings) -> Result<SharedLog, Error> {
+        let url = settings.url.as_deref().unwrap_or_default();
+        Ok(SharedLog {
+            client: open_client(url)?,
+            conn: RefCell::new(None),
+            script: Script::new(&log::script()),
+            settings: settings.clone(),
+            url: redact(url),
+            view: View::new(),
+            seed: RefCell::new(None),
+        })
+    }
+
+    /// The store's URL without its password, and the key prefix.
+    pub fn location(&self) -> String {
+        format!("{} (keys {}*)", self.url, self.settings.prefix)
+    }
+
+    /// The settings it was opened with.
+    pub fn settings(&self) -> &StoreSettings {
+        &self.settings
+    }
+
+    fn fail(&self, why: String) -> Error {
+        *self.conn.borrow_mut() = None;
+        Error::Store {
+            url: self.url.clone(),
+            why,
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.settings.timeout_ms)
+    }
+
+    /// Runs `f` on the connection (made, and the hash seed agreed, when there is none).
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> ::redis::RedisResult<T>,
+    ) -> Result<T, Error> {
+        let mut slot = self.conn.borrow_mut();
+        if slot.is_none() {
+            let start = Instant::now();
+            let mut conn = self
+                .client
+                .get_connection_with_timeout(self.timeout())
+                .map_err(|e| Error::Store {
+                    url: self.url.clone(),
+                    why: describe(&e),
+                })?;
+            let left = self
+                .timeout()
+                .saturating_sub(start.elapsed())
+                .max(Duration::from_millis(1));
+            let timeouts = conn
+                .set_read_timeout(Some(left))
+                .and_then(|()| conn.set_write_timeout(Some(left)));
+            let key = seed_key(&self.settings.prefix);
+            let seed = timeouts.and_then(|()| {
+                ::redis::pipe()
+                    .cmd("SET")
+                    .arg(&key)
+                    .arg(crate::hash::random_seed().to_string())
+                    .arg("NX")
+                    .ignore()
+                    .cmd("GET")
+                    .arg(&key)
+                    .query::<(String,)>(&mut conn)
+            });
+            let seed = seed.map_err(|e| Error::Store {
+                url: self.url.clone(),
+                why: describe(&e),
+            })?;
+            let seed = seed.0.parse().map_err(|_| Error::Store {
+                url: self.url.clone(),
+                why: format!(
+                    "{key} does not hold a pattern-guard seed: choose another [store] prefix"
+                ),
+            })?;
+            *self.seed.borrow_mut() = Some(seed);
+            let (read, write) = (Some(self.timeout()), Some(self.timeout()));
+            conn.set_read_timeout(read)
+                .and_then(|()| conn.set_write_timeout(write))
+                .map_err(|e| Error::Store {
+                    url: self.url.clone(),
+                    why: describe(&e),
+                })?;
+            *slot = Some(conn);
+        }
+        let conn = slot.as_mut().ok_or_else(|| Error::Store {
+            url: self.url.clone(),
+            why: "no connection".into(),
+        })?;
+        let result = f(conn);
+        drop(slot);
+        result.map_err(|e| self.fail(describe(&e)))
+    }
+
+    /// Hashes under the store's seed from now on (forgetting what `guard` held otherwise).
+    fn agree(&self, guard: &Guard) {
+        if let Some(seed) = *self.seed.borrow() {
+            if guard.hash_seed() != seed {
+                guard.adopt_seed(seed);
+                self.view.clear();
+            }
+        }
+    }
+
+    fn invoke(&self, actor: &str, call: &Call<'_>) -> Result<Reply, Error> {
+        let key = log::key(&self.settings.prefix, actor);
+        let args = call.args();
+        let items: Vec<Vec<u8>> = self.with(|conn| {
+            let mut inv = self.script.key(&key);
+            for a in args {
+                inv.arg(a);
+            }
+            inv.invoke(conn)
+        })?;
+        Reply::parse(&items).map_err(|why| self.fail(why))
+    }
+
+    fn limits(guard: &Guard, actor: &str, op: Op) -> Call<'static> {
+        let (future_us, window_us, max_events, ttl_ms) = guard.log_limits(actor);
+        Call {
+            future_us,
+            window_us,
+            max_events,
+            ttl_ms,
+            ..Call::new(op, "")
+        }
+    }
+
+    /// Replays `actor`'s log into `guard` (which then holds the actor as one guard fed every
+    /// event would) and returns its leases and kept bytes.
+    pub fn load(&self, guard: &Guard, actor: &str) -> Result<Loaded, Error> {
+        self.with(|_| Ok(()))?;
+        self.agree(guard);
+        let mut call = Call {
+            actor,
+            ..Self::limits(guard, actor, Op::Fetch)
+        };
+        let mut epoch = String::new();
+        self.view.begin(guard, &mut call, &mut epoch);
+        call.epoch = &epoch;
+        let reply = match self.invoke(actor, &call) {
+            Ok(r) => r,
+            Err(e) => {
+                self.view.end(actor);
+                return Err(e);
+            }
+        };
+        self.view.apply(guard, actor, &reply, None);
+        Ok(loaded(reply))
+    }
+
+    /// Records `event` (stamped with the store's clock, or its own time when `explicit`) and
+    /// assesses it, taking `lease` at the same time when given (refused, with nothing
+    /// recorded, when `lease.max` are live). `meta`: bytes to keep with the actor.
+    pub fn check(
+        &self,
+        guard: &Guard,
+        event: &Event<'_>,
+        explicit: bool,
+        lease: Option<LeaseRequest<'_>>,
+        meta: Option<&[u8]>,
+    ) -> Result<Checked, Error> {
+        self.with(|_| Ok(()))?;
+        self.agree(guard);
+        let actor = event.actor();
+        let mut call = Call {
+            actor,
+            at_us: explicit.then(|| to_nanos(event.timestamp()) / 1000),
+            record: Some(guard.record_of(event)),
+            lease: lease.map(|l| l.id),
+            lease_max: lease.map_or(0, |l| l.max as u64),
+            lease_us: lease.map_or(0, |l| l.length.as_micros() as u64),
+            meta,
+            ..Self::limits(guard, actor, Op::Check)
+        };
+        let mut epoch = String::new();
+        self.view.begin(guard, &mut call, &mut epoch);
+        call.epoch = &epoch;
+        let reply = match self.invoke(actor, &call) {
+            Ok(r) => r,
+            Err(e) => {
+                self.view.end(actor);
+                return Err(e);
+            }
+        };
+        if !reply.admitted {
+            self.view.apply(guard, actor, &reply, None);
+            return Ok(Checked::Busy(reply.leases.len()));
+        }
+        let own = reply.seq;
+        let mine = self.view.apply(guard, actor, &reply, Some(own));
+        Ok(Checked::Assessed(mine.unwrap_or_else(|| {
+            guard
+                .preview(actor, Some(from_nanos(reply.now_us * 1000)))
+                .unwrap_or_default()
+        })))
+    }
+
+    /// Extends `lease_id`'s lease on `actor` by `length` from now. False when it had ended.
+    pub fn renew(&self, actor: &str, lease_id: &str, length: Duration) -> Result<bool, Error> {
+        let call = Call {
+            lease: Some(lease_id),
+            lease_us: length.as_micros() as u64,
+            ttl_ms: length.as_millis() as u64 + 1000,
+            ..Call::new(Op::Renew, actor)
+        };
+        let reply = self.invoke(actor, &call)?;
+        Ok(reply.leases.iter().any(|l| l.id == lease_id))
+    }
+
+    /// Gives `lease_id`'s lease back (when given) and keeps `meta` (when given), sending
+    /// `guard`'s checkpoint of the actor so later loads replay less.
+    pub fn release(
+        &self,
+        guard: &Guard,
+        actor: &str,
+        lease_id: Option<&str>,
+        meta: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        let mut call = Call {
+            actor,
+            lease: lease_id,
+            meta,
+            ..Self::limits(guard, actor, Op::Release)
+        };
+        let mut epoch = String::new();
+        self.view.begin(guard, &mut call, &mut epoch);
+        call.epoch = &epoch;
+        let result = self.invoke(actor, &call);
+        self.view.end(actor);
+        result.map(drop)
+    }
+
+    /// The keys of every actor's log under the prefix.
+    pub fn keys(&self) -> Result<Vec<String>, Error> {
+        let pattern = format!("{}{{*}}", escape_glob(&self.settings.prefix));
+        let mut keys: Vec<String> = self.with(|conn| {
+            let iter = ::redis::cmd("SCAN")
+                .cursor_arg(0)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .clone()
+                .iter::<String>(conn)?;
+            iter.collect::<::redis::RedisResult<Vec<String>>>()
+        })?;
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+
+    /// Replays the log at `key` into `guard`, for reading. A key that is not an actor's log
+    /// (another program's, under the same prefix) loads as nothing.
+    pub fn load_key(&self, guard: &Guard, key: &str) -> Result<Loaded, Error> {
+        let actor: Option<String> = self.with(|conn| {
+            ::redis::cmd("HGET")
+                .arg(key)
+                .arg("actor")
+                .query::<Option<String>>(conn)
+        })?;
+        let prefix = &self.settings.prefix;
+        let Some(actor) = actor.filter(|a| log::key(prefix, a) == key) else {
+            return Ok(Loaded::default());
+        };
+        self.view.diverged(&actor);
+        self.load(guard, &actor)
+    }
+
+    /// The key of `actor`'s log.
+    pub fn key(&self, actor: &str) -> String {
+        log::key(&self.settings.prefix, actor)
+    }
+
+    /// Deletes the log at `key`. True when there was one.
+    pub fn remove(&self, key: &str) -> Result<bool, Error> {
+        let n: i64 = self.with(|conn| ::redis::cmd("DEL").arg(key).query(conn))?;
+        Ok(n > 0)
+    }
+}
+
+fn loaded(reply: Reply) -> Loaded {
+    Loaded {
+        leases: reply.leases,
+        meta: reply.meta,
+        actor: reply.actor,
+        now: from_nanos(reply.now_us.saturating_mul(1000)),
+    }
+}
+
+/// `text` with Redis glob characters escaped.
+fn escape_glob(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,452 @@
+//! The per-actor log in the store and the one script that works on it; independent of how the
+//! script is sent (the async [`SharedGuard`](super::SharedGuard), the CLI's blocking calls).
+//!
+//! # What Redis holds
+//! One hash per actor, at `<prefix>{<16 hex digits>}` (the braces are a Redis Cluster hash tag;
+//! the digits are a hash of the actor id, which is kept in the field `actor`):
+//!
+//! | field | holds |
+//! |---|---|
+//! | `actor` | the actor id |
+//! | `seq` | the number of the last event appended (events are numbered from 1) |
+//! | `first` | the number of the oldest event still kept |
+//! | `ts` | the last event's time, microseconds since the Unix epoch |
+//! | `e:<n>` | event n: its time in microseconds, a space, then 24 bytes: the keyed hashes of (action, target) and of target, and the weight in millionths (little-endian u64 each) |
+//! | `base`, `esc` | a checkpoint: the escalation (strikes, since, last seen) after event `base` |
+//! | `leases` | running instances: `id=until:since,...` (microseconds, server clock) |
+//! | `meta` | what the CLI keeps beside a history (the last configuration, the last stop) |
+//!
+//! # The script (one round trip per check)
+//! Under Redis's single-threaded execution it reads the server's clock (`TIME`), gives the event
+//! its final time (the caller's explicit time capped at server time + `future_tolerance_secs`,
+//! never before the previous event), appends it, stores the caller's checkpoint when newer,
+//! trims, sets the key's expiry, and returns every event after the caller's last one. Each
+//! process keeps a view of the actor (its windows and escalation, the engine's own memory) and
+//! applies the returned events in the log's order: every process reaches the decision a single
+//! guard fed the log in order would, and its own event's decision is the one for its number.
+//!
+//! # Bounds and what is exact
+//! Events up to the checkpoint are kept only while the window could still hold them (younger
+//! than the window, and at most `max_events_per_actor`); a process that has to rebuild an actor
+//! puts those in its window and takes the checkpoint's escalation, then checks the events after
+//! it, exactly as the processes that saw them did. Every process sends its checkpoint with each
+//! call, so the events after it are the ones checked since its last call. At most
+//! [`MAX_UNCHECKPOINTED`] events past the checkpoint are kept: past that (no process wrote a
+//! checkpoint for that many events) the oldest go and a rebuild starts its escalation from the
+//! older checkpoint. The key expires when the window has passed, the escalation has cooled down
+//! and no lease is held.
+
+use crate::escalation::Escalation;
+use crate::window::Record;
+
+/// Events past the last checkpoint kept at most, beyond the window's own cap.
+pub const MAX_UNCHECKPOINTED: u64 = 1024;
+
+/// The script's text.
+pub fn script() -> String {
+    SCRIPT.replace("@MAX_UNCHECKPOINTED@", &MAX_UNCHECKPOINTED.to_string())
+}
+
+/// The script, before its constants are filled in. `KEYS[1]`: the actor's hash. `ARGV`: see
+/// [`Call`].
+const SCRIPT: &str = r"
+local k = KEYS[1]
+local op = ARGV[1]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local h = redis.call('HMGET', k, 'seq', 'first', 'base', 'ts', 'esc', 'leases', 'meta', 'actor', 'epoch')
+local seq = tonumber(h[1]) or 0
+local first = tonumber(h[2]) or 1
+local base = tonumber(h[3]) or 0
+local last_ts = tonumber(h[4]) or 0
+local esc = h[5] or ''
+local meta = h[7] or ''
+local actor = h[8] or ARGV[2]
+local epoch = h[9] or ''
+local function n(x) return string.format('%.0f', x) end
+local leases, live, changed = {}, 0, false
+for id, untl, since in string.gmatch(h[6] or '', '([^=,]+)=(%d+):(%d+)') do
+  if tonumber(untl) > now then leases[id] = untl .. ':' .. since; live = live + 1
+  else changed = true end
+end
+local lease, lease_us = ARGV[12], tonumber(ARGV[14])
+local status = 'ok'
+local mine = seq
+if op == 'check' then
+  local max = tonumber(ARGV[13])
+  if max > 0 and lease ~= '' and leases[lease] == nil and live >= max then
+    status = 'busy'
+  else
+    local ts = now
+    if ARGV[4] ~= '' then ts = math.min(tonumber(ARGV[4]), now + tonumber(ARGV[5])) end
+    if ts < last_ts then ts = last_ts end
+    if epoch == '' or seq == 0 then epoch = n(now); redis.call('HSET', k, 'epoch', epoch) end
+    seq = seq + 1
+    mine = seq
+    last_ts = ts
+    redis.call('HSET', k, 'e:' .. n(seq), n(ts) .. ' ' .. ARGV[9], 'seq', n(seq), 'ts', n(ts), 'actor', actor)
+    if first > seq then first = seq end
+    if lease ~= '' and max > 0 then
+      leases[lease] = n(now + lease_us) .. ':' .. n(now); changed = true
+    end
+  end
+elseif op == 'renew' and lease ~= '' and leases[lease] ~= nil then
+  local since = string.match(leases[lease], ':(%d+)$')
+  leases[lease] = n(now + lease_us) .. ':' .. since; changed = true
+elseif op == 'release' and lease ~= '' then
+  if leases[lease] ~= nil then leases[lease] = nil; changed = true end
+end
+if ARGV[15] ~= '' then meta = string.sub(ARGV[15], 2); redis.call('HSET', k, 'meta', meta, 'actor', actor) end
+if changed then
+  local parts = {}
+  for id, v in pairs(leases) do parts[#parts + 1] = id .. '=' .. v end
+  table.sort(parts)
+  redis.call('HSET', k, 'leases', table.concat(parts, ','), 'actor', actor)
+end
+local ck = tonumber(ARGV[10])
+if ck and ck > base and ck <= seq then
+  base = ck; esc = ARGV[11]
+  redis.call('HSET', k, 'base', n(base), 'esc', esc)
+end
+local window_us, max_events = tonumber(ARGV[6]), tonumber(ARGV[7])
+local dropped = first
+while first <= seq do
+  local count = seq - first + 1
+  local over = count > max_events + @MAX_UNCHECKPOINTED@
+  if not over and first > base then break end
+  if not over and count <= max_events then
+    local e = redis.call('HGET', k, 'e:' .. n(first))
+    local ts = e and tonumber(string.match(e, '^%d+')) or 0
+    if ts + window_us + 1 >= last_ts then break end
+  end
+  redis.call('HDEL', k, 'e:' .. n(first))
+  first = first + 1
+end
+if seq > 0 and (first ~= dropped or h[2] == false) then redis.call('HSET', k, 'first', n(first)) end
+local ttl = tonumber(ARGV[8])
+for _, v in pairs(leases) do
+  local untl = tonumber(string.match(v, '^%d+'))
+  if (untl - now) / 1000 + 1000 > ttl then ttl = (untl - now) / 1000 + 1000 end
+end
+if redis.call('PTTL', k) ~= -2 and redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, n(ttl)) end
+local from = tonumber(ARGV[3]) + 1
+local rebuild = 0
+if from == 1 or from < first or ARGV[16] ~= epoch then from = first; rebuild = 1 end
+local parts = {}
+for id, v in pairs(leases) do parts[#parts + 1] = id .. '=' .. v end
+table.sort(parts)
+local out = {status, n(mine), n(from), n(rebuild), n(base), esc, n(now), table.concat(parts, ','), meta, actor, epoch}
+if op == 'check' or op == 'fetch' then
+  local i = from
+  while i <= seq do
+    local fields = {}
+    local last = math.min(seq, i + 499)
+    for j = i, last do fields[#fields + 1] = 'e:' .. n(j) end
+    local got = redis.call('HMGET', k, unpack(fields))
+    for _, e in ipairs(got) do out[#out + 1] = e or '' end
+    i = last + 1
+  end
+end
+return out
+";
+
+/// What a call asks of the script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Append an event and return the log since the caller's last event.
+    Check,
+    /// Return the log since the caller's last event, appending nothing.
+    Fetch,
+    /// Extend a lease.
+    Renew,
+    /// Give a lease back.
+    Release,
+}
+
+/// One call of the script: its arguments.
+#[derive(Debug, Clone)]
+pub struct Call<'a> {
+    pub op: Op,
+    pub actor: &'a str,
+    /// The caller's last applied event (0: none).
+    pub since: u64,
+    /// The event's explicit time in microseconds; `None`: the server's clock.
+    pub at_us: Option<u64>,
+    pub future_us: u64,
+    pub window_us: u64,
+    pub max_events: u64,
+    /// The key's time to live after this call, in milliseconds.
+    pub ttl_ms: u64,
+    /// The event's hashes and weight.
+    pub record: Option<Record>,
+    /// The caller's checkpoint: its escalation after this event number.
+    pub checkpoint: Option<(u64, Escalation, u64)>,
+    /// A lease to take with the event (`Check`, with `lease_max`), renew or release.
+    pub lease: Option<&'a str>,
+    /// With `Check` and a lease: how many live leases may be held before this one (0: no limit).
+    pub lease_max: u64,
+    pub lease_us: u64,
+    /// Bytes to keep in `meta`.
+    pub meta: Option<&'a [u8]>,
+    /// The log's epoch the caller's `since` counts in (a log that expired and started again
+    /// numbers its events from 1 again).
+    pub epoch: &'a str,
+}
+
+impl<'a> Call<'a> {
+    /// A call on `actor` with nothing but the operation.
+    pub fn new(op: Op, actor: &'a str) -> Self {
+        Call {
+            op,
+            actor,
+            since: 0,
+            at_us: None,
+            future_us: 0,
+            window_us: 0,
+            max_events: 1,
+            ttl_ms: 1000,
+            record: None,
+            checkpoint: None,
+            lease: None,
+            lease_max: 0,
+            lease_us: 0,
+            meta: None,
+            epoch: "",
+        }
+    }
+
+    /// The script's `ARGV`.
+    pub fn args(&self) -> Vec<Vec<u8>> {
+        let op = match self.op {
+            Op::Check => "check",
+            Op::Fetch => "fetch",
+            Op::Renew => "renew",
+            Op::Release => "release",
+        };
+        let record = self.record.map_or_else(Vec::new, |r| {
+            let mut b = Vec::with_capacity(24);
+            for v in [r.key, r.target, r.weight] {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+            b
+        });
+        let (ck_seq, ck) = self
+            .checkpoint
+            .map_or((String::new(), String::new()), |(s, e, l)| {
+                (s.to_string(), format!("{} {} {}", e.strikes, e.since, l))
+            });
+        // A leading byte tells "keep these bytes" (even empty ones) from "leave meta alone".
+        let meta = self.meta.map_or_else(Vec::new, |m| {
+            let mut v = Vec::with_capacity(m.len() + 1);
+            v.push(b'm');
+            v.extend_from_slice(m);
+            v
+        });
+        vec![
+            op.into(),
+            self.actor.into(),
+            self.since.to_string().into(),
+            self.at_us
+                .map_or_else(String::new, |t| t.to_string())
+                .into(),
+            self.future_us.to_string().into(),
+            self.window_us.to_string().into(),
+            self.max_events.to_string().into(),
+            self.ttl_ms.max(1).to_string().into(),
+            record,
+            ck_seq.into(),
+            ck.into(),
+            self.lease.unwrap_or_default().into(),
+            self.lease_max.to_string().into(),
+            self.lease_us.to_string().into(),
+            meta,
+            self.epoch.into(),
+        ]
+    }
+}
+
+/// One event of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Logged {
+    pub seq: u64,
+    pub record: Record,
+}
+
+/// A running instance's lease as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub id: String,
+    /// When it ends unless renewed, microseconds (server clock).
+    pub until_us: u64,
+    /// When it was taken.
+    pub since_us: u64,
+}
+
+/// What the script answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// `false`: the lease limit was reached and nothing was appended.
+    pub admitted: bool,
+    /// The number of the caller's event (`Check`), else of the last event.
+    pub seq: u64,
+    /// The events from the caller's last one on (or from the oldest kept, when `rebuild`).
+    pub events: Vec<Logged>,
+    /// The caller's view cannot be brought up to date event by event: rebuild the actor from
+    /// `events` and the checkpoint.
+    pub rebuild: bool,
+    /// The checkpoint: events up to this number are before it.
+    pub base: u64,
+    pub escalation: Escalation,
+    pub last_seen: u64,
+    /// The server's clock, microseconds.
+    pub now_us: u64,
+    pub leases: Vec<Lease>,
+    pub meta: Vec<u8>,
+    pub actor: String,
+    /// When the log was started (its events are numbered from 1 since).
+    pub epoch: String,
+}
+
+/// A reply that is not what the script returns (another program at the key, a proxy in the way).
+fn malformed(what: &str) -> String {
+    format!("the store's reply is not the pattern-guard script's ({what})")
+}
+
+impl Reply {
+    /// Reads the script's array of strings.
+    pub fn parse(items: &[Vec<u8>]) -> Result<Reply, String> {
+        if items.len() < 11 {
+            return Err(malformed("too short"));
+        }
+        let text = |i: usize| std::str::from_utf8(&items[i]).map_err(|_| malformed("not text"));
+        let num = |i: usize| -> Result<u64, String> {
+            text(i)?.parse().map_err(|_| malformed("not a number"))
+        };
+        let admitted = match text(0)? {
+            "ok" => true,
+            "busy" => false,
+            _ => return Err(malformed("unknown status")),
+        };
+        let (seq, from, rebuild, base) = (num(1)?, num(2)?, num(3)? == 1, num(4)?);
+        let mut escalation = Escalation::default();
+        let mut last_seen = 0;
+        let esc = text(5)?;
+        if !esc.is_empty() {
+            let f: Vec<u64> = esc
+                .split(' ')
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|_| malformed("checkpoint"))?;
+            let [strikes, since, last] = f[..] else {
+                return Err(malformed("checkpoint"));
+            };
+            escalation = Escalation {
+                strikes: u32::try_from(strikes).map_err(|_| malformed("checkpoint"))?,
+                since,
+            };
+            last_seen = last;
+        }
+        let mut leases = Vec::new();
+        for part in text(7)?.split(',').filter(|p| !p.is_empty()) {
+            let lease = part.rsplit_once('=').and_then(|(id, v)| {
+                let (until, since) = v.split_once(':')?;
+                Some(Lease {
+                    id: id.to_string(),
+                    until_us: until.parse().ok()?,
+                    since_us: since.parse().ok()?,
+                })
+            });
+            leases.push(lease.ok_or_else(|| malformed("lease"))?);
+        }
+        let mut events = Vec::with_capacity(items.len() - 11);
+        for (i, e) in items[11..].iter().enumerate() {
+            events.push(Logged {
+                seq: from + i as u64,
+                record: decode_event(e).ok_or_else(|| malformed("event"))?,
+            });
+        }
+        Ok(Reply {
+            admitted,
+            seq,
+            events,
+            rebuild,
+            base,
+            escalation,
+            last_seen,
+            now_us: num(6)?,
+            leases,
+            meta: items[8].clone(),
+            actor: text(9)?.to_string(),
+            epoch: text(10)?.to_string(),
+        })
+    }
+}
+
+/// `<micros> <24 bytes>` as a record.
+fn decode_event(e: &[u8]) -> Option<Record> {
+    let space = e.iter().position(|&b| b == b' ')?;
+    let ts_us: u64 = std::str::from_utf8(&e[..space]).ok()?.parse().ok()?;
+    let rest = &e[space + 1..];
+    if rest.len() != 24 {
+        return None;
+    }
+    let word = |i: usize| u64::from_le_bytes(rest[i * 8..i * 8 + 8].try_into().unwrap_or_default());
+    Some(Record {
+        ts: ts_us.saturating_mul(1000),
+        key: word(0),
+        target: word(1),
+        weight: word(2),
+    })
+}
+
+/// The key of `actor`'s log under `prefix`: a Redis Cluster hash tag around a hash of the id.
+pub fn key(prefix: &str, actor: &str) -> String {
+    let h = xxhash_rust::xxh3::xxh3_64(actor.as_bytes());
+    format!("{prefix}{{{h:016x}}}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_through_the_log_encoding() {
+        let r = Record {
+            ts: 1_700_000_000_123_456_000,
+            key: 7,
+            target: u64::MAX,
+            weight: 1_000_000,
+        };
+        let call = Call {
+            record: Some(r),
+            ..Call::new(Op::Check, "a")
+        };
+        let mut e = b"1700000000123456 ".to_vec();
+        e.extend_from_slice(&call.args()[8]);
+        assert_eq!(decode_event(&e), Some(r));
+        assert_eq!(decode_event(b"12 short"), None);
+        assert_eq!(decode_event(b"nospace"), None);
+    }
+
+    #[test]
+    fn keys_carry_a_cluster_hash_tag() {
+        let k = key("pg:", "cron:backup");
+        assert!(k.starts_with("pg:{") && k.ends_with('}') && k.len() == 4 + 16 + 1);
+        assert_ne!(k, key("pg:", "cron:backup2"));
+    }
+
+    #[test]
+    fn replies_that_are_not_the_script_are_refused() {
+        assert!(Reply::parse(&[b"ok".to_vec()]).is_err());
+        let mut items: Vec<Vec<u8>> = ["nope", "1", "1", "0", "0", "", "5", "", "", "a", "9"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        assert!(Reply::parse(&items).is_err());
+        items[0] = b"ok".to_vec();
+        let reply = Reply::parse(&items).unwrap();
+        assert!(reply.admitted && reply.events.is_empty() && reply.actor == "a");
+        items.push(b"garbage".to_vec());
+        assert!(Reply::parse(&items).is_err());
+    }
+}

@@ -1,0 +1,312 @@
+#![cfg(feature = "redis")] // the shared store
+//! The shared store (`pattern_guard::shared`) against a real `redis-server` on loopback: every
+//! test starts its own server (or uses its own key prefix) and never contacts anything else.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use pattern_guard::shared::SharedGuard;
+use pattern_guard::{Config, Decision, Event, Guard, ManualClock, OnError, StoreSettings};
+
+mod common;
+#[path = "support/redis.rs"]
+mod redis_server;
+
+use common::Reference;
+use redis_server::RedisServer;
+
+const CONFIG: &str =
+    "[guard]\nwindow_secs = 60\nburst_max_events = 40\nrepetition_max_count = 1000\n";
+
+fn settings(server: &RedisServer, prefix: &str) -> StoreSettings {
+    let mut s = StoreSettings::default();
+    s.url = Some(server.url());
+    s.prefix = prefix.into();
+    s.timeout_ms = 500;
+    s
+}
+
+fn shared(server: &RedisServer, prefix: &str) -> SharedGuard {
+    let guard = Guard::from_toml_str(CONFIG).unwrap();
+    SharedGuard::new(guard, &settings(server, prefix)).unwrap()
+}
+
+/// The log of `actor` as the store holds it, in its order: (time in ns, weight in millionths).
+fn store_log(server: &RedisServer, prefix: &str, actor: &str) -> Vec<(u64, u64)> {
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let key = format!(
+        "{prefix}{{{:016x}}}",
+        xxhash_rust::xxh3::xxh3_64(actor.as_bytes())
+    );
+    let all: BTreeMap<String, Vec<u8>> = redis::cmd("HGETALL").arg(&key).query(&mut conn).unwrap();
+    let mut events: Vec<(u64, u64, u64)> = all
+        .iter()
+        .filter_map(|(field, value)| {
+            let seq: u64 = field.strip_prefix("e:")?.parse().ok()?;
+            let space = value.iter().position(|&b| b == b' ')?;
+            let us: u64 = std::str::from_utf8(&value[..space]).ok()?.parse().ok()?;
+            let weight = u64::from_le_bytes(value[space + 1 + 16..space + 1 + 24].try_into().ok()?);
+            Some((seq, us * 1000, weight))
+        })
+        .collect();
+    events.sort_unstable();
+    let seqs: Vec<u64> = events.iter().map(|e| e.0).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "the log has no gap"
+    );
+    events.into_iter().map(|(_, ts, w)| (ts, w)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_processes_on_one_actor_lose_nothing_and_decide_as_one_guard() {
+    let server = RedisServer::start();
+    let prefix = "eight:";
+    // Eight guards, each with its own memory (as eight processes would have), one actor; each
+    // caller's events carry its own weight, so the store's log tells whose each event was.
+    let mut tasks = Vec::new();
+    for caller in 0..8u64 {
+        let guard = shared(&server, prefix);
+        tasks.push(tokio::spawn(async move {
+            let weight = 1.0 + caller as f64 / 100.0;
+            let mut decisions = Vec::new();
+            for _ in 0..50 {
+                let event = guard
+                    .guard()
+                    .event("api:key", "GET", "/items")
+                    .with_weight(weight);
+                decisions.push(guard.assess(&event).await.decision);
+            }
+            assert!(guard.store_up());
+            decisions
+        }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap());
+    }
+    let log = store_log(&server, prefix, "api:key");
+    assert_eq!(log.len(), 400, "every event is in the store");
+    // The reference engine, fed the same events in the store's order.
+    let mut reference = Reference::new(Config::from_toml_str(CONFIG).unwrap());
+    let mut expected: Vec<Vec<Decision>> = vec![Vec::new(); 8];
+    for (ts, micros) in &log {
+        let caller = ((micros - 1_000_000) / 10_000) as usize;
+        let weight = *micros as f64 / 1e6;
+        let d = reference
+            .check("api:key", "GET", "/items", *ts, weight, *ts)
+            .decision;
+        expected[caller].push(d);
+    }
+    assert_eq!(got, expected);
+    let blocked = got
+        .iter()
+        .flatten()
+        .filter(|d| **d == Decision::Block)
+        .count();
+    assert!(blocked > 0, "the shared burst was seen: {got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clocks_five_seconds_apart_decide_as_one_guard() {
+    let server = RedisServer::start();
+    let prefix = "skew:";
+    let now = SystemTime::now();
+    let store = |offset: Duration, ahead: bool| {
+        let clock = ManualClock::new(if ahead { now + offset } else { now - offset });
+        let guard = Guard::from_toml_str(CONFIG).unwrap().with_clock(clock);
+        SharedGuard::new(guard, &settings(&server, prefix)).unwrap()
+    };
+    let (early, late) = (
+        store(Duration::ZERO, true),
+        store(Duration::from_secs(5), true),
+    );
+    let mut got = Vec::new();
+    for i in 0..60 {
+        let g = if i % 2 == 0 { &early } else { &late };
+        let event = g.guard().event("cron:sync", "run", "-");
+        got.push(g.assess(&event).await.decision);
+    }
+    let log = store_log(&server, prefix, "cron:sync");
+    let mut reference = Reference::new(Config::from_toml_str(CONFIG).unwrap());
+    let expected: Vec<Decision> = log
+        .iter()
+        .map(|(ts, _)| {
+            reference
+                .check("cron:sync", "run", "-", *ts, 1.0, *ts)
+                .decision
+        })
+        .collect();
+    assert_eq!(
+        got, expected,
+        "both hosts' events are stamped by the store's clock"
+    );
+    // Explicit times are kept (within the future tolerance): an hour ago stays an hour ago.
+    let hour_ago = now - Duration::from_secs(3600);
+    let a = early
+        .assess_at(&Event::new("cron:past", "run", "-", hour_ago))
+        .await;
+    let at = a.at.duration_since(UNIX_EPOCH).unwrap().as_micros();
+    assert_eq!(at, hour_ago.duration_since(UNIX_EPOCH).unwrap().as_micros());
+}
+
+/// Checks `n` events of a fresh actor and returns the decisions and the longest call.
+async fn burst(guard: &SharedGuard, actor: &str, n: usize) -> (Vec<Decision>, Duration) {
+    let mut longest = Duration::ZERO;
+    let mut decisions = Vec::new();
+    for _ in 0..n {
+        let start = Instant::now();
+        decisions.push(
+            guard
+                .assess(&guard.guard().event(actor, "GET", "/"))
+                .await
+                .decision,
+        );
+        longest = longest.max(start.elapsed());
+    }
+    (decisions, longest)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_killed_paused_and_back_is_handled_as_on_error_says() {
+    let mut server = RedisServer::start();
+    let guard_with = |on_error: OnError| {
+        let mut s = settings(&server, "faults:");
+        s.timeout_ms = 100;
+        s.on_error = on_error;
+        SharedGuard::new(Guard::from_toml_str(CONFIG).unwrap(), &s).unwrap()
+    };
+    let (local, allow, block) = (
+        guard_with(OnError::Local),
+        guard_with(OnError::Allow),
+        guard_with(OnError::Block),
+    );
+    for g in [&local, &allow, &block] {
+        burst(g, "warm", 1).await;
+        assert!(g.store_up());
+    }
+    // One guard alone, for what a burst of 60 comes to (no timing detector is configured: the
+    // decisions depend on the counts alone).
+    let alone = Guard::from_toml_str(CONFIG).unwrap();
+    let sixty: Vec<Decision> = (0..60)
+        .map(|_| alone.check(&alone.event("x", "GET", "/")))
+        .collect();
+    assert_ne!(sixty[59], Decision::Allow);
+    // No call waits much past the 100 ms timeout, however the store fails. (The bound allows
+    // for a loaded machine; without the timeout a paused server would hang a call forever.)
+    let bound = Duration::from_secs(2);
+    for outage in ["paused", "killed"] {
+        if outage == "paused" {
+            server.pause();
+        } else {
+            server.resume();
+            server.kill();
+        }
+        let (d, longest) = burst(&local, &format!("{outage}:local"), 60).await;
+        assert!(longest < bound, "{outage}: a call took {longest:?}");
+        assert!(!local.store_up());
+        assert_eq!(d, sixty, "{outage}: local memory still sees the burst");
+        let (d, longest) = burst(&allow, &format!("{outage}:allow"), 60).await;
+        assert!(
+            longest < bound && d.iter().all(|d| *d == Decision::Allow),
+            "{outage}: {d:?}"
+        );
+        let (d, longest) = burst(&block, &format!("{outage}:block"), 3).await;
+        assert!(
+            longest < bound && d.iter().all(|d| *d == Decision::Block),
+            "{outage}: {d:?}"
+        );
+    }
+    // Back: each guard probes within its back-off (at most 5 s) and uses the store again.
+    server.restart();
+    for g in [&local, &allow, &block] {
+        let start = Instant::now();
+        while !g.store_up() {
+            assert!(start.elapsed() < Duration::from_secs(20), "not recovered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            burst(g, "probe", 1).await;
+        }
+    }
+    // Shared again: a burst split between two guards is seen whole.
+    let (a, _) = burst(&allow, "after", 30).await;
+    let (b, _) = burst(&block, "after", 30).await;
+    assert_eq!([a, b].concat(), sixty);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_of_another_type_or_a_bad_url_is_an_error_not_a_panic() {
+    let server = RedisServer::start();
+    let guard = shared(&server, "typed:");
+    let key = format!("typed:{{{:016x}}}", xxhash_rust::xxh3::xxh3_64(b"actor"));
+    assert!(server
+        .command(&format!("SET {key} oops\r\n"))
+        .unwrap()
+        .starts_with("+OK"));
+    let a = guard
+        .assess(&guard.guard().event("actor", "GET", "/"))
+        .await;
+    assert_eq!(
+        a.decision,
+        Decision::Allow,
+        "on_error = local decides alone"
+    );
+    assert!(!guard.store_up());
+    let mut s = StoreSettings::default();
+    s.url = Some("http://user:s3cret@example.com".into());
+    let err = SharedGuard::new(Guard::new(), &s).unwrap_err().to_string();
+    assert!(err.contains("redis://") && !err.contains("s3cret"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_process_rebuilds_a_trimmed_log_and_escalation_exactly() {
+    let server = RedisServer::start();
+    let prefix = "trim:";
+    let config = "[guard]\nwindow_secs = 2\nburst_max_events = 10\nrepetition_max_count = 1000\n\
+                  escalation_cooldown_secs = 600\n";
+    let open = || {
+        SharedGuard::new(
+            Guard::from_toml_str(config).unwrap(),
+            &settings(&server, prefix),
+        )
+        .unwrap()
+    };
+    let alone = Guard::from_toml_str(config).unwrap();
+    // Events an hour ago, 50 ms apart (explicit times: the store keeps them), so the 2 s window
+    // passes many times over and the log is trimmed behind the checkpoints.
+    let t0 = SystemTime::now() - Duration::from_secs(3600);
+    let event = |i: u64| Event::new("batch", "POST", "/jobs", t0 + Duration::from_millis(50 * i));
+    let first = open();
+    for i in 0..400 {
+        let a = first.assess_at(&event(i)).await;
+        let b = alone.assess(&event(i));
+        assert_eq!(
+            (a.decision, a.escalation_level),
+            (b.decision, b.escalation_level),
+            "event {i}"
+        );
+    }
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let key = format!("{prefix}{{{:016x}}}", xxhash_rust::xxh3::xxh3_64(b"batch"));
+    let fields: usize = redis::cmd("HLEN").arg(&key).query(&mut conn).unwrap();
+    assert!(
+        fields < 60,
+        "the log keeps the window (40 events), not all 400: {fields} fields"
+    );
+    // A new process (its own memory) continues exactly where the first left off.
+    let second = open();
+    let mut levels = 0;
+    for i in 400..450 {
+        let a = second.assess_at(&event(i)).await;
+        let b = alone.assess(&event(i));
+        assert_eq!(
+            (a.decision, a.escalation_level),
+            (b.decision, b.escalation_level),
+            "event {i}"
+        );
+        levels += u32::from(b.escalation_level);
+    }
+    assert!(levels > 0, "escalation carried over the trimmed events");
+}
