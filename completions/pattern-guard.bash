@@ -86,7 +86,7 @@ _pattern__guard() {
 
     case "${cmd}" in
         pattern__guard)
-            opts="-c -q -v -n -h -V --config --state-dir --quiet --verbose --color --log-format --actor --action --target --weight --repeat --interval --max-runtime --kill-after --max-concurrent --on-overlap --dry-run --explain --watch-output --block-exit-code --help --version check status reset config replay completions man help"
+            opts="-c -q -v -n -h -V --config --state-dir --store --quiet --verbose --color --log-format --actor --action --target --weight --repeat --interval --max-runtime --kill-after --max-concurrent --on-overlap --dry-run --explain --watch-output --block-exit-code --help --version check status reset config replay completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -101,6 +101,10 @@ _pattern__guard() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -168,7 +172,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__check)
-            opts="-c -q -v -h --actor --action --target --weight --at --json --config --state-dir --quiet --verbose --color --log-format --help"
+            opts="-c -q -v -h --actor --action --target --weight --at --json --config --state-dir --store --quiet --verbose --color --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -206,6 +210,10 @@ _pattern__guard() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -222,7 +230,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__completions)
-            opts="-c -q -v -h --config --state-dir --quiet --verbose --color --log-format --help bash elvish fish powershell zsh"
+            opts="-c -q -v -h --config --state-dir --store --quiet --verbose --color --log-format --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -237,6 +245,10 @@ _pattern__guard() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -256,7 +268,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__config)
-            opts="-c -q -v -h --config --state-dir --quiet --verbose --color --log-format --help check help"
+            opts="-c -q -v -h --config --state-dir --store --quiet --verbose --color --log-format --help check help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -271,6 +283,10 @@ _pattern__guard() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -290,7 +306,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__config__subcmd__check)
-            opts="-c -q -v -h --actor --config --state-dir --quiet --verbose --color --log-format --help"
+            opts="-c -q -v -h --actor --config --state-dir --store --quiet --verbose --color --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -309,6 +325,10 @@ _pattern__guard() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -510,7 +530,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__man)
-            opts="-c -q -v -h --config --state-dir --quiet --verbose --color --log-format --help"
+            opts="-c -q -v -h --config --state-dir --store --quiet --verbose --color --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -525,6 +545,10 @@ _pattern__guard() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -544,7 +568,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__replay)
-            opts="-c -q -v -h --format --json --decisions --explain --strict --top --drop-query --weight-from-size --parse-only --config --state-dir --quiet --verbose --color --log-format --help"
+            opts="-c -q -v -h --format --json --decisions --explain --strict --top --drop-query --weight-from-size --parse-only --config --state-dir --store --quiet --verbose --color --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -578,6 +602,10 @@ _pattern__guard() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -594,7 +622,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__reset)
-            opts="-c -q -v -h --all --config --state-dir --quiet --verbose --color --log-format --help"
+            opts="-c -q -v -h --all --config --state-dir --store --quiet --verbose --color --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -609,6 +637,10 @@ _pattern__guard() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -628,7 +660,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__status)
-            opts="-c -q -v -h --json --config --state-dir --quiet --verbose --color --log-format --help"
+            opts="-c -q -v -h --json --config --state-dir --store --quiet --verbose --color --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -643,6 +675,10 @@ _pattern__guard() {
                     return 0
                     ;;
                 --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

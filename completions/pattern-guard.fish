@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pattern_guard_global_optspecs
-    string join \n c/config= state-dir= q/quiet v/verbose color= log-format= actor= action= target= weight= n/repeat= interval= max-runtime= kill-after= max-concurrent= on-overlap= dry-run explain watch-output block-exit-code= h/help V/version
+    string join \n c/config= state-dir= store= q/quiet v/verbose color= log-format= actor= action= target= weight= n/repeat= interval= max-runtime= kill-after= max-concurrent= on-overlap= dry-run explain watch-output block-exit-code= h/help V/version
 end
 
 function __fish_pattern_guard_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l store -d 'Share histories through a Redis store: redis://[:PASSWORD@]HOST:PORT/DB, rediss://..., redis+unix:///PATH (default: [store] url; without one, the state directory)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l color -d 'When to colour messages' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -65,6 +66,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l we
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l at -d 'When the event happened (RFC 3339, or seconds since the Unix epoch; default now), to feed events that were queued or logged' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l store -d 'Share histories through a Redis store: redis://[:PASSWORD@]HOST:PORT/DB, rediss://..., redis+unix:///PATH (default: [store] url; without one, the state directory)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -l color -d 'When to colour messages' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -76,6 +78,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -s v 
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand check" -s h -l help -d 'Print help'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -l store -d 'Share histories through a Redis store: redis://[:PASSWORD@]HOST:PORT/DB, rediss://..., redis+unix:///PATH (default: [store] url; without one, the state directory)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -l color -d 'When to colour messages' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -87,6 +90,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -s v
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -s h -l help -d 'Print help'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -l store -d 'Share histories through a Redis store: redis://[:PASSWORD@]HOST:PORT/DB, rediss://..., redis+unix:///PATH (default: [store] url; without one, the state directory)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -l color -d 'When to colour messages' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -98,6 +102,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -s v 
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand reset" -s h -l help -d 'Print help'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -l store -d 'Share histories through a Redis store: redis://[:PASSWORD@]HOST:PORT/DB, rediss://..., redis+unix:///PATH (default: [store] url; without one, the state directory)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and not __fish_seen_subcommand_from check help" -l color -d 'When to colour messages' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -111,6 +116,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and 
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -l actor -d 'The actor whose effective settings to print' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -l store -d 'Share histories through a Redis store: redis://[:PASSWORD@]HOST:PORT/DB, rediss://..., redis+unix:///PATH (default: [store] url; without one, the state directory)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -l color -d 'When to colour messages' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -129,6 +135,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l e
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l top -d 'How many actors the summary lists' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l store -d 'Share histories through a Redis store: redis://[:PASSWORD@]HOST:PORT/DB, rediss://..., redis+unix:///PATH (default: [store] url; without one, the state directory)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l color -d 'When to colour messages' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -144,6 +151,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s v
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -l store -d 'Share histories through a Redis store: redis://[:PASSWORD@]HOST:PORT/DB, rediss://..., redis+unix:///PATH (default: [store] url; without one, the state directory)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -l color -d 'When to colour messages' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -154,6 +162,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions"
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -l store -d 'Share histories through a Redis store: redis://[:PASSWORD@]HOST:PORT/DB, rediss://..., redis+unix:///PATH (default: [store] url; without one, the state directory)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand man" -l color -d 'When to colour messages' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -64,6 +64,17 @@ pub struct Global {
     )]
     pub state_dir: Option<PathBuf>,
 
+    /// Share histories through a Redis store: redis://[:PASSWORD@]HOST:PORT/DB, rediss://...,
+    /// redis+unix:///PATH (default: [store] url; without one, the state directory).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PATTERN_GUARD_STORE",
+        hide_env_values = true,
+        global = true
+    )]
+    pub store: Option<String>,
+
     /// Print less: only errors (twice: nothing of pattern-guard's own but errors).
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "verbose")]
     pub quiet: u8,

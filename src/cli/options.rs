@@ -146,7 +146,12 @@ pub fn logging(global: &Global) -> Logging {
 /// Loads the configuration and merges it with the command line. `cli.command` must not be
 /// `completions` or `man` (they need no configuration and are served before).
 pub fn resolve(cli: Cli) -> Result<Options, Failure> {
-    let (config, config_id) = load_config(cli.global.config.as_deref())?;
+    let (mut config, config_id) = load_config(cli.global.config.as_deref())?;
+    if let Some(url) = cli.global.store {
+        pattern_guard::config::check_url(&url)
+            .map_err(|why| Failure::Usage(format!("--store: {why}")))?;
+        config.store.url = Some(url);
+    }
     tracing::debug!(config = %config_id.source, "configuration loaded");
     let task =
         match cli.command {

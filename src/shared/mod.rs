@@ -412,7 +412,8 @@ pub fn describe(e: &::redis::RedisError) -> String {
                 prefix; choose another [store] prefix"
             .into();
     }
-    if text.contains("NOAUTH") || text.contains("WRONGPASS") || text.contains("AUTH") {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("noauth") || lower.contains("wrongpass") || lower.contains("authentication") {
         return "authentication failed: check the user and password in the URL".into();
     }
     text

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use tempfile::TempDir;
 
 /// Variables a developer's shell may have set that would change what a test sees.
-const CLEARED: [&str; 8] = [
+const CLEARED: [&str; 9] = [
+    "PATTERN_GUARD_STORE",
     "PATTERN_GUARD_CONFIG",
     "PATTERN_GUARD_ACTOR",
     "PATTERN_GUARD_ACTION",

@@ -30,7 +30,11 @@ pub fn check(
     .with_weight(spec.weight);
     let (a, notice) = state::transact(store, &spec.actor, &guard, true, |txn| {
         txn.config = Some(config_id.clone());
-        txn.assess(&event)
+        if at.is_some() {
+            txn.assess_at(&event)
+        } else {
+            txn.assess(&event)
+        }
     })?;
     if let Some(notice) = notice {
         printer.always(notice);

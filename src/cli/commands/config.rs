@@ -17,5 +17,18 @@ pub fn check(
         "{source}: valid; effective settings for actor '{actor}':"
     ));
     print!("[guard]\n{text}");
+    // Where histories live, the URL without its password.
+    let store = &config.store;
+    match &store.url {
+        Some(url) => print!(
+            "\n[store]\nurl = \"{}\"\nprefix = \"{}\"\ntimeout_ms = {}\non_error = \"{}\"\nlease_secs = {}\n",
+            pattern_guard::config::redact(url),
+            store.prefix,
+            store.timeout_ms,
+            store.on_error,
+            store.lease_secs
+        ),
+        None => println!("\n# [store]: none; histories are kept in the local state directory"),
+    }
     Ok(Exit::Success)
 }

@@ -12,7 +12,7 @@ mod status;
 
 use super::exit_code::{Exit, Failure};
 use super::options::{Options, Task};
-use super::state::{DirStore, History};
+use super::state::{DirStore, History, SharedStore};
 
 /// Runs the task the options describe.
 pub async fn execute(options: Options) -> Result<Exit, Failure> {
@@ -24,6 +24,12 @@ pub async fn execute(options: Options) -> Result<Exit, Failure> {
         task,
     } = options;
     let store = || -> Result<Box<dyn History>, Failure> {
+        if config.store.url.is_some() {
+            return Ok(Box::new(SharedStore::open(
+                &config.store,
+                state_dir.clone(),
+            )?));
+        }
         Ok(Box::new(DirStore::open(state_dir.as_deref())?))
     };
     match task {

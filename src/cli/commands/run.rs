@@ -14,7 +14,7 @@ use crate::cli::options::RunPlan;
 use crate::cli::output::{human, reasons, Printer};
 use crate::cli::progress::Progress;
 use crate::cli::signals::{self, Signals};
-use crate::cli::state::{self, ConfigId, History, Instance, LastStop};
+use crate::cli::state::{self, ConfigId, History, LastStop};
 use crate::cli::supervise::{self, RunEnd, Stop};
 use crate::cli::watch::WatchPlan;
 
@@ -122,6 +122,11 @@ impl Runner<'_> {
             Step::Stop(exit)
         } else {
             let env = [("PATTERN_GUARD_ITERATION", iteration.to_string())];
+            // A shared store's lease is renewed while the command runs.
+            let _alive = admitted
+                .registered
+                .then(|| self.store.keep_alive(&plan.event.actor))
+                .flatten();
             let end = supervise::run(
                 &plan.argv,
                 &env,
@@ -137,7 +142,7 @@ impl Runner<'_> {
         if admitted.registered || record {
             // Once the command has run, its status is what the caller gets: a state problem now
             // (the directory removed, a full disk) is reported, not turned into exit 125.
-            if let Err(e) = self.after_run(stopped) {
+            if let Err(e) = self.after_run(stopped.as_ref()) {
                 let actor = &plan.event.actor;
                 self.printer.always(if admitted.registered {
                     format!("could not take this run off actor '{actor}''s running instances: {e}")
@@ -212,21 +217,14 @@ impl Runner<'_> {
         let max = self.plan.overlap.max;
         let (gate, notice) =
             state::transact(self.store, event.actor(), &self.guard, save, |txn| {
-                if let Some(max) = max {
-                    if txn.running.len() >= max {
-                        return Gate::Busy(txn.running.len());
-                    }
-                }
                 txn.config = Some(self.config_id.clone());
-                let assessment = txn.assess(event);
-                let registered = save && max.is_some() && assessment.decision != Decision::Block;
-                if registered {
-                    txn.running.push(Instance::me());
+                match txn.admit(event, max, save) {
+                    Err(n) => Gate::Busy(n),
+                    Ok(assessment) => Gate::Checked(Admitted {
+                        registered: save && max.is_some() && assessment.decision != Decision::Block,
+                        assessment,
+                    }),
                 }
-                Gate::Checked(Admitted {
-                    assessment,
-                    registered,
-                })
             })?;
         if let Some(notice) = notice {
             self.printer.always(notice);
@@ -236,17 +234,16 @@ impl Runner<'_> {
 
     /// Takes this run off the actor's list of running instances, and keeps why the guard
     /// stopped it, if it did.
-    fn after_run(&self, stopped: Option<LastStop>) -> Result<(), Failure> {
-        let me = std::process::id();
+    fn after_run(&self, stopped: Option<&LastStop>) -> Result<(), Failure> {
         state::transact(
             self.store,
             &self.plan.event.actor,
             &self.guard,
             true,
             |txn| {
-                txn.running.retain(|i| i.pid != me);
-                if stopped.is_some() {
-                    txn.last_stop = stopped;
+                txn.leave();
+                if let Some(stop) = stopped {
+                    txn.last_stop = Some(stop.clone());
                 }
             },
         )?;

@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use pattern_guard::{Assessment, Event, Guard};
+use pattern_guard::shared::blocking::{Checked, LeaseRequest, SharedLog};
+use pattern_guard::{Assessment, Decision, Event, Guard};
 
 use super::instances::Instance;
 use super::meta::{ConfigId, LastStop, Meta};
@@ -28,6 +29,9 @@ pub enum StateError {
         #[source]
         source: nix::errno::Errno,
     },
+    /// The shared store failed (its message never holds a password).
+    #[error("{0}")]
+    Store(#[from] pattern_guard::Error),
 }
 
 /// One actor's history as a store lists it (a file path, a key): for status and reset.
@@ -68,6 +72,12 @@ pub trait History {
 
     /// Where the histories are, for messages.
     fn location(&self) -> String;
+
+    /// Holds this run's place among `actor`'s running instances while its command runs (the
+    /// shared store renews its lease); dropping the handle lets go. `None`: nothing to do.
+    fn keep_alive(&self, _actor: &str) -> Option<Box<dyn std::any::Any>> {
+        None
+    }
 }
 
 /// One load-check-save under an actor's lock: the restored guard and the running instances.
@@ -80,6 +90,25 @@ pub struct Txn<'g> {
     /// The last run the guard stopped.
     pub last_stop: Option<LastStop>,
     recorded: usize,
+    /// This run took itself off the running instances ([`Txn::leave`]).
+    pub(super) left: bool,
+    /// Checks go through the shared store (`None`: `guard` is the whole history).
+    pub(super) shared: Option<Shared<'g>>,
+    /// The decision every check gets (the store is out and `on_error` is `allow` or `block`).
+    pub(super) forced: Option<Decision>,
+}
+
+/// A transaction's link to the shared store.
+pub(super) struct Shared<'g> {
+    pub log: &'g SharedLog,
+    /// This run's lease id and length.
+    pub lease: LeaseRequest<'g>,
+    /// What went wrong, if anything did: the transaction then fails.
+    pub error: Option<pattern_guard::Error>,
+    /// A lease was taken with a check whose decision was block: give it back.
+    pub release: bool,
+    /// The meta bytes the last check sent.
+    pub sent: Option<Vec<u8>>,
 }
 
 impl<'g> Txn<'g> {
@@ -90,6 +119,9 @@ impl<'g> Txn<'g> {
             config: meta.config,
             last_stop: meta.last_stop,
             recorded: 0,
+            left: false,
+            shared: None,
+            forced: None,
         }
     }
 
@@ -102,10 +134,90 @@ impl<'g> Txn<'g> {
         }
     }
 
-    /// Records the event and assesses it; the save then keeps it.
+    /// Records the event and assesses it; the save then keeps it. With a shared store the
+    /// event is stamped with the store's clock.
     pub fn assess(&mut self, event: &Event<'_>) -> Assessment {
+        self.check(event, false, None).unwrap_or_default()
+    }
+
+    /// As [`assess`](Txn::assess), keeping the event's own time (`--at`).
+    pub fn assess_at(&mut self, event: &Event<'_>) -> Assessment {
+        self.check(event, true, None).unwrap_or_default()
+    }
+
+    /// The overlap limit and the check together: `Err(n)` when `max` runs are going (nothing
+    /// recorded). Otherwise the event is recorded and assessed, and, when `register`, this run
+    /// joins the running instances unless blocked. With a shared store this is one atomic step
+    /// across hosts (the run takes a lease).
+    pub fn admit(
+        &mut self,
+        event: &Event<'_>,
+        max: Option<usize>,
+        register: bool,
+    ) -> Result<Assessment, usize> {
+        if self.shared.is_none() || self.forced.is_some() {
+            if let Some(max) = max {
+                if self.running.len() >= max {
+                    return Err(self.running.len());
+                }
+            }
+        }
+        let register = register && max.is_some();
+        let a = self.check(event, false, max.filter(|_| register))?;
+        if register && a.decision != Decision::Block {
+            self.running.push(Instance::me());
+        }
+        Ok(a)
+    }
+
+    /// Takes this run off the running instances.
+    pub fn leave(&mut self) {
+        let me = std::process::id();
+        self.running.retain(|i| i.pid != me);
+        self.left = true;
+    }
+
+    fn check(
+        &mut self,
+        event: &Event<'_>,
+        explicit: bool,
+        lease_max: Option<usize>,
+    ) -> Result<Assessment, usize> {
         self.recorded += 1;
-        self.guard.assess(event)
+        if let Some(decision) = self.forced {
+            return Ok(forced(decision, event));
+        }
+        if self.shared.is_none() {
+            return Ok(self.guard.assess(event));
+        }
+        // The store keeps its leases itself: the meta it keeps holds no running instances.
+        let meta = Meta {
+            running: Vec::new(),
+            ..self.meta()
+        }
+        .encode();
+        let Some(shared) = self.shared.as_mut() else {
+            return Ok(self.guard.assess(event));
+        };
+        let lease = lease_max.map(|max| LeaseRequest {
+            max,
+            ..shared.lease
+        });
+        match shared
+            .log
+            .check(self.guard, event, explicit, lease, Some(&meta))
+        {
+            Ok(Checked::Assessed(a)) => {
+                shared.sent = Some(meta);
+                shared.release = lease.is_some() && a.decision == Decision::Block;
+                Ok(a)
+            }
+            Ok(Checked::Busy(n)) => Err(n),
+            Err(e) => {
+                shared.error = Some(e);
+                Ok(Assessment::default())
+            }
+        }
     }
 
     /// Events recorded in this transaction.
@@ -114,21 +226,29 @@ impl<'g> Txn<'g> {
     }
 }
 
+/// What a check comes to when the store is out and `on_error` decides alone.
+fn forced(decision: Decision, event: &Event<'_>) -> Assessment {
+    let mut a = Assessment::default();
+    a.decision = decision;
+    a.at = event.timestamp();
+    if decision == Decision::Block {
+        a.risk = 1.0;
+    }
+    a
+}
+
 /// [`History::transact`] with a body that returns a value.
 pub fn transact<R>(
     store: &dyn History,
     actor: &str,
     guard: &Guard,
     save: bool,
-    body: impl FnOnce(&mut Txn<'_>) -> R,
+    mut body: impl FnMut(&mut Txn<'_>) -> R,
 ) -> Result<(R, Option<Notice>), StateError> {
-    let mut body = Some(body);
     let mut result = None;
-    let notice = store.transact(actor, guard, save, &mut |txn| {
-        if let Some(body) = body.take() {
-            result = Some(body(txn));
-        }
-    })?;
+    // A store may run the body again (the shared store falling back to the local one): the
+    // last run's result is the one that counts.
+    let notice = store.transact(actor, guard, save, &mut |txn| result = Some(body(txn)))?;
     match result {
         Some(result) => Ok((result, notice)),
         None => Err(StateError::Refused {

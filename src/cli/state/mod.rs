@@ -4,14 +4,15 @@
 //! exclusive lock the history is loaded into a guard, the command checks its event (and notes
 //! its running instance), and what it recorded is saved. Where the history lives is the store's
 //! business; the commands never know. Today's store is [`DirStore`], one state file per actor in
-//! a private runtime directory; a shared store (Redis) implements the same trait.
+//! a private runtime directory; [`SharedStore`] keeps them in Redis for runs on many hosts.
 //!
 //! - [`history`]: the seam: the [`History`] trait, its transaction [`Txn`], [`StateError`];
 //! - [`dir`]: where the directory is, its safety checks, the store of files in it;
 //! - [`file`]: one actor's file: the lock, load-check-save, append or compact;
 //! - [`recovery`]: files that cannot be used are set aside, never deleted, and reported;
 //! - [`instances`]: the running wrappers of an actor's job (the overlap limit);
-//! - [`meta`]: what a file keeps beside the history: those instances and the last configuration.
+//! - [`meta`]: what a file keeps beside the history: those instances and the last configuration;
+//! - [`shared`]: the shared store (Redis): the same transactions for runs on many hosts.
 //!
 //! The bytes of a state file are [`pattern_guard::journal`]'s layout (a snapshot, then appended
 //! tails, each checksummed); [`Meta`] rides in each frame's extra bytes.
@@ -30,8 +31,10 @@ mod history;
 pub mod instances;
 mod meta;
 mod recovery;
+mod shared;
 
 pub use dir::DirStore;
 pub use history::{transact, History, StateError};
 pub use instances::Instance;
 pub use meta::{ConfigId, LastStop, Meta};
+pub use shared::SharedStore;

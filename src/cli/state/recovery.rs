@@ -24,6 +24,13 @@ pub enum Notice {
         bytes: u64,
         why: String,
     },
+    /// The shared store did not answer; the decision was made as `on_error` says.
+    StoreOut {
+        store: String,
+        why: String,
+        /// What decided instead.
+        instead: String,
+    },
 }
 
 impl std::fmt::Display for Notice {
@@ -47,6 +54,11 @@ impl std::fmt::Display for Notice {
                 path.display(),
                 kept_as.display()
             ),
+            Notice::StoreOut {
+                store,
+                why,
+                instead,
+            } => write!(f, "store {store} not answering ({why}): {instead}"),
         }
     }
 }

@@ -1,0 +1,256 @@
+//! The shared store (`--store URL`, `[store] url`, `$PATTERN_GUARD_STORE`): every actor's history
+//! in Redis, so runs on many hosts are one history. Built on the library's
+//! [`SharedLog`](pattern_guard::shared::blocking::SharedLog): a run loads its actor (the log
+//! replayed into the guard, the live leases, the kept meta), checks its event in one atomic
+//! script call (taking a lease when `max_concurrent` applies), renews the lease while the command
+//! runs, and gives it back after.
+//!
+//! When the store cannot answer within `timeout_ms`, `[store] on_error` decides: `local` (the
+//! default) runs the same transaction on this host's own state directory, `allow` lets the run
+//! go, `block` refuses it (exit 75). Either way one line says so.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use pattern_guard::shared::blocking::{LeaseRequest, SharedLog};
+use pattern_guard::shared::Lease;
+use pattern_guard::{Decision, Guard, OnError, StoreSettings};
+
+use super::dir::DirStore;
+use super::history::{Entry, History, Shared, StateError, Txn};
+use super::instances::Instance;
+use super::meta::Meta;
+use super::recovery::Notice;
+
+/// Histories in a Redis store.
+pub struct SharedStore {
+    log: SharedLog,
+    /// This run's lease id: host, pid and start time.
+    lease_id: String,
+    lease: Duration,
+    on_error: OnError,
+    /// The state directory to fall back to (`on_error = "local"`).
+    state_dir: Option<PathBuf>,
+}
+
+impl SharedStore {
+    pub fn open(settings: &StoreSettings, state_dir: Option<PathBuf>) -> Result<Self, StateError> {
+        let me = Instance::me();
+        let host = nix::unistd::gethostname()
+            .map_or_else(
+                |_| "host".into(),
+                |h| h.to_string_lossy().replace(['/', '=', ','], "_"),
+            );
+        Ok(SharedStore {
+            log: SharedLog::open(settings)?,
+            lease_id: format!("{host}/{}/{}", me.pid, me.start_ticks),
+            lease: Duration::from_secs(settings.lease_secs),
+            on_error: settings.on_error,
+            state_dir,
+        })
+    }
+
+    fn lease(&self) -> LeaseRequest<'_> {
+        LeaseRequest {
+            id: &self.lease_id,
+            max: 0,
+            length: self.lease,
+        }
+    }
+
+    /// The transaction against the store.
+    fn shared(
+        &self,
+        actor: &str,
+        guard: &Guard,
+        save: bool,
+        body: &mut dyn FnMut(&mut Txn<'_>),
+    ) -> Result<(), StateError> {
+        let loaded = self.log.load(guard, actor)?;
+        let kept = if loaded.meta.is_empty() {
+            Meta::default()
+        } else {
+            // Unreadable meta (written by a newer version) is not worth refusing the run for.
+            Meta::decode(&loaded.meta).unwrap_or_default()
+        };
+        let meta = Meta {
+            running: loaded.leases.iter().map(instance).collect(),
+            ..kept
+        };
+        let mut txn = Txn::new(guard, meta);
+        // A dry run checks against the store's history without recording anything in it.
+        if save {
+            txn.shared = Some(Shared {
+                log: &self.log,
+                lease: self.lease(),
+                error: None,
+                release: false,
+                sent: None,
+            });
+        }
+        body(&mut txn);
+        let Some(shared) = txn.shared.take() else {
+            return Ok(());
+        };
+        if let Some(e) = shared.error {
+            return Err(StateError::Store(e));
+        }
+        let now = Meta {
+            running: Vec::new(),
+            ..txn.meta()
+        }
+        .encode();
+        let release = txn.left || shared.release;
+        let changed = match &shared.sent {
+            Some(sent) => *sent != now,
+            None => {
+                now != loaded.meta && !(loaded.meta.is_empty() && now == Meta::default().encode())
+            }
+        };
+        if release || changed {
+            self.log.release(
+                guard,
+                actor,
+                release.then_some(self.lease_id.as_str()),
+                changed.then_some(now.as_slice()),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The transaction when the store failed, as `on_error` says.
+    fn fallback(
+        &self,
+        actor: &str,
+        guard: &Guard,
+        save: bool,
+        body: &mut dyn FnMut(&mut Txn<'_>),
+        why: String,
+    ) -> Result<Option<Notice>, StateError> {
+        let store = self.log.location();
+        let instead = match self.on_error {
+            OnError::Local => {
+                let dir = DirStore::open(self.state_dir.as_deref())?;
+                dir.transact(actor, guard, save, body)?;
+                format!(
+                    "decided from this host's own history in {} (on_error = local)",
+                    dir.location()
+                )
+            }
+            decide @ (OnError::Allow | OnError::Block) => {
+                guard.reset_all();
+                let mut txn = Txn::new(guard, Meta::default());
+                let allow = decide == OnError::Allow;
+                txn.forced = Some(if allow {
+                    Decision::Allow
+                } else {
+                    Decision::Block
+                });
+                body(&mut txn);
+                if allow {
+                    "allowed without it (on_error = allow)".into()
+                } else {
+                    "refused without it (on_error = block)".into()
+                }
+            }
+            _ => return Err(StateError::Store(store_error(&store, why))),
+        };
+        Ok(Some(Notice::StoreOut {
+            store,
+            why,
+            instead,
+        }))
+    }
+}
+
+fn store_error(store: &str, why: String) -> pattern_guard::Error {
+    pattern_guard::Error::Store {
+        url: store.to_string(),
+        why,
+    }
+}
+
+/// A lease as a running instance (for `status` and the overlap check of a dry run).
+fn instance(lease: &Lease) -> Instance {
+    let mut parts = lease.id.rsplitn(3, '/');
+    let start_ticks = parts.next().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let pid = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    Instance {
+        pid,
+        start_ticks,
+        since_ns: lease.since_us.saturating_mul(1000),
+    }
+}
+
+impl History for SharedStore {
+    fn transact(
+        &self,
+        actor: &str,
+        guard: &Guard,
+        save: bool,
+        body: &mut dyn FnMut(&mut Txn<'_>),
+    ) -> Result<Option<Notice>, StateError> {
+        match self.shared(actor, guard, save, body) {
+            Ok(()) => Ok(None),
+            Err(StateError::Store(e)) => {
+                let why = match e {
+                    pattern_guard::Error::Store { why, .. } => why,
+                    other => other.to_string(),
+                };
+                self.fallback(actor, guard, save, body, why)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn entry(&self, actor: &str) -> Entry {
+        Entry(self.log.key(actor))
+    }
+
+    fn entries(&self) -> Result<Vec<Entry>, StateError> {
+        Ok(self.log.keys()?.into_iter().map(Entry).collect())
+    }
+
+    fn read(&self, entry: &Entry, guard: &Guard) -> Result<Result<Meta, String>, StateError> {
+        let loaded = self.log.load_key(guard, &entry.0)?;
+        let kept = if loaded.meta.is_empty() {
+            Ok(Meta::default())
+        } else {
+            Meta::decode(&loaded.meta)
+        };
+        Ok(kept.map(|kept| Meta {
+            running: loaded.leases.iter().map(instance).collect(),
+            ..kept
+        }))
+    }
+
+    fn remove(&self, entry: &Entry) -> Result<bool, StateError> {
+        Ok(self.log.remove(&entry.0)?)
+    }
+
+    fn location(&self) -> String {
+        self.log.location()
+    }
+
+    /// Renews this run's lease every third of its length until the handle is dropped.
+    fn keep_alive(&self, actor: &str) -> Option<Box<dyn std::any::Any>> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let settings = self.log.settings().clone();
+        let (actor, id, length) = (actor.to_string(), self.lease_id.clone(), self.lease);
+        std::thread::Builder::new()
+            .name("lease".into())
+            .spawn(move || {
+                let Ok(log) = SharedLog::open(&settings) else {
+                    return;
+                };
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(length / 3) {
+                    if let Err(e) = log.renew(&actor, &id, length) {
+                        tracing::warn!(error = %e, "could not renew this run's lease");
+                    }
+                }
+            })
+            .ok()?;
+        Some(Box::new(stop))
+    }
+}

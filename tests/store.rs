@@ -1,0 +1,421 @@
+#![cfg(feature = "cli")] // the binary
+//! The CLI against a shared store: a real `redis-server` on loopback per test, and state
+//! directories standing for hosts.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+#[path = "support/redis.rs"]
+mod redis_server;
+mod support;
+
+use common::Reference;
+use pattern_guard::{Config, Decision};
+use redis_server::RedisServer;
+use support::Fixture;
+
+const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guard.toml.demo");
+
+/// The binary as one host: its own state directory, the shared store.
+fn host(fx: &Fixture, name: &str, url: &str) -> Command {
+    let dir = fx.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut c = fx.std();
+    c.env("PATTERN_GUARD_STATE_DIR", dir)
+        .env("PATTERN_GUARD_STORE", url);
+    c
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn runs_alternating_between_two_hosts_are_one_history() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let fx = Fixture::new();
+    let mut seen = Vec::new();
+    for i in 0..6 {
+        let name = if i % 2 == 0 { "host-a" } else { "host-b" };
+        let out = host(&fx, name, &url)
+            .args(["--config", DEMO, "--", "true"])
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        let decision = if err.contains("blocked") {
+            "block"
+        } else if err.contains("delaying") {
+            "delay"
+        } else if err.contains("warning") {
+            "warn"
+        } else {
+            "allow"
+        };
+        seen.push((decision, out.status.code()));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("allow", Some(0)),
+            ("allow", Some(0)),
+            ("allow", Some(0)),
+            ("warn", Some(0)),
+            ("delay", Some(0)),
+            ("block", Some(75)),
+        ]
+    );
+    // Neither host's state directory holds a history: the store does.
+    for name in ["host-a", "host-b"] {
+        let files = std::fs::read_dir(fx.path(name)).unwrap().count();
+        assert_eq!(files, 0, "{name} kept something locally");
+    }
+    // status and reset work on the store.
+    let out = host(&fx, "host-a", &url)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["actor"], "cli");
+    assert_eq!(rows[0]["events_in_window"], 6);
+    let out = host(&fx, "host-b", &url)
+        .args(["reset", "cli"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr_of(&out).contains("forgot actor 'cli'"),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = host(&fx, "host-a", &url)
+        .args(["--config", DEMO, "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stderr_of(&out).is_empty(),
+        "a fresh history allows: {}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn eight_processes_checking_one_actor_lose_nothing_and_decide_as_one() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let fx = Fixture::new();
+    let config = fx.write(
+        "guard.toml",
+        b"[guard]\nwindow_secs = 60\nburst_max_events = 100\nrepetition_max_count = 1000\n",
+    );
+    let bin = env!("CARGO_BIN_EXE_pattern-guard");
+    // Eight shell loops at once, each 50 `check`s with its own weight (to tell them apart in
+    // the store's log), each printing one JSON line per check.
+    let children: Vec<_> = (0..8)
+        .map(|p| {
+            let mut like = host(&fx, &format!("host-{p}"), &url);
+            like.env("BIN", bin)
+                .env("CONFIG", &config)
+                .env("W", format!("1.0{p}"));
+            in_shell(
+                &like,
+                "for i in $(seq 50); do \"$BIN\" --config \"$CONFIG\" check --actor fleet \
+                 --weight \"$W\" --json; done",
+            )
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut got: Vec<Vec<String>> = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success() || out.status.code().is_some());
+        let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["decision"].as_str().unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(lines.len(), 50);
+        got.push(lines);
+    }
+    // The store's log, in its order: each event's time and weight.
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_connection().unwrap();
+    let key = format!(
+        "pattern-guard:{{{:016x}}}",
+        xxhash_rust::xxh3::xxh3_64(b"fleet")
+    );
+    let seq: u64 = redis::cmd("HGET")
+        .arg(&key)
+        .arg("seq")
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(seq, 400, "no event lost");
+    let mut reference = Reference::new(Config::from_path(&config).unwrap());
+    let mut expected: Vec<Vec<String>> = vec![Vec::new(); 8];
+    for n in 1..=seq {
+        let e: Vec<u8> = redis::cmd("HGET")
+            .arg(&key)
+            .arg(format!("e:{n}"))
+            .query(&mut conn)
+            .unwrap();
+        let space = e.iter().position(|&b| b == b' ').unwrap();
+        let us: u64 = std::str::from_utf8(&e[..space]).unwrap().parse().unwrap();
+        let micros = u64::from_le_bytes(e[space + 17..space + 25].try_into().unwrap());
+        let p = ((micros - 1_000_000) / 10_000) as usize;
+        let ts = us * 1000;
+        let d = reference
+            .check("fleet", "run", "-", ts, micros as f64 / 1e6, ts)
+            .decision;
+        expected[p].push(
+            match d {
+                Decision::Allow => "allow",
+                Decision::Warn => "warn",
+                Decision::Delay(_) => "delay",
+                Decision::Block => "block",
+            }
+            .to_string(),
+        );
+    }
+    assert_eq!(got, expected);
+    assert!(
+        got.iter().flatten().any(|d| d != "allow"),
+        "the shared burst was seen"
+    );
+}
+
+/// `script` in `sh`, with the environment `like` would run with.
+fn in_shell(like: &Command, script: &str) -> Command {
+    let mut sh = Command::new("sh");
+    sh.args(["-c", script]);
+    for (k, v) in like.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    sh
+}
+
+/// A config with a short lease, for the overlap tests.
+fn lease_config(fx: &Fixture) -> std::path::PathBuf {
+    fx.write("lease.toml", b"[store]\nlease_secs = 3\n")
+}
+
+#[test]
+fn max_concurrent_one_holds_across_hosts_and_a_killed_wrappers_lease_ends() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let fx = Fixture::new();
+    let config = lease_config(&fx);
+    let run = |name: &str, argv: &[&str]| {
+        let mut c = host(&fx, name, &url);
+        c.args(["--config"]).arg(&config);
+        c.args(["--actor", "nightly", "--max-concurrent", "1", "--"])
+            .args(argv);
+        c
+    };
+    let mut first = run("host-a", &["sleep", "30"]).spawn().unwrap();
+    // Wait until the first holds its lease.
+    let start = Instant::now();
+    loop {
+        let out = host(&fx, "host-b", &url)
+            .args(["status", "--json", "nightly"])
+            .output()
+            .unwrap();
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if rows[0]["running"].as_array().is_some_and(|r| !r.is_empty()) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the first run never registered"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = run("host-b", &["true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("already has 1 run(s)"),
+        "{}",
+        stderr_of(&out)
+    );
+    // The first wrapper dies without a word: its slot is free once its lease (3 s) ends.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let killed = Instant::now();
+    loop {
+        let out = run("host-b", &["true"]).output().unwrap();
+        if out.status.code() == Some(0) {
+            break;
+        }
+        assert_eq!(out.status.code(), Some(75));
+        assert!(
+            killed.elapsed() < Duration::from_secs(15),
+            "the lease never ended"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // A run that ends gives its lease back at once: the next starts without waiting.
+    let out = run("host-a", &["true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let _ = Command::new("pkill").args(["-f", "sleep 30"]).status();
+}
+
+#[test]
+fn a_long_run_keeps_its_lease_past_its_length() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let fx = Fixture::new();
+    let config = lease_config(&fx);
+    let run = |name: &str, argv: &[&str]| {
+        let mut c = host(&fx, name, &url);
+        c.args(["--config"]).arg(&config);
+        c.args(["--actor", "long", "--max-concurrent", "1", "--"])
+            .args(argv);
+        c
+    };
+    let first = run("host-a", &["sleep", "7"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    let out = run("host-b", &["true"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "renewed past its 3 s: {}",
+        stderr_of(&out)
+    );
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn a_store_that_is_down_is_handled_as_on_error_says_and_never_hides_the_exit() {
+    let mut server = RedisServer::start();
+    let fx = Fixture::new();
+    let with = |on_error: &str| {
+        fx.write(
+            &format!("{on_error}.toml"),
+            format!("[store]\ntimeout_ms = 200\non_error = \"{on_error}\"\n").as_bytes(),
+        )
+    };
+    let url = format!("redis://:s3cret@127.0.0.1:{}/0", server.port);
+    let run = |config: &std::path::Path, argv: &[&str]| {
+        let mut c = host(&fx, "host", &url);
+        c.env("PATTERN_GUARD_STORE", &url)
+            .arg("--config")
+            .arg(config)
+            .arg("--")
+            .args(argv);
+        c
+    };
+    // A server with a password: ours is right.
+    assert!(server
+        .command("CONFIG SET requirepass s3cret\r\n")
+        .unwrap()
+        .starts_with("+OK"));
+    let out = run(&with("local"), &["true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).is_empty(), "{}", stderr_of(&out));
+    // Paused, then gone: each mode, within the timeout, in one line, without the password.
+    for outage in ["paused", "killed"] {
+        if outage == "paused" {
+            server.pause();
+        } else {
+            server.resume();
+            server.kill();
+        }
+        for (mode, code) in [("local", 0), ("allow", 0), ("block", 75)] {
+            let start = Instant::now();
+            let out = run(&with(mode), &["sh", "-c", "exit 3"]).output().unwrap();
+            let err = stderr_of(&out);
+            let want = if code == 0 { 3 } else { code };
+            assert_eq!(out.status.code(), Some(want), "{outage} {mode}: {err}");
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{outage} {mode}: hung"
+            );
+            assert!(err.contains("not answering"), "{outage} {mode}: {err}");
+            assert!(
+                err.contains(&format!("on_error = {mode}")),
+                "{outage} {mode}: {err}"
+            );
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+    }
+    // Local decisions come from the host's own history: it counts the runs made meanwhile.
+    let local_runs = std::fs::read_dir(fx.path("host")).unwrap().count();
+    assert!(
+        local_runs > 0,
+        "on_error = local kept the runs in the state directory"
+    );
+    // The server comes back: the store is used again.
+    server.restart();
+    assert!(server
+        .command("CONFIG SET requirepass s3cret\r\n")
+        .unwrap()
+        .starts_with("+OK"));
+    let out = run(&with("block"), &["true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).is_empty(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn the_store_is_killed_while_the_command_runs_and_its_status_is_kept() {
+    let mut server = RedisServer::start();
+    let url = server.url();
+    let fx = Fixture::new();
+    let config = fx.write("c.toml", b"[store]\ntimeout_ms = 200\nlease_secs = 3\n");
+    let child = host(&fx, "host", &url)
+        .arg("--config")
+        .arg(&config)
+        .args(["--max-concurrent", "2", "--", "sh", "-c", "sleep 1; exit 7"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    server.kill();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+}
+
+#[test]
+fn passwords_never_show_in_status_config_check_or_errors() {
+    let server = RedisServer::start();
+    let fx = Fixture::new();
+    let url = format!("redis://:s3cret@127.0.0.1:{}/0", server.port);
+    for args in [
+        vec!["status"],
+        vec!["config", "check"],
+        vec!["--", "true"],
+        vec!["--store", "http://:s3cret@x", "status"],
+    ] {
+        let out = host(&fx, "host", &url)
+            .env("PATTERN_GUARD_STORE", &url)
+            .args(&args)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            stderr_of(&out),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(!all.contains("s3cret"), "{args:?}: {all}");
+    }
+    let out = host(&fx, "host", &url)
+        .env("PATTERN_GUARD_STORE", &url)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(":***@127.0.0.1"));
+    let out = fx
+        .cmd()
+        .env("PATTERN_GUARD_STORE", &url)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cret"));
+}
