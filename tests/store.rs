@@ -27,6 +27,20 @@ fn host(fx: &Fixture, name: &str, url: &str) -> Command {
     c
 }
 
+/// The state files in a state directory.
+fn histories(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "state")
+        })
+        .count()
+}
+
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -68,8 +82,11 @@ fn runs_alternating_between_two_hosts_are_one_history() {
     );
     // Neither host's state directory holds a history: the store does.
     for name in ["host-a", "host-b"] {
-        let files = std::fs::read_dir(fx.path(name)).unwrap().count();
-        assert_eq!(files, 0, "{name} kept something locally");
+        assert_eq!(
+            histories(&fx.path(name)),
+            0,
+            "{name} kept a history locally"
+        );
     }
     // status and reset work on the store.
     let out = host(&fx, "host-a", &url)
@@ -418,4 +435,87 @@ fn passwords_never_show_in_status_config_check_or_errors() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cret"));
+}
+
+#[test]
+fn repeat_check_at_and_status_work_against_the_store() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let fx = Fixture::new();
+    // --repeat: six runs in one process, one history in the store.
+    let out = host(&fx, "host-a", &url)
+        .args(["--config", DEMO, "--repeat", "6", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(75), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("warning") && err.contains("delaying") && err.contains("blocked"),
+        "{err}"
+    );
+    // A run stopped past its runtime is kept in the store, for status on another host.
+    let out = host(&fx, "host-a", &url)
+        .args([
+            "--actor",
+            "slow",
+            "--max-runtime",
+            "0.3",
+            "--",
+            "sleep",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(124), "{}", stderr_of(&out));
+    let out = host(&fx, "host-b", &url)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |actor: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["actor"] == actor)
+            .unwrap_or_else(|| panic!("{actor} missing: {rows}"))
+            .clone()
+    };
+    assert_eq!(row("cli")["events_in_window"], 6);
+    assert_eq!(row("cli")["last_run_config"], DEMO);
+    assert_eq!(row("slow")["last_stop"]["why"], "runtime", "{rows}");
+    // check --at keeps the time given (an hour ago: outside a one-minute window).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let hour_ago = format!("{}", (now - 3600.0) as u64);
+    let out = host(&fx, "host-b", &url)
+        .args(["check", "--actor", "past", "--json", "--at", &hour_ago])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let out = host(&fx, "host-a", &url)
+        .args(["status", "--json", "past"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rows[0]["events_in_window"], 0,
+        "the hour-old event is outside the window"
+    );
+    let last_seen = rows[0]["last_seen_unix"].as_f64().unwrap();
+    assert!(
+        (now - 3600.0 - last_seen).abs() < 60.0,
+        "{last_seen} vs {now}"
+    );
+    // reset --all empties the store.
+    let out = host(&fx, "host-a", &url)
+        .args(["reset", "--all"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr_of(&out).contains("forgot 3 actor(s)"),
+        "{}",
+        stderr_of(&out)
+    );
 }

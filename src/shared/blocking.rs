@@ -7,7 +7,7 @@
 //! back after ([`SharedLog::renew`], [`SharedLog::release`]).
 
 use std::cell::RefCell;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use ::redis::{Client, Connection, Script};
 
@@ -26,8 +26,8 @@ use crate::Guard;
 pub struct Loaded {
     /// The actor's live leases (running instances of its job, on any host).
     pub leases: Vec<Lease>,
-    /// The bytes kept with [`SharedLog::release`] or [`SharedLog::check`] (empty: none).
-    pub meta: Vec<u8>,
+    /// The notes asked for, in the order asked (empty: none kept).
+    pub notes: Vec<Vec<u8>>,
     /// The actor id.
     pub actor: String,
     /// The store's clock when it answered.
@@ -38,7 +38,7 @@ impl Default for Loaded {
     fn default() -> Self {
         Loaded {
             leases: Vec::new(),
-            meta: Vec::new(),
+            notes: Vec::new(),
             actor: String::new(),
             now: SystemTime::UNIX_EPOCH,
         }
@@ -121,92 +121,88 @@ impl SharedLog {
         Duration::from_millis(self.settings.timeout_ms)
     }
 
-    /// Runs `f` on the connection (made, and the hash seed agreed, when there is none).
+    fn store_error(&self, e: &::redis::RedisError) -> Error {
+        Error::Store {
+            url: self.url.clone(),
+            why: describe(e),
+        }
+    }
+
+    /// Runs `f` on the connection, made when there is none.
     fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> ::redis::RedisResult<T>,
     ) -> Result<T, Error> {
         let mut slot = self.conn.borrow_mut();
         if slot.is_none() {
-            let start = Instant::now();
-            let mut conn = self
+            let conn = self
                 .client
                 .get_connection_with_timeout(self.timeout())
-                .map_err(|e| Error::Store {
-                    url: self.url.clone(),
-                    why: describe(&e),
-                })?;
-            let left = self
-                .timeout()
-                .saturating_sub(start.elapsed())
-                .max(Duration::from_millis(1));
-            let timeouts = conn
-                .set_read_timeout(Some(left))
-                .and_then(|()| conn.set_write_timeout(Some(left)));
-            let key = seed_key(&self.settings.prefix);
-            let seed = timeouts.and_then(|()| {
-                ::redis::pipe()
-                    .cmd("SET")
-                    .arg(&key)
-                    .arg(crate::hash::random_seed().to_string())
-                    .arg("NX")
-                    .ignore()
-                    .cmd("GET")
-                    .arg(&key)
-                    .query::<(String,)>(&mut conn)
-            });
-            let seed = seed.map_err(|e| Error::Store {
-                url: self.url.clone(),
-                why: describe(&e),
-            })?;
-            let seed = seed.0.parse().map_err(|_| Error::Store {
-                url: self.url.clone(),
-                why: format!(
-                    "{key} does not hold a pattern-guard seed: choose another [store] prefix"
-                ),
-            })?;
-            *self.seed.borrow_mut() = Some(seed);
-            let (read, write) = (Some(self.timeout()), Some(self.timeout()));
-            conn.set_read_timeout(read)
-                .and_then(|()| conn.set_write_timeout(write))
-                .map_err(|e| Error::Store {
-                    url: self.url.clone(),
-                    why: describe(&e),
-                })?;
+                .map_err(|e| self.store_error(&e))?;
+            let t = Some(self.timeout());
+            conn.set_read_timeout(t)
+                .and_then(|()| conn.set_write_timeout(t))
+                .map_err(|e| self.store_error(&e))?;
             *slot = Some(conn);
         }
-        let conn = slot.as_mut().ok_or_else(|| Error::Store {
-            url: self.url.clone(),
-            why: "no connection".into(),
-        })?;
+        let Some(conn) = slot.as_mut() else {
+            unreachable!("the connection was just made")
+        };
         let result = f(conn);
         drop(slot);
         result.map_err(|e| self.fail(describe(&e)))
     }
 
-    /// Hashes under the store's seed from now on (forgetting what `guard` held otherwise).
-    fn agree(&self, guard: &Guard) {
+    /// Starts from a hash seed known from an earlier run (the CLI keeps it), saving a round
+    /// trip; the store refuses a check hashed under another seed than the actor's log, and the
+    /// right one is then taken.
+    pub fn with_seed(self, seed: u64) -> SharedLog {
+        *self.seed.borrow_mut() = Some(seed);
+        self
+    }
+
+    /// The hash seed in use (after the first call).
+    pub fn seed(&self) -> Option<u64> {
+        *self.seed.borrow()
+    }
+
+    /// The store's hash seed, agreed once per store (`SET NX`) when not known yet.
+    fn ensure_seed(&self) -> Result<u64, Error> {
         if let Some(seed) = *self.seed.borrow() {
-            if guard.hash_seed() != seed {
-                guard.adopt_seed(seed);
-                self.view.clear();
-            }
+            return Ok(seed);
         }
-    }
-
-    fn invoke(&self, actor: &str, call: &Call<'_>) -> Result<Reply, Error> {
-        let key = log::key(&self.settings.prefix, actor);
-        let args = call.args();
-        let items: Vec<Vec<u8>> = self.with(|conn| {
-            let mut inv = self.script.key(&key);
-            for a in args {
-                inv.arg(a);
-            }
-            inv.invoke(conn)
+        let key = seed_key(&self.settings.prefix);
+        let (seed,): (String,) = self.with(|conn| {
+            ::redis::pipe()
+                .cmd("SET")
+                .arg(&key)
+                .arg(crate::hash::random_seed().to_string())
+                .arg("NX")
+                .ignore()
+                .cmd("GET")
+                .arg(&key)
+                .query(conn)
         })?;
-        Reply::parse(&items).map_err(|why| self.fail(why))
+        let seed = seed.parse().map_err(|_| {
+            self.fail(format!(
+                "{key} does not hold a pattern-guard seed: choose another [store] prefix"
+            ))
+        })?;
+        *self.seed.borrow_mut() = Some(seed);
+        Ok(seed)
     }
 
+    /// Hashes under the store's seed from now on (forgetting what `guard` held otherwise).
+    fn agree(&self, guard: &Guard) -> Result<u64, Error> {
+        let seed = self.ensure_seed()?;
+        if guard.hash_seed() != seed {
+            guard.adopt_seed(seed);
+            self.view.clear();
+        }
+        Ok(seed)
+    }
+
+    /// A call of `op` on `actor` with the limits of its policy.
     fn limits(guard: &Guard, actor: &str, op: Op) -> Call<'static> {
         let (future_us, window_us, max_events, ttl_ms) = guard.log_limits(actor);
         Call {
@@ -218,63 +214,86 @@ impl SharedLog {
         }
     }
 
-    /// Replays `actor`'s log into `guard` (which then holds the actor as one guard fed every
-    /// event would) and returns its leases and kept bytes.
-    pub fn load(&self, guard: &Guard, actor: &str) -> Result<Loaded, Error> {
-        self.with(|_| Ok(()))?;
-        self.agree(guard);
-        let mut call = Call {
-            actor,
-            ..Self::limits(guard, actor, Op::Fetch)
-        };
-        let mut epoch = String::new();
-        self.view.begin(guard, &mut call, &mut epoch);
-        call.epoch = &epoch;
-        let reply = match self.invoke(actor, &call) {
-            Ok(r) => r,
-            Err(e) => {
-                self.view.end(actor);
-                return Err(e);
+    /// Calls the script for `actor`: the call `make` builds from the view (its last event, its
+    /// checkpoint) and the seed; once more under the log's seed when it was hashed under another.
+    fn call<'a>(
+        &self,
+        guard: &Guard,
+        actor: &str,
+        make: &dyn Fn(&Guard) -> Call<'a>,
+    ) -> Result<Reply, Error> {
+        for _ in 0..2 {
+            let seed = self.agree(guard)?;
+            let mut call: Call<'_> = make(guard);
+            call.seed = Some(seed);
+            let mut epoch = String::new();
+            self.view.begin(guard, &mut call, &mut epoch);
+            call.epoch = &epoch;
+            let key = log::key(&self.settings.prefix, actor);
+            let args = call.args();
+            let items = self.with(|conn| {
+                let mut inv = self.script.key(&key);
+                for a in args {
+                    inv.arg(a);
+                }
+                inv.invoke::<Vec<Vec<u8>>>(conn)
+            });
+            let parsed = items.and_then(|items| match Reply::parse(&items) {
+                Ok(reply) => Ok(Ok(reply)),
+                Err(why) => match log::other_seed(&why) {
+                    Some(seed) => Ok(Err(seed)),
+                    None => Err(self.fail(why)),
+                },
+            });
+            match parsed {
+                Ok(Ok(reply)) => return Ok(reply),
+                Ok(Err(seed)) => {
+                    self.view.end(actor);
+                    *self.seed.borrow_mut() = Some(seed);
+                }
+                Err(e) => {
+                    self.view.end(actor);
+                    return Err(e);
+                }
             }
-        };
+        }
+        Err(self.fail("the actor's log changed its hash seed twice in a row; try again".into()))
+    }
+
+    /// Replays `actor`'s log into `guard` (which then holds the actor as one guard fed every
+    /// event would) and returns its leases and the notes named in `read`.
+    pub fn load(&self, guard: &Guard, actor: &str, read: &[&str]) -> Result<Loaded, Error> {
+        let reply = self.call(guard, actor, &|guard| Call {
+            actor,
+            read,
+            ..Self::limits(guard, actor, Op::Fetch)
+        })?;
         self.view.apply(guard, actor, &reply, None);
         Ok(loaded(reply))
     }
 
     /// Records `event` (stamped with the store's clock, or its own time when `explicit`) and
     /// assesses it, taking `lease` at the same time when given (refused, with nothing
-    /// recorded, when `lease.max` are live). `meta`: bytes to keep with the actor.
+    /// recorded, when `lease.max` are live), and keeps `notes` beside the history.
     pub fn check(
         &self,
         guard: &Guard,
         event: &Event<'_>,
         explicit: bool,
         lease: Option<LeaseRequest<'_>>,
-        meta: Option<&[u8]>,
+        notes: &[(&str, &[u8])],
     ) -> Result<Checked, Error> {
-        self.with(|_| Ok(()))?;
-        self.agree(guard);
         let actor = event.actor();
-        let mut call = Call {
+        let reply = self.call(guard, actor, &|guard| Call {
             actor,
             at_us: explicit.then(|| to_nanos(event.timestamp()) / 1000),
             record: Some(guard.record_of(event)),
             lease: lease.map(|l| l.id),
             lease_max: lease.map_or(0, |l| l.max as u64),
             lease_us: lease.map_or(0, |l| l.length.as_micros() as u64),
-            meta,
+            notes,
             ..Self::limits(guard, actor, Op::Check)
-        };
-        let mut epoch = String::new();
-        self.view.begin(guard, &mut call, &mut epoch);
-        call.epoch = &epoch;
-        let reply = match self.invoke(actor, &call) {
-            Ok(r) => r,
-            Err(e) => {
-                self.view.end(actor);
-                return Err(e);
-            }
-        };
+        })?;
         if !reply.admitted {
             self.view.apply(guard, actor, &reply, None);
             return Ok(Checked::Busy(reply.leases.len()));
@@ -296,31 +315,37 @@ impl SharedLog {
             ttl_ms: length.as_millis() as u64 + 1000,
             ..Call::new(Op::Renew, actor)
         };
-        let reply = self.invoke(actor, &call)?;
+        let key = log::key(&self.settings.prefix, actor);
+        let args = call.args();
+        let items: Vec<Vec<u8>> = self.with(|conn| {
+            let mut inv = self.script.key(&key);
+            for a in args {
+                inv.arg(a);
+            }
+            inv.invoke(conn)
+        })?;
+        let reply = Reply::parse(&items).map_err(|why| self.fail(why))?;
         Ok(reply.leases.iter().any(|l| l.id == lease_id))
     }
 
-    /// Gives `lease_id`'s lease back (when given) and keeps `meta` (when given), sending
-    /// `guard`'s checkpoint of the actor so later loads replay less.
+    /// Gives `lease_id`'s lease back (when given) and keeps `notes`, sending `guard`'s
+    /// checkpoint of the actor so later loads replay less.
     pub fn release(
         &self,
         guard: &Guard,
         actor: &str,
         lease_id: Option<&str>,
-        meta: Option<&[u8]>,
+        notes: &[(&str, &[u8])],
     ) -> Result<(), Error> {
-        let mut call = Call {
+        let reply = self.call(guard, actor, &|guard| Call {
             actor,
             lease: lease_id,
-            meta,
+            notes,
             ..Self::limits(guard, actor, Op::Release)
-        };
-        let mut epoch = String::new();
-        self.view.begin(guard, &mut call, &mut epoch);
-        call.epoch = &epoch;
-        let result = self.invoke(actor, &call);
+        })?;
         self.view.end(actor);
-        result.map(drop)
+        drop(reply);
+        Ok(())
     }
 
     /// The keys of every actor's log under the prefix.
@@ -344,7 +369,7 @@ impl SharedLog {
 
     /// Replays the log at `key` into `guard`, for reading. A key that is not an actor's log
     /// (another program's, under the same prefix) loads as nothing.
-    pub fn load_key(&self, guard: &Guard, key: &str) -> Result<Loaded, Error> {
+    pub fn load_key(&self, guard: &Guard, key: &str, read: &[&str]) -> Result<Loaded, Error> {
         let actor: Option<String> = self.with(|conn| {
             ::redis::cmd("HGET")
                 .arg(key)
@@ -356,7 +381,13 @@ impl SharedLog {
             return Ok(Loaded::default());
         };
         self.view.diverged(&actor);
-        self.load(guard, &actor)
+        self.load(guard, &actor, read)
+    }
+
+    /// Forgets what the view holds of `actor`: the next call replays its whole log (after the
+    /// guard was used without the store).
+    pub fn forget(&self, actor: &str) {
+        self.view.diverged(actor);
     }
 
     /// The key of `actor`'s log.
@@ -374,7 +405,7 @@ impl SharedLog {
 fn loaded(reply: Reply) -> Loaded {
     Loaded {
         leases: reply.leases,
-        meta: reply.meta,
+        notes: reply.notes,
         actor: reply.actor,
         now: from_nanos(reply.now_us.saturating_mul(1000)),
     }

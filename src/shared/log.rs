@@ -14,7 +14,8 @@
 //! | `e:<n>` | event n: its time in microseconds, a space, then 24 bytes: the keyed hashes of (action, target) and of target, and the weight in millionths (little-endian u64 each) |
 //! | `base`, `esc` | a checkpoint: the escalation (strikes, since, last seen) after event `base` |
 //! | `leases` | running instances: `id=until:since,...` (microseconds, server clock) |
-//! | `meta` | what the CLI keeps beside a history (the last configuration, the last stop) |
+//! | `seed` | the hash seed the events were hashed under (every process hashes under it) |
+//! | `n:<name>` | notes kept beside the history (the CLI: `config`, the last run's configuration; `stop`, the last run it stopped) |
 //!
 //! # The script (one round trip per check)
 //! Under Redis's single-threaded execution it reads the server's clock (`TIME`), gives the event
@@ -54,13 +55,13 @@ local k = KEYS[1]
 local op = ARGV[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local h = redis.call('HMGET', k, 'seq', 'first', 'base', 'ts', 'esc', 'leases', 'meta', 'actor', 'epoch')
+local h = redis.call('HMGET', k, 'seq', 'first', 'base', 'ts', 'esc', 'leases', 'seed', 'actor', 'epoch')
 local seq = tonumber(h[1]) or 0
 local first = tonumber(h[2]) or 1
 local base = tonumber(h[3]) or 0
 local last_ts = tonumber(h[4]) or 0
 local esc = h[5] or ''
-local meta = h[7] or ''
+if ARGV[15] ~= '' and h[7] and h[7] ~= ARGV[15] then return {'seed', h[7]} end
 local actor = h[8] or ARGV[2]
 local epoch = h[9] or ''
 local function n(x) return string.format('%.0f', x) end
@@ -81,6 +82,7 @@ if op == 'check' then
     if ARGV[4] ~= '' then ts = math.min(tonumber(ARGV[4]), now + tonumber(ARGV[5])) end
     if ts < last_ts then ts = last_ts end
     if epoch == '' or seq == 0 then epoch = n(now); redis.call('HSET', k, 'epoch', epoch) end
+    if not h[7] and ARGV[15] ~= '' then redis.call('HSET', k, 'seed', ARGV[15]) end
     seq = seq + 1
     mine = seq
     last_ts = ts
@@ -96,7 +98,10 @@ elseif op == 'renew' and lease ~= '' and leases[lease] ~= nil then
 elseif op == 'release' and lease ~= '' then
   if leases[lease] ~= nil then leases[lease] = nil; changed = true end
 end
-if ARGV[15] ~= '' then meta = string.sub(ARGV[15], 2); redis.call('HSET', k, 'meta', meta, 'actor', actor) end
+local writes = tonumber(ARGV[17])
+for i = 0, writes - 1 do
+  redis.call('HSET', k, 'n:' .. ARGV[18 + 2 * i], ARGV[19 + 2 * i], 'actor', actor)
+end
 if changed then
   local parts = {}
   for id, v in pairs(leases) do parts[#parts + 1] = id .. '=' .. v end
@@ -135,7 +140,12 @@ if from == 1 or from < first or ARGV[16] ~= epoch then from = first; rebuild = 1
 local parts = {}
 for id, v in pairs(leases) do parts[#parts + 1] = id .. '=' .. v end
 table.sort(parts)
-local out = {status, n(mine), n(from), n(rebuild), n(base), esc, n(now), table.concat(parts, ','), meta, actor, epoch}
+local reads = {}
+for j = 18 + 2 * writes, #ARGV do reads[#reads + 1] = 'n:' .. ARGV[j] end
+local out = {status, n(mine), n(from), n(rebuild), n(base), esc, n(now), table.concat(parts, ','), n(#reads), actor, epoch}
+if #reads > 0 then
+  for _, v in ipairs(redis.call('HMGET', k, unpack(reads))) do out[#out + 1] = v or '' end
+end
 if op == 'check' or op == 'fetch' then
   local i = from
   while i <= seq do
@@ -186,8 +196,13 @@ pub struct Call<'a> {
     /// With `Check` and a lease: how many live leases may be held before this one (0: no limit).
     pub lease_max: u64,
     pub lease_us: u64,
-    /// Bytes to keep in `meta`.
-    pub meta: Option<&'a [u8]>,
+    /// Notes to keep beside the history, by name.
+    pub notes: &'a [(&'a str, &'a [u8])],
+    /// Notes to return, by name.
+    pub read: &'a [&'a str],
+    /// The hash seed the caller's record was hashed under: the script refuses a check hashed
+    /// under another seed than the log's (and answers with the log's).
+    pub seed: Option<u64>,
     /// The log's epoch the caller's `since` counts in (a log that expired and started again
     /// numbers its events from 1 again).
     pub epoch: &'a str,
@@ -210,7 +225,9 @@ impl<'a> Call<'a> {
             lease: None,
             lease_max: 0,
             lease_us: 0,
-            meta: None,
+            notes: &[],
+            read: &[],
+            seed: None,
             epoch: "",
         }
     }
@@ -235,14 +252,7 @@ impl<'a> Call<'a> {
             .map_or((String::new(), String::new()), |(s, e, l)| {
                 (s.to_string(), format!("{} {} {}", e.strikes, e.since, l))
             });
-        // A leading byte tells "keep these bytes" (even empty ones) from "leave meta alone".
-        let meta = self.meta.map_or_else(Vec::new, |m| {
-            let mut v = Vec::with_capacity(m.len() + 1);
-            v.push(b'm');
-            v.extend_from_slice(m);
-            v
-        });
-        vec![
+        let mut args: Vec<Vec<u8>> = vec![
             op.into(),
             self.actor.into(),
             self.since.to_string().into(),
@@ -259,9 +269,16 @@ impl<'a> Call<'a> {
             self.lease.unwrap_or_default().into(),
             self.lease_max.to_string().into(),
             self.lease_us.to_string().into(),
-            meta,
+            self.seed.map_or_else(String::new, |s| s.to_string()).into(),
             self.epoch.into(),
-        ]
+            self.notes.len().to_string().into(),
+        ];
+        for (name, value) in self.notes {
+            args.push(name.as_bytes().to_vec());
+            args.push(value.to_vec());
+        }
+        args.extend(self.read.iter().map(|n| n.as_bytes().to_vec()));
+        args
     }
 }
 
@@ -301,10 +318,19 @@ pub struct Reply {
     /// The server's clock, microseconds.
     pub now_us: u64,
     pub leases: Vec<Lease>,
-    pub meta: Vec<u8>,
+    /// The notes asked for, in the order asked (empty when not kept).
+    pub notes: Vec<Vec<u8>>,
     pub actor: String,
     /// When the log was started (its events are numbered from 1 since).
     pub epoch: String,
+}
+
+/// How a parse error says the log is hashed under another seed: the mark, then the seed.
+pub const SEED_MARK: &str = "seed:";
+
+/// The seed a refused check should be hashed under, from a parse error.
+pub fn other_seed(error: &str) -> Option<u64> {
+    error.strip_prefix(SEED_MARK)?.parse().ok()
 }
 
 /// A reply that is not what the script returns (another program at the key, a proxy in the way).
@@ -315,6 +341,13 @@ fn malformed(what: &str) -> String {
 impl Reply {
     /// Reads the script's array of strings.
     pub fn parse(items: &[Vec<u8>]) -> Result<Reply, String> {
+        if items.first().is_some_and(|s| s == b"seed") {
+            let seed = items
+                .get(1)
+                .and_then(|s| std::str::from_utf8(s).ok()?.parse::<u64>().ok())
+                .ok_or_else(|| malformed("seed"))?;
+            return Err(format!("{SEED_MARK}{seed}"));
+        }
         if items.len() < 11 {
             return Err(malformed("too short"));
         }
@@ -358,8 +391,13 @@ impl Reply {
             });
             leases.push(lease.ok_or_else(|| malformed("lease"))?);
         }
-        let mut events = Vec::with_capacity(items.len() - 11);
-        for (i, e) in items[11..].iter().enumerate() {
+        let read = usize::try_from(num(8)?).map_err(|_| malformed("notes"))?;
+        let notes = items
+            .get(11..11 + read)
+            .ok_or_else(|| malformed("notes"))?
+            .to_vec();
+        let mut events = Vec::with_capacity(items.len() - 11 - read);
+        for (i, e) in items[11 + read..].iter().enumerate() {
             events.push(Logged {
                 seq: from + i as u64,
                 record: decode_event(e).ok_or_else(|| malformed("event"))?,
@@ -375,7 +413,7 @@ impl Reply {
             last_seen,
             now_us: num(6)?,
             leases,
-            meta: items[8].clone(),
+            notes,
             actor: text(9)?.to_string(),
             epoch: text(10)?.to_string(),
         })
@@ -438,7 +476,7 @@ mod tests {
     #[test]
     fn replies_that_are_not_the_script_are_refused() {
         assert!(Reply::parse(&[b"ok".to_vec()]).is_err());
-        let mut items: Vec<Vec<u8>> = ["nope", "1", "1", "0", "0", "", "5", "", "", "a", "9"]
+        let mut items: Vec<Vec<u8>> = ["nope", "1", "1", "0", "0", "", "5", "", "0", "a", "9"]
             .iter()
             .map(|s| s.as_bytes().to_vec())
             .collect();

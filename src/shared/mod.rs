@@ -236,30 +236,44 @@ impl Inner {
         let guard = &self.guard;
         let actor = event.actor();
         let (future_us, window_us, max_events, ttl_ms) = guard.log_limits(actor);
-        let mut call = Call {
-            at_us: explicit.then(|| to_nanos(event.timestamp()) / 1000),
-            future_us,
-            window_us,
-            max_events,
-            ttl_ms,
-            record: None,
-            ..Call::new(Op::Check, actor)
-        };
-        let mut epoch = String::new();
-        self.connection(deadline).await?;
-        call.record = Some(guard.record_of(event));
-        self.view.begin(guard, &mut call, &mut epoch);
-        call.epoch = &epoch;
-        let args = call.args();
-        let key = log::key(&self.settings.prefix, actor);
-        let reply = self.invoke(&key, args, deadline).await;
-        let reply = match reply {
-            Ok(r) => r,
-            Err(e) => {
-                self.view.end(actor);
-                return Err(e);
+        let mut reply = None;
+        for _ in 0..2 {
+            self.connection(deadline).await?;
+            let mut call = Call {
+                at_us: explicit.then(|| to_nanos(event.timestamp()) / 1000),
+                future_us,
+                window_us,
+                max_events,
+                ttl_ms,
+                record: Some(guard.record_of(event)),
+                seed: Some(guard.hash_seed()),
+                ..Call::new(Op::Check, actor)
+            };
+            let mut epoch = String::new();
+            self.view.begin(guard, &mut call, &mut epoch);
+            call.epoch = &epoch;
+            let args = call.args();
+            let key = log::key(&self.settings.prefix, actor);
+            match self.invoke(&key, args, deadline).await {
+                Ok(Ok(r)) => {
+                    reply = Some(r);
+                    break;
+                }
+                Ok(Err(seed)) => {
+                    // The actor's log is hashed under another seed (the seed key was lost
+                    // while the log lived on): hash under the log's, as every process will.
+                    self.view.end(actor);
+                    self.guard.adopt_seed(seed);
+                    self.view.clear();
+                }
+                Err(e) => {
+                    self.view.end(actor);
+                    return Err(e);
+                }
             }
-        };
+        }
+        let reply =
+            reply.ok_or_else(|| Failure("the actor's log changed its hash seed twice".into()))?;
         let own = reply.seq;
         let mine = self.view.apply(guard, actor, &reply, Some(own));
         // The own event was folded into a checkpoint by another process before this reply was
@@ -272,12 +286,13 @@ impl Inner {
         }))
     }
 
+    /// One script call. `Ok(Err(seed))`: the log is hashed under `seed`.
     async fn invoke(
         &self,
         key: &str,
         args: Vec<Vec<u8>>,
         deadline: tokio::time::Instant,
-    ) -> Result<Reply, Failure> {
+    ) -> Result<Result<Reply, u64>, Failure> {
         let script = &self.script;
         let items: Vec<Vec<u8>> = self
             .with_connection(deadline, |mut conn| async move {
@@ -288,7 +303,10 @@ impl Inner {
                 inv.invoke_async(&mut conn).await
             })
             .await?;
-        Reply::parse(&items).map_err(Failure)
+        match Reply::parse(&items) {
+            Ok(reply) => Ok(Ok(reply)),
+            Err(why) => log::other_seed(&why).map(Err).ok_or(Failure(why)),
+        }
     }
 
     /// Runs `f` on the connection within the timeout; a failure drops the connection so the next

@@ -34,6 +34,11 @@ impl DirStore {
         })
     }
 
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
     fn file(&self, actor: &str) -> ActorFile {
         ActorFile::new(self.dir.join(format!("{}.state", file_stem(actor))), actor)
     }

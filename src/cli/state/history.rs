@@ -7,7 +7,7 @@ use pattern_guard::shared::blocking::{Checked, LeaseRequest, SharedLog};
 use pattern_guard::{Assessment, Decision, Event, Guard};
 
 use super::instances::Instance;
-use super::meta::{ConfigId, LastStop, Meta};
+use super::meta::{note, ConfigId, LastStop, Meta};
 use super::recovery::Notice;
 
 /// What went wrong with the state; every message says what to do.
@@ -107,8 +107,6 @@ pub(super) struct Shared<'g> {
     pub error: Option<pattern_guard::Error>,
     /// A lease was taken with a check whose decision was block: give it back.
     pub release: bool,
-    /// The meta bytes the last check sent.
-    pub sent: Option<Vec<u8>>,
 }
 
 impl<'g> Txn<'g> {
@@ -190,25 +188,18 @@ impl<'g> Txn<'g> {
         if self.shared.is_none() {
             return Ok(self.guard.assess(event));
         }
-        // The store keeps its leases itself: the meta it keeps holds no running instances.
-        let meta = Meta {
-            running: Vec::new(),
-            ..self.meta()
-        }
-        .encode();
+        // The configuration of the run is kept beside the history, with the check.
+        let config = self.config.as_ref().map(note);
         let Some(shared) = self.shared.as_mut() else {
             return Ok(self.guard.assess(event));
         };
+        let notes: Vec<(&str, &[u8])> = config.iter().map(|c| ("config", c.as_slice())).collect();
         let lease = lease_max.map(|max| LeaseRequest {
             max,
             ..shared.lease
         });
-        match shared
-            .log
-            .check(self.guard, event, explicit, lease, Some(&meta))
-        {
+        match shared.log.check(self.guard, event, explicit, lease, &notes) {
             Ok(Checked::Assessed(a)) => {
-                shared.sent = Some(meta);
                 shared.release = lease.is_some() && a.decision == Decision::Block;
                 Ok(a)
             }

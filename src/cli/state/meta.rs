@@ -49,6 +49,20 @@ struct MetaWithoutStop {
     config: Option<ConfigId>,
 }
 
+/// A value as a shared store's note (postcard).
+pub fn note<T: Serialize>(value: &T) -> Vec<u8> {
+    // Encoding strings and integers into a Vec cannot fail.
+    postcard::to_stdvec(value).unwrap_or_default()
+}
+
+/// A note back; `None` when absent or unreadable (written by another version).
+pub fn from_note<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
+    if bytes.is_empty() {
+        return None;
+    }
+    postcard::from_bytes(bytes).ok()
+}
+
 impl Meta {
     /// As a journal frame's extra bytes (postcard: the instances, the config, the last stop).
     pub fn encode(&self) -> Vec<u8> {

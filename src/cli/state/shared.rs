@@ -13,14 +13,14 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use pattern_guard::shared::blocking::{LeaseRequest, SharedLog};
+use pattern_guard::shared::blocking::{LeaseRequest, Loaded, SharedLog};
 use pattern_guard::shared::Lease;
 use pattern_guard::{Decision, Guard, OnError, StoreSettings};
 
 use super::dir::DirStore;
 use super::history::{Entry, History, Shared, StateError, Txn};
 use super::instances::Instance;
-use super::meta::Meta;
+use super::meta::{from_note, note, Meta};
 use super::recovery::Notice;
 
 /// Histories in a Redis store.
@@ -37,13 +37,19 @@ pub struct SharedStore {
 impl SharedStore {
     pub fn open(settings: &StoreSettings, state_dir: Option<PathBuf>) -> Result<Self, StateError> {
         let me = Instance::me();
-        let host = nix::unistd::gethostname()
-            .map_or_else(
-                |_| "host".into(),
-                |h| h.to_string_lossy().replace(['/', '=', ','], "_"),
-            );
+        let mut log = SharedLog::open(settings)?;
+        if let Some(seed) = seed_cache(settings, state_dir.as_deref())
+            .and_then(|path| std::fs::read_to_string(path).ok())
+            .and_then(|text| text.trim().parse().ok())
+        {
+            log = log.with_seed(seed);
+        }
+        let host = nix::unistd::gethostname().map_or_else(
+            |_| "host".into(),
+            |h| h.to_string_lossy().replace(['/', '=', ','], "_"),
+        );
         Ok(SharedStore {
-            log: SharedLog::open(settings)?,
+            log,
             lease_id: format!("{host}/{}/{}", me.pid, me.start_ticks),
             lease: Duration::from_secs(settings.lease_secs),
             on_error: settings.on_error,
@@ -59,7 +65,9 @@ impl SharedStore {
         }
     }
 
-    /// The transaction against the store.
+    /// The transaction against the store. Recording, it makes one call for the check (the log
+    /// replayed, the event appended, the lease taken, the configuration noted) and one more only
+    /// to give a lease back or note a stop; a dry run loads the actor and records nothing.
     fn shared(
         &self,
         actor: &str,
@@ -67,28 +75,19 @@ impl SharedStore {
         save: bool,
         body: &mut dyn FnMut(&mut Txn<'_>),
     ) -> Result<(), StateError> {
-        let loaded = self.log.load(guard, actor)?;
-        let kept = if loaded.meta.is_empty() {
-            Meta::default()
-        } else {
-            // Unreadable meta (written by a newer version) is not worth refusing the run for.
-            Meta::decode(&loaded.meta).unwrap_or_default()
-        };
-        let meta = Meta {
-            running: loaded.leases.iter().map(instance).collect(),
-            ..kept
-        };
-        let mut txn = Txn::new(guard, meta);
-        // A dry run checks against the store's history without recording anything in it.
-        if save {
-            txn.shared = Some(Shared {
-                log: &self.log,
-                lease: self.lease(),
-                error: None,
-                release: false,
-                sent: None,
-            });
+        if !save {
+            let loaded = self.log.load(guard, actor, NOTES)?;
+            let mut txn = Txn::new(guard, meta_of(&loaded));
+            body(&mut txn);
+            return Ok(());
         }
+        let mut txn = Txn::new(guard, Meta::default());
+        txn.shared = Some(Shared {
+            log: &self.log,
+            lease: self.lease(),
+            error: None,
+            release: false,
+        });
         body(&mut txn);
         let Some(shared) = txn.shared.take() else {
             return Ok(());
@@ -96,27 +95,35 @@ impl SharedStore {
         if let Some(e) = shared.error {
             return Err(StateError::Store(e));
         }
-        let now = Meta {
-            running: Vec::new(),
-            ..txn.meta()
-        }
-        .encode();
+        self.remember_seed();
         let release = txn.left || shared.release;
-        let changed = match &shared.sent {
-            Some(sent) => *sent != now,
-            None => {
-                now != loaded.meta && !(loaded.meta.is_empty() && now == Meta::default().encode())
-            }
-        };
-        if release || changed {
+        let stop = txn.last_stop.as_ref().map(note);
+        if release || stop.is_some() {
+            let notes: Vec<(&str, &[u8])> = stop.iter().map(|s| ("stop", s.as_slice())).collect();
             self.log.release(
                 guard,
                 actor,
                 release.then_some(self.lease_id.as_str()),
-                changed.then_some(now.as_slice()),
+                &notes,
             )?;
         }
         Ok(())
+    }
+
+    /// Keeps the store's hash seed in the state directory, so the next run skips asking.
+    fn remember_seed(&self) {
+        let (Some(seed), Some(path)) = (
+            self.log.seed(),
+            seed_cache(self.log.settings(), self.state_dir.as_deref()),
+        ) else {
+            return;
+        };
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(&seed.to_string()) {
+            let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+            if std::fs::write(&tmp, seed.to_string()).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
     }
 
     /// The transaction when the store failed, as `on_error` says.
@@ -129,6 +136,8 @@ impl SharedStore {
         why: String,
     ) -> Result<Option<Notice>, StateError> {
         let store = self.log.location();
+        // Whatever the guard holds of the actor now is not the store's history.
+        self.log.forget(actor);
         let instead = match self.on_error {
             OnError::Local => {
                 let dir = DirStore::open(self.state_dir.as_deref())?;
@@ -169,6 +178,33 @@ fn store_error(store: &str, why: String) -> pattern_guard::Error {
         url: store.to_string(),
         why,
     }
+}
+
+/// The notes the CLI keeps beside a history: the last run's configuration, its last stop.
+const NOTES: &[&str] = &["config", "stop"];
+
+/// A loaded actor's leases and notes as the state's meta.
+fn meta_of(loaded: &Loaded) -> Meta {
+    let note = |i: usize| loaded.notes.get(i).map_or(&[][..], Vec::as_slice);
+    Meta {
+        running: loaded.leases.iter().map(instance).collect(),
+        config: from_note(note(0)),
+        last_stop: from_note(note(1)),
+    }
+}
+
+/// Where the store's hash seed is kept between runs: a file in the state directory named for
+/// the store and prefix (a cache: the store refuses a check under a wrong seed). `None` when
+/// the directory cannot be used.
+fn seed_cache(settings: &StoreSettings, state_dir: Option<&std::path::Path>) -> Option<PathBuf> {
+    let dir = DirStore::open(state_dir).ok()?;
+    let id = format!(
+        "{}\0{}",
+        settings.url.as_deref().unwrap_or_default(),
+        settings.prefix
+    );
+    let h = xxhash_rust::xxh3::xxh3_64(id.as_bytes());
+    Some(dir.path().join(format!("store-{h:016x}.seed")))
 }
 
 /// A lease as a running instance (for `status` and the overlap check of a dry run).
@@ -213,16 +249,8 @@ impl History for SharedStore {
     }
 
     fn read(&self, entry: &Entry, guard: &Guard) -> Result<Result<Meta, String>, StateError> {
-        let loaded = self.log.load_key(guard, &entry.0)?;
-        let kept = if loaded.meta.is_empty() {
-            Ok(Meta::default())
-        } else {
-            Meta::decode(&loaded.meta)
-        };
-        Ok(kept.map(|kept| Meta {
-            running: loaded.leases.iter().map(instance).collect(),
-            ..kept
-        }))
+        let loaded = self.log.load_key(guard, &entry.0, NOTES)?;
+        Ok(Ok(meta_of(&loaded)))
     }
 
     fn remove(&self, entry: &Entry) -> Result<bool, StateError> {
