@@ -174,15 +174,14 @@ fn eight_processes_checking_one_actor_lose_nothing_and_decide_as_one() {
     assert_eq!(seq, 400, "no event lost");
     let mut reference = Reference::new(Config::from_path(&config).unwrap());
     let mut expected: Vec<Vec<String>> = vec![Vec::new(); 8];
-    for n in 1..=seq {
-        let e: Vec<u8> = redis::cmd("HGET")
-            .arg(&key)
-            .arg(format!("e:{n}"))
-            .query(&mut conn)
-            .unwrap();
-        let space = e.iter().position(|&b| b == b' ').unwrap();
-        let us: u64 = std::str::from_utf8(&e[..space]).unwrap().parse().unwrap();
-        let micros = u64::from_le_bytes(e[space + 17..space + 25].try_into().unwrap());
+    let log: Vec<u8> = redis::cmd("GET")
+        .arg(format!("{key}:log"))
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(log.len(), 400 * 41, "every event is in the log");
+    for e in log.chunks_exact(41) {
+        let us: u64 = std::str::from_utf8(&e[..16]).unwrap().parse().unwrap();
+        let micros = u64::from_le_bytes(e[33..41].try_into().unwrap());
         let p = ((micros - 1_000_000) / 10_000) as usize;
         let ts = us * 1000;
         let d = reference

@@ -6,7 +6,7 @@
 //! applies, atomically with the event), renews the lease while its command runs and gives it
 //! back after ([`SharedLog::renew`], [`SharedLog::release`]).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::{Duration, SystemTime};
 
 use ::redis::{Client, Connection, Script};
@@ -74,7 +74,15 @@ pub struct SharedLog {
     url: String,
     view: View,
     seed: RefCell<Option<u64>>,
+    /// The last check found many events past the log's checkpoint.
+    due: Cell<bool>,
 }
+
+/// A process that checked an event past this many events after the log's checkpoint should
+/// send its own ([`SharedLog::release`] with nothing else does): the next process to load the
+/// actor replays the events after the checkpoint through the detectors, the rest only into the
+/// window.
+pub const CHECKPOINT_AFTER: u64 = 32;
 
 impl std::fmt::Debug for SharedLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -96,6 +104,7 @@ impl SharedLog {
             url: redact(url),
             view: View::new(),
             seed: RefCell::new(None),
+            due: Cell::new(false),
         })
     }
 
@@ -233,6 +242,7 @@ impl SharedLog {
             let args = call.args();
             let items = self.with(|conn| {
                 let mut inv = self.script.key(&key);
+                inv.key(log::log_key(&key));
                 for a in args {
                     inv.arg(a);
                 }
@@ -299,12 +309,21 @@ impl SharedLog {
             return Ok(Checked::Busy(reply.leases.len()));
         }
         let own = reply.seq;
+        self.due
+            .set(own.saturating_sub(reply.base) > CHECKPOINT_AFTER);
         let mine = self.view.apply(guard, actor, &reply, Some(own));
         Ok(Checked::Assessed(mine.unwrap_or_else(|| {
             guard
                 .preview(actor, Some(from_nanos(reply.now_us * 1000)))
                 .unwrap_or_default()
         })))
+    }
+
+    /// Whether the last check left many events past the log's checkpoint: a short-lived
+    /// process should then call [`release`](SharedLog::release) (with nothing to give back) to
+    /// send its own, once its decision is acted on.
+    pub fn checkpoint_due(&self) -> bool {
+        self.due.get()
     }
 
     /// Extends `lease_id`'s lease on `actor` by `length` from now. False when it had ended.
@@ -319,6 +338,7 @@ impl SharedLog {
         let args = call.args();
         let items: Vec<Vec<u8>> = self.with(|conn| {
             let mut inv = self.script.key(&key);
+            inv.key(log::log_key(&key));
             for a in args {
                 inv.arg(a);
             }
@@ -397,7 +417,12 @@ impl SharedLog {
 
     /// Deletes the log at `key`. True when there was one.
     pub fn remove(&self, key: &str) -> Result<bool, Error> {
-        let n: i64 = self.with(|conn| ::redis::cmd("DEL").arg(key).query(conn))?;
+        let n: i64 = self.with(|conn| {
+            ::redis::cmd("DEL")
+                .arg(key)
+                .arg(log::log_key(key))
+                .query(conn)
+        })?;
         Ok(n > 0)
     }
 }

@@ -2,16 +2,22 @@
 //! script is sent (the async [`SharedGuard`](super::SharedGuard), the CLI's blocking calls).
 //!
 //! # What Redis holds
-//! One hash per actor, at `<prefix>{<16 hex digits>}` (the braces are a Redis Cluster hash tag;
-//! the digits are a hash of the actor id, which is kept in the field `actor`):
+//! Two keys per actor, in one Redis Cluster slot: a hash at `<prefix>{<16 hex digits>}` (the
+//! braces are the hash tag; the digits are a hash of the actor id, which is kept in the field
+//! `actor`) and its events, a string at the same name with `:log` after it. The events are
+//! fixed-size entries appended to the string ([`EVENT_BYTES`] each: the time in microseconds
+//! as 16 digits, a space, then 24 bytes: the keyed hashes of (action, target) and of target,
+//! and the weight in millionths, little-endian u64 each), so a check appends with `APPEND` and
+//! reads what it lacks with one `GETRANGE`.
 //!
-//! | field | holds |
+//! | hash field | holds |
 //! |---|---|
 //! | `actor` | the actor id |
 //! | `seq` | the number of the last event appended (events are numbered from 1) |
 //! | `first` | the number of the oldest event still kept |
+//! | `lfirst` | the number of the string's first entry (the head before `first` is dropped once it is as long as the rest) |
 //! | `ts` | the last event's time, microseconds since the Unix epoch |
-//! | `e:<n>` | event n: its time in microseconds, a space, then 24 bytes: the keyed hashes of (action, target) and of target, and the weight in millionths (little-endian u64 each) |
+//! | `epoch` | when this log started (a log that expired starts numbering again) |
 //! | `base`, `esc` | a checkpoint: the escalation (strikes, since, last seen) after event `base` |
 //! | `leases` | running instances: `id=until:since,...` (microseconds, server clock) |
 //! | `seed` | the hash seed the events were hashed under (every process hashes under it) |
@@ -45,25 +51,30 @@ pub const MAX_UNCHECKPOINTED: u64 = 1024;
 
 /// The script's text.
 pub fn script() -> String {
-    SCRIPT.replace("@MAX_UNCHECKPOINTED@", &MAX_UNCHECKPOINTED.to_string())
+    SCRIPT
+        .replace("@MAX_UNCHECKPOINTED@", &MAX_UNCHECKPOINTED.to_string())
+        .replace("@EVENT_BYTES@", &EVENT_BYTES.to_string())
 }
 
 /// The script, before its constants are filled in. `KEYS[1]`: the actor's hash. `ARGV`: see
 /// [`Call`].
 const SCRIPT: &str = r"
-local k = KEYS[1]
+local k, lk = KEYS[1], KEYS[2]
 local op = ARGV[1]
+local W = @EVENT_BYTES@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local h = redis.call('HMGET', k, 'seq', 'first', 'base', 'ts', 'esc', 'leases', 'seed', 'actor', 'epoch')
+local h = redis.call('HMGET', k, 'seq', 'first', 'base', 'ts', 'esc', 'leases', 'seed', 'actor', 'epoch', 'lfirst')
+if ARGV[15] ~= '' and h[7] and h[7] ~= ARGV[15] then return {'seed', h[7]} end
 local seq = tonumber(h[1]) or 0
 local first = tonumber(h[2]) or 1
 local base = tonumber(h[3]) or 0
 local last_ts = tonumber(h[4]) or 0
 local esc = h[5] or ''
-if ARGV[15] ~= '' and h[7] and h[7] ~= ARGV[15] then return {'seed', h[7]} end
 local actor = h[8] or ARGV[2]
 local epoch = h[9] or ''
+local lfirst = tonumber(h[10]) or 1
+local first0, lfirst0 = first, lfirst
 local function n(x) return string.format('%.0f', x) end
 local leases, live, changed = {}, 0, false
 for id, untl, since in string.gmatch(h[6] or '', '([^=,]+)=(%d+):(%d+)') do
@@ -75,19 +86,24 @@ local status = 'ok'
 local mine = seq
 if op == 'check' then
   local max = tonumber(ARGV[13])
+  if string.len(ARGV[9]) ~= 24 then return redis.error_reply('pattern-guard: an event is 24 bytes') end
   if max > 0 and lease ~= '' and leases[lease] == nil and live >= max then
     status = 'busy'
   else
     local ts = now
     if ARGV[4] ~= '' then ts = math.min(tonumber(ARGV[4]), now + tonumber(ARGV[5])) end
     if ts < last_ts then ts = last_ts end
-    if epoch == '' or seq == 0 then epoch = n(now); redis.call('HSET', k, 'epoch', epoch) end
+    if seq == 0 then
+      epoch = n(now); first = 1; lfirst = 1
+      redis.call('DEL', lk)
+      redis.call('HSET', k, 'epoch', epoch)
+    end
     if not h[7] and ARGV[15] ~= '' then redis.call('HSET', k, 'seed', ARGV[15]) end
     seq = seq + 1
     mine = seq
     last_ts = ts
-    redis.call('HSET', k, 'e:' .. n(seq), n(ts) .. ' ' .. ARGV[9], 'seq', n(seq), 'ts', n(ts), 'actor', actor)
-    if first > seq then first = seq end
+    redis.call('APPEND', lk, string.format('%016.0f', ts) .. ' ' .. ARGV[9])
+    redis.call('HSET', k, 'seq', n(seq), 'ts', n(ts), 'actor', actor)
     if lease ~= '' and max > 0 then
       leases[lease] = n(now + lease_us) .. ':' .. n(now); changed = true
     end
@@ -113,27 +129,38 @@ if ck and ck > base and ck <= seq then
   base = ck; esc = ARGV[11]
   redis.call('HSET', k, 'base', n(base), 'esc', esc)
 end
+-- Trim: events up to the checkpoint that the window no longer holds.
 local window_us, max_events = tonumber(ARGV[6]), tonumber(ARGV[7])
-local dropped = first
 while first <= seq do
   local count = seq - first + 1
   local over = count > max_events + @MAX_UNCHECKPOINTED@
   if not over and first > base then break end
   if not over and count <= max_events then
-    local e = redis.call('HGET', k, 'e:' .. n(first))
-    local ts = e and tonumber(string.match(e, '^%d+')) or 0
+    local off = (first - lfirst) * W
+    local ts = tonumber(redis.call('GETRANGE', lk, off, off + 15)) or 0
     if ts + window_us + 1 >= last_ts then break end
   end
-  redis.call('HDEL', k, 'e:' .. n(first))
   first = first + 1
 end
-if seq > 0 and (first ~= dropped or h[2] == false) then redis.call('HSET', k, 'first', n(first)) end
+-- The string drops its dead head once it is as long as the live part.
+local dead = first - lfirst
+if dead > 64 and dead >= seq - first + 1 then
+  redis.call('SET', lk, redis.call('GETRANGE', lk, dead * W, -1))
+  lfirst = first
+end
+if seq > 0 and (first ~= first0 or lfirst ~= lfirst0 or h[2] == false) then
+  redis.call('HSET', k, 'first', n(first), 'lfirst', n(lfirst))
+end
 local ttl = tonumber(ARGV[8])
 for _, v in pairs(leases) do
   local untl = tonumber(string.match(v, '^%d+'))
   if (untl - now) / 1000 + 1000 > ttl then ttl = (untl - now) / 1000 + 1000 end
 end
-if redis.call('PTTL', k) ~= -2 and redis.call('PTTL', k) < ttl then redis.call('PEXPIRE', k, n(ttl)) end
+local pttl = redis.call('PTTL', k)
+if pttl ~= -2 and pttl < ttl then
+  redis.call('PEXPIRE', k, n(ttl))
+  redis.call('PEXPIRE', lk, n(ttl))
+end
 local from = tonumber(ARGV[3]) + 1
 local rebuild = 0
 if from == 1 or from < first or ARGV[16] ~= epoch then from = first; rebuild = 1 end
@@ -147,14 +174,10 @@ if #reads > 0 then
   for _, v in ipairs(redis.call('HMGET', k, unpack(reads))) do out[#out + 1] = v or '' end
 end
 if op == 'check' or op == 'fetch' then
-  local i = from
-  while i <= seq do
-    local fields = {}
-    local last = math.min(seq, i + 499)
-    for j = i, last do fields[#fields + 1] = 'e:' .. n(j) end
-    local got = redis.call('HMGET', k, unpack(fields))
-    for _, e in ipairs(got) do out[#out + 1] = e or '' end
-    i = last + 1
+  if from <= seq then
+    out[#out + 1] = redis.call('GETRANGE', lk, (from - lfirst) * W, (seq - lfirst + 1) * W - 1)
+  else
+    out[#out + 1] = ''
   end
 end
 return out
@@ -396,12 +419,19 @@ impl Reply {
             .get(11..11 + read)
             .ok_or_else(|| malformed("notes"))?
             .to_vec();
-        let mut events = Vec::with_capacity(items.len() - 11 - read);
-        for (i, e) in items[11 + read..].iter().enumerate() {
-            events.push(Logged {
-                seq: from + i as u64,
-                record: decode_event(e).ok_or_else(|| malformed("event"))?,
-            });
+        // The events, one string of fixed-size entries.
+        let mut events = Vec::new();
+        if let Some(blob) = items.get(11 + read) {
+            if blob.len() % EVENT_BYTES != 0 {
+                return Err(malformed("events"));
+            }
+            events.reserve(blob.len() / EVENT_BYTES);
+            for (i, e) in blob.chunks_exact(EVENT_BYTES).enumerate() {
+                events.push(Logged {
+                    seq: from + i as u64,
+                    record: decode_event(e).ok_or_else(|| malformed("event"))?,
+                });
+            }
         }
         Ok(Reply {
             admitted,
@@ -420,6 +450,9 @@ impl Reply {
     }
 }
 
+/// An event's bytes in the log: 16 digits of microseconds, a space, 24 bytes.
+pub const EVENT_BYTES: usize = 16 + 1 + 24;
+
 /// `<micros> <24 bytes>` as a record.
 fn decode_event(e: &[u8]) -> Option<Record> {
     let space = e.iter().position(|&b| b == b' ')?;
@@ -437,7 +470,12 @@ fn decode_event(e: &[u8]) -> Option<Record> {
     })
 }
 
-/// The key of `actor`'s log under `prefix`: a Redis Cluster hash tag around a hash of the id.
+/// The key of the string of events beside the actor's hash at `key`.
+pub fn log_key(key: &str) -> String {
+    format!("{key}:log")
+}
+
+/// The key of `actor`'s hash under `prefix`: a Redis Cluster hash tag around a hash of the id.
 pub fn key(prefix: &str, actor: &str) -> String {
     let h = xxhash_rust::xxh3::xxh3_64(actor.as_bytes());
     format!("{prefix}{{{h:016x}}}")
@@ -461,6 +499,7 @@ mod tests {
         };
         let mut e = b"1700000000123456 ".to_vec();
         e.extend_from_slice(&call.args()[8]);
+        assert_eq!(e.len(), EVENT_BYTES);
         assert_eq!(decode_event(&e), Some(r));
         assert_eq!(decode_event(b"12 short"), None);
         assert_eq!(decode_event(b"nospace"), None);
@@ -485,6 +524,9 @@ mod tests {
         let reply = Reply::parse(&items).unwrap();
         assert!(reply.admitted && reply.events.is_empty() && reply.actor == "a");
         items.push(b"garbage".to_vec());
-        assert!(Reply::parse(&items).is_err());
+        assert!(
+            Reply::parse(&items).is_err(),
+            "events come in whole entries"
+        );
     }
 }

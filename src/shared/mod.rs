@@ -156,7 +156,11 @@ impl SharedGuard {
         let key = log::key(&inner.settings.prefix, actor);
         let removed: i64 = inner
             .with_connection(inner.deadline(), |mut conn| async move {
-                ::redis::cmd("DEL").arg(&key).query_async(&mut conn).await
+                ::redis::cmd("DEL")
+                    .arg(&key)
+                    .arg(log::log_key(&key))
+                    .query_async(&mut conn)
+                    .await
             })
             .await
             .map_err(|f| inner.error(f.0))?;
@@ -297,6 +301,7 @@ impl Inner {
         let items: Vec<Vec<u8>> = self
             .with_connection(deadline, |mut conn| async move {
                 let mut inv = script.key(key);
+                inv.key(log::log_key(key));
                 for a in args {
                     inv.arg(a);
                 }
@@ -410,10 +415,15 @@ pub fn open_client(url: &str) -> Result<::redis::Client, Error> {
         url: redact(url),
         why,
     })?;
-    ::redis::Client::open(url).map_err(|e| Error::Store {
+    let fail = |e: &::redis::RedisError| Error::Store {
         url: redact(url),
-        why: describe(&e),
-    })
+        why: describe(e),
+    };
+    // No `CLIENT SETINFO` after connecting: a round trip every short-lived process would pay
+    // (and servers before 7.2 refuse anyway).
+    let info = ::redis::IntoConnectionInfo::into_connection_info(url).map_err(|e| fail(&e))?;
+    let settings = info.redis_settings().clone().set_skip_set_lib_name();
+    ::redis::Client::open(info.set_redis_settings(settings)).map_err(|e| fail(&e))
 }
 
 /// A Redis error in words, without anything from the URL.

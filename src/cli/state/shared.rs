@@ -98,7 +98,10 @@ impl SharedStore {
         self.remember_seed();
         let release = txn.left || shared.release;
         let stop = txn.last_stop.as_ref().map(note);
-        if release || stop.is_some() {
+        // The call that gives a lease back or notes a stop also carries this run's checkpoint;
+        // when neither is needed, a checkpoint every few dozen runs keeps the next runs' replay
+        // short.
+        if release || stop.is_some() || self.log.checkpoint_due() {
             let notes: Vec<(&str, &[u8])> = stop.iter().map(|s| ("stop", s.as_slice())).collect();
             self.log.release(
                 guard,
