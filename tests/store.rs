@@ -518,3 +518,57 @@ fn repeat_check_at_and_status_work_against_the_store() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn a_unix_socket_store_is_the_same_store() {
+    let server = RedisServer::start();
+    let fx = Fixture::new();
+    let unix = format!("redis+unix://{}", server.socket().display());
+    let out = host(&fx, "host", &unix)
+        .args(["check", "--actor", "u"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).is_empty(), "{}", stderr_of(&out));
+    let out = host(&fx, "host", &server.url())
+        .args(["status", "--json", "u"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["events_in_window"], 1, "seen over TCP too");
+}
+
+#[test]
+fn rediss_reaches_a_tls_server_whose_certificate_is_trusted() {
+    let server = RedisServer::start_tls();
+    let url = format!("rediss://127.0.0.1:{}/0", server.port);
+    let fx = Fixture::new();
+    let ca = server.ca.clone().unwrap();
+    let check = |trusted: bool| {
+        let mut c = host(&fx, "host", &url);
+        if trusted {
+            c.env("SSL_CERT_FILE", &ca);
+        }
+        c.args(["check", "--actor", "tls"]).output().unwrap()
+    };
+    let out = check(true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).is_empty(), "{}", stderr_of(&out));
+    let out = host(&fx, "host", &url)
+        .env("SSL_CERT_FILE", &ca)
+        .args(["status", "--json", "tls"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rows[0]["events_in_window"], 1,
+        "the event is in the TLS store"
+    );
+    // An untrusted certificate is a store that cannot be used: said in one line.
+    let out = check(false);
+    assert!(
+        stderr_of(&out).contains("certificate"),
+        "{}",
+        stderr_of(&out)
+    );
+}
