@@ -38,6 +38,10 @@
 //! [`Guard::export`] / [`Guard::restore`] (persist the memory), [`Guard::status`],
 //! [`Guard::reset`].
 //!
+//! Behind features: `input` (events from logs), `journal` (the crash-safe state file), `tower`
+//! (the HTTP layer) and `redis` (`shared`: one guard across processes and
+//! hosts, its history on Redis; docs/STORE.md).
+//!
 //! Modules, one concern each: [`config`] (schema, defaults, validation), `event`, `window` (one
 //! actor's sliding window and running figures), `detectors` (figures to risks), `escalation`,
 //! `decision`, `store` (sharded actors, expiry, caps), `guard` (the pipeline), `snapshot`.

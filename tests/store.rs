@@ -572,3 +572,55 @@ fn rediss_reaches_a_tls_server_whose_certificate_is_trusted() {
         stderr_of(&out)
     );
 }
+
+/// `INFO commandstats` as (command, calls).
+fn command_calls(conn: &mut redis::Connection) -> std::collections::BTreeMap<String, u64> {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(conn).unwrap();
+    info.lines()
+        .filter_map(|l| {
+            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_string(), calls))
+        })
+        .collect()
+}
+
+#[test]
+fn a_cli_check_is_one_script_call_once_the_seed_is_known() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let fx = Fixture::new();
+    let check = || {
+        let out = host(&fx, "host", &url)
+            .args(["check", "--actor", "one"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    };
+    check(); // learns the store's seed and keeps it in the state directory
+             // One connection of the test's own for both readings: connecting counts commands too.
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let before = command_calls(&mut conn);
+    check();
+    let after = command_calls(&mut conn);
+    let delta = |name: &str| after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
+    assert_eq!(delta("evalsha"), 1, "{after:?}");
+    for other in [
+        "eval",
+        "get",
+        "set",
+        "client|setinfo",
+        "hello",
+        "script|load",
+    ] {
+        assert_eq!(delta(other), 0, "{other}: {after:?}");
+    }
+}
