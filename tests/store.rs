@@ -362,6 +362,16 @@ fn a_store_that_is_down_is_handled_as_on_error_says_and_never_hides_the_exit() {
             assert!(!err.contains("s3cret"), "{err}");
         }
     }
+    // --repeat: the outage is said once, not on every run.
+    let out = host(&fx, "host", &url)
+        .arg("--config")
+        .arg(with("allow"))
+        .args(["--repeat", "4", "--", "true"])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.matches("not answering").count(), 1, "{err}");
     // Local decisions come from the host's own history: it counts the runs made meanwhile.
     let local_runs = std::fs::read_dir(fx.path("host")).unwrap().count();
     assert!(

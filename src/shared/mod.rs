@@ -33,7 +33,7 @@
 //! (`health.rs`) and used again as soon as they answer.
 
 pub mod blocking;
-mod health;
+pub mod health;
 mod log;
 mod view;
 

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::history::StateError;
 
@@ -31,6 +31,8 @@ pub enum Notice {
         /// What decided instead.
         instead: String,
     },
+    /// The shared store answers again after an outage (`--repeat`).
+    StoreBack { store: String, outage: Duration },
 }
 
 impl std::fmt::Display for Notice {
@@ -59,6 +61,11 @@ impl std::fmt::Display for Notice {
                 why,
                 instead,
             } => write!(f, "store {store} not answering ({why}): {instead}"),
+            Notice::StoreBack { store, outage } => write!(
+                f,
+                "store {store} answering again after {:.1} s",
+                outage.as_secs_f64()
+            ),
         }
     }
 }

@@ -14,6 +14,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use pattern_guard::shared::blocking::{LeaseRequest, Loaded, SharedLog};
+use pattern_guard::shared::health::{Gate, Health};
 use pattern_guard::shared::Lease;
 use pattern_guard::{Decision, Guard, OnError, StoreSettings};
 
@@ -32,6 +33,9 @@ pub struct SharedStore {
     on_error: OnError,
     /// The state directory to fall back to (`on_error = "local"`).
     state_dir: Option<PathBuf>,
+    /// Whether the store answers: with `--repeat`, an outage is said once and the store is
+    /// probed with a back-off instead of paying the timeout on every run.
+    health: Health,
 }
 
 impl SharedStore {
@@ -54,6 +58,7 @@ impl SharedStore {
             lease: Duration::from_secs(settings.lease_secs),
             on_error: settings.on_error,
             state_dir,
+            health: Health::default(),
         })
     }
 
@@ -136,7 +141,7 @@ impl SharedStore {
         guard: &Guard,
         save: bool,
         body: &mut dyn FnMut(&mut Txn<'_>),
-        why: String,
+        why: Option<String>,
     ) -> Result<Option<Notice>, StateError> {
         let store = self.log.location();
         // Whatever the guard holds of the actor now is not the store's history.
@@ -166,9 +171,13 @@ impl SharedStore {
                     "refused without it (on_error = block)".into()
                 }
             }
-            _ => return Err(StateError::Store(store_error(&store, why))),
+            _ => {
+                let why = why.unwrap_or_else(|| "not answering".into());
+                return Err(StateError::Store(store_error(&store, why)));
+            }
         };
-        Ok(Some(Notice::StoreOut {
+        // Said once per outage: `why` is only given when this failure started one.
+        Ok(why.map(|why| Notice::StoreOut {
             store,
             why,
             instead,
@@ -230,14 +239,21 @@ impl History for SharedStore {
         save: bool,
         body: &mut dyn FnMut(&mut Txn<'_>),
     ) -> Result<Option<Notice>, StateError> {
+        if self.health.gate() == Gate::Skip {
+            return self.fallback(actor, guard, save, body, None);
+        }
         match self.shared(actor, guard, save, body) {
-            Ok(()) => Ok(None),
+            Ok(()) => Ok(self.health.ok().map(|outage| Notice::StoreBack {
+                store: self.log.location(),
+                outage,
+            })),
             Err(StateError::Store(e)) => {
                 let why = match e {
                     pattern_guard::Error::Store { why, .. } => why,
                     other => other.to_string(),
                 };
-                self.fallback(actor, guard, save, body, why)
+                let started = self.health.failed();
+                self.fallback(actor, guard, save, body, started.then_some(why))
             }
             Err(e) => Err(e),
         }
