@@ -634,3 +634,51 @@ fn a_cli_check_is_one_script_call_once_the_seed_is_known() {
         assert_eq!(delta(other), 0, "{other}: {after:?}");
     }
 }
+
+#[test]
+fn on_overlap_wait_waits_for_the_other_hosts_run() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let fx = Fixture::new();
+    let order = fx.path("order");
+    let run = |name: &str, script: &str, wait: bool| {
+        let mut c = host(&fx, name, &url);
+        c.args(["--actor", "queue", "--max-concurrent", "1"]);
+        if wait {
+            c.args(["--on-overlap", "wait"]);
+        }
+        c.args(["--", "sh", "-c", script]).env("ORDER", &order);
+        c
+    };
+    let first = run("host-a", "sleep 1; echo first >> \"$ORDER\"", false)
+        .spawn()
+        .unwrap();
+    // Once the first holds the slot, the second waits for it, then runs.
+    let start = Instant::now();
+    loop {
+        let out = host(&fx, "host-b", &url)
+            .args(["status", "--json", "queue"])
+            .output()
+            .unwrap();
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if rows[0]["running"].as_array().is_some_and(|r| !r.is_empty()) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the first run never registered"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = run("host-b", "echo second >> \"$ORDER\"", true)
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(0), "{}", stderr_of(&second));
+    assert!(
+        stderr_of(&second).contains("waiting"),
+        "{}",
+        stderr_of(&second)
+    );
+    assert_eq!(first.wait_with_output().unwrap().status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&order).unwrap(), "first\nsecond\n");
+}
