@@ -126,7 +126,7 @@ impl Guard {
         Ok(Guard::build(Config::from_toml_str(text)?))
     }
 
-    fn build(config: Config) -> Guard {
+    pub(crate) fn build(config: Config) -> Guard {
         let default_policy = Arc::new(Policy::new(config.guard.clone()));
         let actor_policies: HashMap<String, Arc<Policy>> = config
             .actors

@@ -15,6 +15,10 @@ use hyper_util::rt::TokioExecutor;
 use pattern_guard::tower::GuardLayer;
 use pattern_guard::Guard;
 
+#[cfg(feature = "redis")]
+#[path = "support/redis.rs"]
+mod redis_server;
+
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guard.toml.demo");
 
 /// A server guarded by `layer` (with the peer's address, unless `peer` is false); the handlers
@@ -374,4 +378,54 @@ async fn any_body_wraps_a_service_whose_body_is_not_built_from_bytes() {
     }
     assert_eq!(bodies[0], "text");
     assert!(bodies[2].contains("Too Many Requests"), "{bodies:?}");
+}
+
+/// Two replicas of a service behind a load balancer, each with the layer on one shared store,
+/// decide as one guard; with a guard each, each sees half the traffic.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_on_one_store_decide_as_one_guard() {
+    let server = redis_server::RedisServer::start();
+    let replica = || {
+        let guard = Guard::from_config_path(DEMO).unwrap();
+        let mut store = guard.config().store.clone();
+        store.url = Some(server.url());
+        pattern_guard::shared::SharedGuard::new(guard, &store).unwrap()
+    };
+    let replicas = [
+        serve(GuardLayer::with_store(replica()), true).await,
+        serve(GuardLayer::with_store(replica()), true).await,
+    ];
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(get_with(replicas[i % 2].addr, "/", &[]).await.status);
+    }
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 200, 429],
+        "one guard's sequence"
+    );
+    let reached: usize = replicas
+        .iter()
+        .map(|r| r.reached.load(Ordering::SeqCst))
+        .sum();
+    assert_eq!(reached, 5, "the blocked request never reached a service");
+    // The same two replicas with a guard each: each sees three requests, none refused.
+    let alone = [
+        serve(
+            GuardLayer::new(Arc::new(Guard::from_config_path(DEMO).unwrap())),
+            true,
+        )
+        .await,
+        serve(
+            GuardLayer::new(Arc::new(Guard::from_config_path(DEMO).unwrap())),
+            true,
+        )
+        .await,
+    ];
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(get_with(alone[i % 2].addr, "/", &[]).await.status);
+    }
+    assert_eq!(statuses, [200; 6]);
 }

@@ -40,6 +40,9 @@
 //! `[http] unknown` says. There is no background task: forgetting old clients is the engine's
 //! own bounded expiry.
 //!
+//! Replicas behind a load balancer share one history with [`GuardLayer::with_store`] (feature
+//! `redis`): every check goes through the store, and they decide as one guard.
+//!
 //! For gRPC (tonic), a 429 carries no `grpc-status`, so clients see `UNAVAILABLE` (the gRPC
 //! specification's mapping of HTTP statuses); services that want `RESOURCE_EXHAUSTED` call
 //! [`Guard::assess`] from an interceptor and answer it themselves.
@@ -82,6 +85,9 @@ type WeightFn = dyn Fn(&RequestInfo<'_>) -> f64 + Send + Sync;
 #[derive(Clone)]
 struct Shared {
     guard: Arc<Guard>,
+    /// Checks go through a shared store (feature `redis`): every replica decides as one.
+    #[cfg(feature = "redis")]
+    store: Option<crate::shared::SharedGuard>,
     settings: HttpSettings,
     key_fn: Option<Arc<KeyFn>>,
     weight_fn: Option<Arc<WeightFn>>,
@@ -127,6 +133,28 @@ impl GuardLayer {
         GuardLayer {
             shared: Arc::new(Shared {
                 guard,
+                #[cfg(feature = "redis")]
+                store: None,
+                settings,
+                key_fn: None,
+                weight_fn: None,
+            }),
+            body: PhantomData,
+        }
+    }
+
+    /// A layer whose checks go through a shared store (feature `redis`): the replicas of a
+    /// service behind a load balancer, each with this layer on the same store, decide as one
+    /// guard fed every replica's requests. The store guard's own `[http]` settings apply; a
+    /// store that does not answer is handled as its `[store] on_error` says.
+    #[cfg(feature = "redis")]
+    pub fn with_store(store: crate::shared::SharedGuard) -> GuardLayer {
+        let settings = store.guard().config().http.clone();
+        GuardLayer {
+            shared: Arc::new(Shared {
+                // Only its configuration and clock are read: checks go to the store.
+                guard: Arc::new(Guard::build(store.guard().config().clone())),
+                store: Some(store),
                 settings,
                 key_fn: None,
                 weight_fn: None,
@@ -293,6 +321,10 @@ where
     R: 'static,
     T: 'static,
 {
+    #[cfg(feature = "redis")]
+    if let Some(store) = &shared.store {
+        return stored_call(shared, store.clone(), ready, req, passed, refused);
+    }
     match shared.judge(&req) {
         // The service was made ready for this call: call it now.
         Verdict::Pass => {
@@ -312,6 +344,52 @@ where
     }
 }
 
+/// [`guarded_call`] through the shared store: the check is awaited, so the ready service goes
+/// with the call and a clone takes its place.
+#[cfg(feature = "redis")]
+fn stored_call<S, B, R, T>(
+    shared: &Shared,
+    store: crate::shared::SharedGuard,
+    ready: &mut S,
+    req: Request<B>,
+    passed: fn(R) -> T,
+    refused: fn(Bytes) -> T,
+) -> BoxFuture<Response<T>, S::Error>
+where
+    S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    R: 'static,
+    T: 'static,
+{
+    let Some(event) = shared.event_of(&req) else {
+        let future = ready.call(req);
+        return Box::pin(async move { future.await.map(|r| r.map(passed)) });
+    };
+    let clone = ready.clone();
+    let mut inner = std::mem::replace(ready, clone);
+    let shared = shared.clone();
+    Box::pin(async move {
+        let (actor, route, weight) = event;
+        let e = Event::new(
+            actor.as_str(),
+            req.method().as_str(),
+            route.as_str(),
+            store.guard().clock().now(),
+        )
+        .with_weight(weight);
+        let a = store.assess(&e).await;
+        match shared.verdict(&a, &actor, req.method(), &route) {
+            Verdict::Pass => inner.call(req).await.map(|r| r.map(passed)),
+            Verdict::Wait(pause) => {
+                tokio::time::sleep(pause).await;
+                inner.call(req).await.map(|r| r.map(passed))
+            }
+            Verdict::Refuse(response) => Ok(response.map(refused)),
+        }
+    })
+}
+
 /// What the layer does with a request.
 enum Verdict {
     Pass,
@@ -320,7 +398,9 @@ enum Verdict {
 }
 
 impl Shared {
-    fn judge<B>(&self, req: &Request<B>) -> Verdict {
+    /// The request's actor, route and weight; `None`: pass it unchecked (no key, and
+    /// `[http] unknown = "pass"`).
+    fn event_of<B>(&self, req: &Request<B>) -> Option<(String, String, f64)> {
         let peer = req
             .extensions()
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
@@ -335,7 +415,7 @@ impl Shared {
         };
         let actor = match self.key(&info) {
             Some(actor) => actor,
-            None if self.settings.unknown == UnknownKey::Pass => return Verdict::Pass,
+            None if self.settings.unknown == UnknownKey::Pass => return None,
             None => "unknown".to_string(),
         };
         let route = req
@@ -343,10 +423,17 @@ impl Shared {
             .get::<axum::extract::MatchedPath>()
             .map_or_else(|| req.uri().path(), |m| m.as_str());
         let weight = self.weight_fn.as_ref().map_or(1.0, |f| f(&info));
+        Some((actor, route.to_string(), weight))
+    }
+
+    fn judge<B>(&self, req: &Request<B>) -> Verdict {
+        let Some((actor, route, weight)) = self.event_of(req) else {
+            return Verdict::Pass;
+        };
         let event = Event::new(
             actor.as_str(),
             req.method().as_str(),
-            route,
+            route.as_str(),
             self.guard.clock().now(),
         )
         .with_weight(weight);
@@ -356,25 +443,29 @@ impl Shared {
         if outcome.decision == Decision::Allow {
             return Verdict::Pass;
         }
-        let a = outcome.into_assessment();
+        self.verdict(&outcome.into_assessment(), &actor, req.method(), &route)
+    }
+
+    /// What a decision comes to for a request.
+    fn verdict(&self, a: &Assessment, actor: &str, method: &Method, route: &str) -> Verdict {
         match a.decision {
             Decision::Allow => Verdict::Pass,
             Decision::Warn => {
-                tracing::warn!(actor, method = %req.method(), route, risk = a.risk, reasons = %reasons(&a), "unusual requests");
+                tracing::warn!(actor, %method, route, risk = a.risk, reasons = %reasons(a), "unusual requests");
                 Verdict::Pass
             }
             Decision::Delay(pause) if pause.as_secs_f64() <= self.settings.max_wait_secs => {
-                tracing::info!(actor, method = %req.method(), route, risk = a.risk, delay = ?pause, "delaying a request");
+                tracing::info!(actor, %method, route, risk = a.risk, delay = ?pause, "delaying a request");
                 Verdict::Wait(pause)
             }
             Decision::Delay(pause) => {
-                tracing::info!(actor, method = %req.method(), route, risk = a.risk, delay = ?pause, "refusing a request: its delay is past max_wait_secs");
-                Verdict::Refuse(problem::too_many_requests(&a, pause))
+                tracing::info!(actor, %method, route, risk = a.risk, delay = ?pause, "refusing a request: its delay is past max_wait_secs");
+                Verdict::Refuse(problem::too_many_requests(a, pause))
             }
             Decision::Block => {
-                tracing::info!(actor, method = %req.method(), route, risk = a.risk, reasons = %reasons(&a), "refusing a request");
+                tracing::info!(actor, %method, route, risk = a.risk, reasons = %reasons(a), "refusing a request");
                 let retry = a.retry_after.unwrap_or(Duration::from_secs(1));
-                Verdict::Refuse(problem::too_many_requests(&a, retry))
+                Verdict::Refuse(problem::too_many_requests(a, retry))
             }
         }
     }
