@@ -198,12 +198,7 @@ async fn a_store_killed_paused_and_back_is_handled_as_on_error_says() {
     // for a loaded machine; without the timeout a paused server would hang a call forever.)
     let bound = Duration::from_secs(2);
     for outage in ["paused", "killed"] {
-        if outage == "paused" {
-            server.pause();
-        } else {
-            server.resume();
-            server.kill();
-        }
+        server.take_down(outage);
         let (d, longest) = burst(&local, &format!("{outage}:local"), 60).await;
         assert!(longest < bound, "{outage}: a call took {longest:?}");
         assert!(!local.store_up());

@@ -27,6 +27,27 @@ fn host(fx: &Fixture, name: &str, url: &str) -> Command {
     c
 }
 
+/// Waits (at most 10 s) until `actor` has a running instance in the store, as another host's
+/// `status` sees it.
+fn wait_running(fx: &Fixture, url: &str, actor: &str) {
+    let start = Instant::now();
+    loop {
+        let out = host(fx, "host-b", url)
+            .args(["status", "--json", actor])
+            .output()
+            .unwrap();
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if rows[0]["running"].as_array().is_some_and(|r| !r.is_empty()) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{actor}'s first run never registered"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// The state files in a state directory.
 fn histories(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
@@ -222,37 +243,32 @@ fn lease_config(fx: &Fixture) -> std::path::PathBuf {
     fx.write("lease.toml", b"[store]\nlease_secs = 3\n")
 }
 
+/// `argv` run on host `name` as `actor` under `config`, one run at a time across hosts.
+fn limited(
+    fx: &Fixture,
+    url: &str,
+    config: &std::path::Path,
+    name: &str,
+    actor: &str,
+    argv: &[&str],
+) -> Command {
+    let mut c = host(fx, name, url);
+    c.arg("--config").arg(config);
+    c.args(["--actor", actor, "--max-concurrent", "1", "--"])
+        .args(argv);
+    c
+}
+
 #[test]
 fn max_concurrent_one_holds_across_hosts_and_a_killed_wrappers_lease_ends() {
     let server = RedisServer::start();
     let url = server.url();
     let fx = Fixture::new();
     let config = lease_config(&fx);
-    let run = |name: &str, argv: &[&str]| {
-        let mut c = host(&fx, name, &url);
-        c.args(["--config"]).arg(&config);
-        c.args(["--actor", "nightly", "--max-concurrent", "1", "--"])
-            .args(argv);
-        c
-    };
-    let mut first = run("host-a", &["sleep", "30"]).spawn().unwrap();
+    let run = |name: &str, argv: &[&str]| limited(&fx, &url, &config, name, "nightly", argv);
+    let mut first = run("host-a", &["sleep", "30.123"]).spawn().unwrap();
     // Wait until the first holds its lease.
-    let start = Instant::now();
-    loop {
-        let out = host(&fx, "host-b", &url)
-            .args(["status", "--json", "nightly"])
-            .output()
-            .unwrap();
-        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        if rows[0]["running"].as_array().is_some_and(|r| !r.is_empty()) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the first run never registered"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_running(&fx, &url, "nightly");
     let out = run("host-b", &["true"]).output().unwrap();
     assert_eq!(out.status.code(), Some(75), "{}", stderr_of(&out));
     assert!(
@@ -279,7 +295,8 @@ fn max_concurrent_one_holds_across_hosts_and_a_killed_wrappers_lease_ends() {
     // A run that ends gives its lease back at once: the next starts without waiting.
     let out = run("host-a", &["true"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
-    let _ = Command::new("pkill").args(["-f", "sleep 30"]).status();
+    // The killed wrapper's command is still sleeping: end it.
+    let _ = Command::new("pkill").args(["-f", "sleep 30.123"]).status();
 }
 
 #[test]
@@ -288,13 +305,7 @@ fn a_long_run_keeps_its_lease_past_its_length() {
     let url = server.url();
     let fx = Fixture::new();
     let config = lease_config(&fx);
-    let run = |name: &str, argv: &[&str]| {
-        let mut c = host(&fx, name, &url);
-        c.args(["--config"]).arg(&config);
-        c.args(["--actor", "long", "--max-concurrent", "1", "--"])
-            .args(argv);
-        c
-    };
+    let run = |name: &str, argv: &[&str]| limited(&fx, &url, &config, name, "long", argv);
     let first = run("host-a", &["sleep", "7"]).spawn().unwrap();
     std::thread::sleep(Duration::from_secs(5));
     let out = run("host-b", &["true"]).output().unwrap();
@@ -338,12 +349,7 @@ fn a_store_that_is_down_is_handled_as_on_error_says_and_never_hides_the_exit() {
     assert!(stderr_of(&out).is_empty(), "{}", stderr_of(&out));
     // Paused, then gone: each mode, within the timeout, in one line, without the password.
     for outage in ["paused", "killed"] {
-        if outage == "paused" {
-            server.pause();
-        } else {
-            server.resume();
-            server.kill();
-        }
+        server.take_down(outage);
         for (mode, code) in [("local", 0), ("allow", 0), ("block", 75)] {
             let start = Instant::now();
             let out = run(&with(mode), &["sh", "-c", "exit 3"]).output().unwrap();
@@ -654,22 +660,7 @@ fn on_overlap_wait_waits_for_the_other_hosts_run() {
         .spawn()
         .unwrap();
     // Once the first holds the slot, the second waits for it, then runs.
-    let start = Instant::now();
-    loop {
-        let out = host(&fx, "host-b", &url)
-            .args(["status", "--json", "queue"])
-            .output()
-            .unwrap();
-        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        if rows[0]["running"].as_array().is_some_and(|r| !r.is_empty()) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the first run never registered"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_running(&fx, &url, "queue");
     let second = run("host-b", "echo second >> \"$ORDER\"", true)
         .output()
         .unwrap();

@@ -343,28 +343,27 @@ impl Inner {
         *self.conn.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
+    /// The connection, if there is one.
+    fn current(&self) -> Option<MultiplexedConnection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// The connection, made (and the hash seed agreed) when there is none.
     async fn connection(
         &self,
         deadline: tokio::time::Instant,
     ) -> Result<MultiplexedConnection, Failure> {
-        if let Some(c) = self
-            .conn
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-        {
+        if let Some(c) = self.current() {
             return Ok(c);
         }
         let Ok(_one) = tokio::time::timeout_at(deadline, self.connecting.lock()).await else {
             return Err(self.too_late());
         };
-        if let Some(c) = self
-            .conn
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-        {
+        // Another call may have connected while this one waited.
+        if let Some(c) = self.current() {
             return Ok(c);
         }
         let connect = async {

@@ -218,6 +218,19 @@ impl RedisServer {
         self.signal("-STOP");
     }
 
+    /// The two outages the tests put a store through, in turn: `"paused"` (SIGSTOP: nothing
+    /// answers, connections stay open), then `"killed"` (resumed, then SIGKILL: gone).
+    pub fn take_down(&mut self, outage: &str) {
+        match outage {
+            "paused" => self.pause(),
+            "killed" => {
+                self.resume();
+                self.kill();
+            }
+            other => panic!("no outage called {other}"),
+        }
+    }
+
     /// SIGCONT after [`pause`](RedisServer::pause).
     pub fn resume(&self) {
         self.signal("-CONT");
