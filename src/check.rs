@@ -24,6 +24,9 @@ pub(crate) struct Outcome {
     pub risk: f64,
     raw_risk: f64,
     pub level: u8,
+    /// This check's strike raised the actor's escalation level (read by the metrics).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub escalated: bool,
     pub readings: Readings,
     /// Only filled in when asked to explain.
     retry_after: Option<Duration>,
@@ -94,8 +97,10 @@ pub(crate) fn observe(
     let level = escalation.level(policy);
     let risk = Escalation::raise(raw_risk, level, policy);
     let decision = band(policy, risk, level);
+    let mut escalated = false;
     if decision != Decision::Allow {
         escalation.strike(now, policy);
+        escalated = escalation.level(policy) > level;
     }
     let retry_after = match decision {
         Decision::Delay(d) => Some(d),
@@ -112,6 +117,7 @@ pub(crate) fn observe(
         risk,
         raw_risk,
         level,
+        escalated,
         readings,
         retry_after,
         at: now,

@@ -53,6 +53,12 @@ pub struct Guard {
     clock_floor: AtomicU64,
     /// The smallest `future_tolerance_secs` of any actor, nanoseconds.
     min_future_ns: u64,
+    /// The metrics handles, registered at the first check (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    metrics: std::sync::OnceLock<crate::metrics::Handles>,
+    /// Actors with series of their own (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    metrics_actors: Vec<String>,
 }
 
 impl fmt::Debug for Guard {
@@ -146,7 +152,31 @@ impl Guard {
             seed: AtomicU64::new(random_seed()),
             clock_floor: AtomicU64::new(to_nanos(SystemTime::now())),
             min_future_ns,
+            #[cfg(feature = "metrics")]
+            metrics: std::sync::OnceLock::new(),
+            #[cfg(feature = "metrics")]
+            metrics_actors: Vec::new(),
         }
+    }
+
+    /// The same guard, counting these actors' decisions in a series of their own
+    /// (`pattern_guard_actor_decisions_total{actor="..."}`; feature `metrics`). Name only a few
+    /// known actors (a cron job, a partner): each is one more series in every scrape.
+    #[cfg(feature = "metrics")]
+    pub fn with_metrics_actors<I, S>(mut self, actors: I) -> Guard
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.metrics_actors = actors.into_iter().map(Into::into).collect();
+        self.metrics = std::sync::OnceLock::new();
+        self
+    }
+
+    #[cfg(feature = "metrics")]
+    fn metrics(&self) -> &crate::metrics::Handles {
+        self.metrics
+            .get_or_init(|| crate::metrics::Handles::new(&self.metrics_actors))
     }
 
     /// The same guard reading time from `clock` (a [`ManualClock`](crate::ManualClock) in tests).
@@ -245,10 +275,21 @@ impl Guard {
         };
         let clock_now = self.clock_for(record.ts);
         let mut shard = self.store.shard(actor.hash);
+        #[cfg(feature = "metrics")]
+        let before = (shard.len(), shard.evicted);
         let state = shard.actor(actor.hash, &actor.id, record.ts, &*self.clock, || {
             self.policy_for(event.actor())
         });
         let outcome = observe(state, record, clock_now, explain);
+        #[cfg(feature = "metrics")]
+        {
+            let m = self.metrics();
+            let (len, evicted) = (shard.len(), shard.evicted);
+            if len != before.0 || evicted != before.1 {
+                m.actors(len as i64 - before.0 as i64, evicted - before.1);
+            }
+            m.check(event.actor(), &outcome);
+        }
         drop(shard);
         if outcome.decision != Decision::Allow {
             tracing::info!(
@@ -315,14 +356,32 @@ impl Guard {
     /// Forgets one actor: its window and its escalation. True when it was tracked.
     pub fn reset(&self, actor: &str) -> bool {
         let key = ActorKey::new(actor, self.seed());
-        self.store.shard(key.hash).remove(key.hash, &key.id)
+        let removed = self.store.shard(key.hash).remove(key.hash, &key.id);
+        if removed {
+            self.actors_changed(-1);
+        }
+        removed
     }
 
     /// Forgets every actor.
     pub fn reset_all(&self) {
+        let mut removed = 0;
         for mut shard in self.store.shards() {
+            removed += shard.len();
             shard.clear();
         }
+        self.actors_changed(-(removed as i64));
+    }
+
+    /// Keeps `pattern_guard_actors` right when actors come or go outside a check.
+    #[allow(clippy::unused_self)]
+    fn actors_changed(&self, change: i64) {
+        #[cfg(feature = "metrics")]
+        if change != 0 {
+            self.metrics().actors(change, 0);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = change;
     }
 
     /// Figures about what the guard holds.
@@ -404,6 +463,7 @@ impl Guard {
         }
         self.reset_all();
         self.seed.store(snapshot.seed, Ordering::Relaxed);
+        self.actors_changed(built.len() as i64);
         for (a, state) in built {
             let hash = id_hash(&a.actor, snapshot.seed);
             let policy = Arc::clone(&state.policy);
@@ -436,11 +496,15 @@ impl Guard {
         for a in &snapshot.actors {
             let hash = id_hash(&a.actor, snapshot.seed);
             let mut shard = self.store.shard(hash);
+            let before = shard.len();
             let state = shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || {
                 self.policy_for(&a.actor)
             });
             // Validated above: decoding cannot fail here.
             let _ = apply_actor(state, a);
+            let added = shard.len() as i64 - before as i64;
+            drop(shard);
+            self.actors_changed(added);
         }
         Ok(())
     }
@@ -509,7 +573,11 @@ impl Guard {
         state.escalation = escalation;
         state.window.set_last_ts(last_seen);
         let mut shard = self.store.shard(key.hash);
+        let before = shard.len();
         *shard.actor(key.hash, &key.id, last_seen, &*self.clock, || policy) = state;
+        let added = shard.len() as i64 - before as i64;
+        drop(shard);
+        self.actors_changed(added);
     }
 
     /// `actor`'s escalation and last-seen time, when tracked.

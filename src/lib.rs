@@ -63,6 +63,8 @@ mod hash;
 pub mod input;
 #[cfg(feature = "journal")]
 pub mod journal;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod policy;
 #[cfg(feature = "redis")]
 pub mod shared;

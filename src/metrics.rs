@@ -1,0 +1,124 @@
+//! What the guard decided, through the [`metrics`](https://docs.rs/metrics) facade (cargo
+//! feature `metrics`): any exporter works (Prometheus, `StatsD`, `OpenTelemetry`).
+//!
+//! | name | type | labels | what |
+//! |---|---|---|---|
+//! | `pattern_guard_decisions_total` | counter | `decision` (`allow`, `warn`, `delay`, `block`) | checks, by decision |
+//! | `pattern_guard_detector_firings_total` | counter | `detector` (`burst`, `repetition`, ...) | checks on which a detector fired (its risk above zero) |
+//! | `pattern_guard_risk` | histogram | none | the risk of each check (after escalation), 0 to 1 |
+//! | `pattern_guard_escalations_total` | counter | none | checks that raised their actor's escalation level |
+//! | `pattern_guard_actors` | gauge | none | actors tracked (summed over the process's guards) |
+//! | `pattern_guard_actors_evicted_total` | counter | none | actors dropped at the `max_actors` cap before their window passed |
+//! | `pattern_guard_actor_decisions_total` | counter | `actor`, `decision` | the same as the first, only for the actors named with [`Guard::with_metrics_actors`] |
+//!
+//! Labels never carry actor names unless asked: an actor label is one series per client, and a
+//! guard sees unbounded clients. [`Guard::with_metrics_actors`] names the few actors worth a
+//! series of their own (a cron job, a known partner).
+//!
+//! The guard registers its handles at its first check: install the recorder before it (as the
+//! `metrics` crate asks of every library that caches handles). A check then costs a few atomic
+//! additions and one histogram sample.
+//!
+//! [`Guard::with_metrics_actors`]: crate::Guard::with_metrics_actors
+
+use std::collections::HashMap;
+
+use ::metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
+
+use crate::check::Outcome;
+use crate::decision::Decision;
+use crate::detectors::Detector;
+
+/// The names, for code that reads them back (tests, dashboards).
+pub const DECISIONS: &str = "pattern_guard_decisions_total";
+pub const FIRINGS: &str = "pattern_guard_detector_firings_total";
+pub const RISK: &str = "pattern_guard_risk";
+pub const ESCALATIONS: &str = "pattern_guard_escalations_total";
+pub const ACTORS: &str = "pattern_guard_actors";
+pub const EVICTED: &str = "pattern_guard_actors_evicted_total";
+pub const ACTOR_DECISIONS: &str = "pattern_guard_actor_decisions_total";
+
+const DECISION_NAMES: [&str; 4] = ["allow", "warn", "delay", "block"];
+
+fn index(decision: Decision) -> usize {
+    match decision {
+        Decision::Allow => 0,
+        Decision::Warn => 1,
+        Decision::Delay(_) => 2,
+        Decision::Block => 3,
+    }
+}
+
+/// One guard's handles, registered with the recorder installed at its first check.
+pub(crate) struct Handles {
+    decisions: [Counter; 4],
+    firings: Vec<Counter>,
+    risk: Histogram,
+    escalations: Counter,
+    actors: Gauge,
+    evicted: Counter,
+    by_actor: HashMap<String, [Counter; 4]>,
+}
+
+impl Handles {
+    pub fn new(actors: &[String]) -> Handles {
+        let per_decision = |f: &dyn Fn(&'static str) -> Counter| -> [Counter; 4] {
+            DECISION_NAMES.map(f)
+        };
+        Handles {
+            decisions: per_decision(&|d| counter!(DECISIONS, "decision" => d)),
+            firings: Detector::ALL
+                .iter()
+                .map(|d| counter!(FIRINGS, "detector" => d.name()))
+                .collect(),
+            risk: histogram!(RISK),
+            escalations: counter!(ESCALATIONS),
+            actors: gauge!(ACTORS),
+            evicted: counter!(EVICTED),
+            by_actor: actors
+                .iter()
+                .map(|a| {
+                    let actor = a.clone();
+                    (
+                        a.clone(),
+                        per_decision(&|d| {
+                            counter!(ACTOR_DECISIONS, "actor" => actor.clone(), "decision" => d)
+                        }),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// One check: its decision, the detectors that fired, its risk, whether it escalated.
+    pub fn check(&self, actor: &str, outcome: &Outcome) {
+        let d = index(outcome.decision);
+        self.decisions[d].increment(1);
+        for (r, c) in outcome.readings.iter().zip(&self.firings) {
+            if r.fired() {
+                c.increment(1);
+            }
+        }
+        self.risk.record(outcome.risk);
+        if outcome.escalated {
+            self.escalations.increment(1);
+        }
+        if !self.by_actor.is_empty() {
+            if let Some(counters) = self.by_actor.get(actor) {
+                counters[d].increment(1);
+            }
+        }
+    }
+
+    /// Actors came (positive) or went; `evicted` of them at the cap.
+    pub fn actors(&self, change: i64, evicted: u64) {
+        if change > 0 {
+            self.actors.increment(change as f64);
+        } else if change < 0 {
+            self.actors.decrement((-change) as f64);
+        }
+        if evicted > 0 {
+            self.evicted.increment(evicted);
+        }
+    }
+}
