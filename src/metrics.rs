@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | `pattern_guard_decisions_total` | counter | `decision` (`allow`, `warn`, `delay`, `block`) | checks, by decision |
 //! | `pattern_guard_detector_firings_total` | counter | `detector` (`burst`, `repetition`, ...) | checks on which a detector fired (its risk above zero) |
-//! | `pattern_guard_risk` | histogram | none | the risk of each check (after escalation), 0 to 1 |
+//! | `pattern_guard_risk` | histogram | none | the risk (after escalation, 0 to 1] of each check whose risk is above zero; checks at zero are `pattern_guard_decisions_total` minus its count |
 //! | `pattern_guard_escalations_total` | counter | none | checks that raised their actor's escalation level |
 //! | `pattern_guard_actors` | gauge | none | actors tracked (summed over the process's guards) |
 //! | `pattern_guard_actors_evicted_total` | counter | none | actors dropped at the `max_actors` cap before their window passed |
@@ -16,8 +16,9 @@
 //! series of their own (a cron job, a known partner).
 //!
 //! The guard registers its handles at its first check: install the recorder before it (as the
-//! `metrics` crate asks of every library that caches handles). A check then costs a few atomic
-//! additions and one histogram sample.
+//! `metrics` crate asks of every library that caches handles). A check of normal traffic then
+//! costs one atomic addition; one with a risk adds a histogram sample and one per detector that
+//! fired.
 //!
 //! [`Guard::with_metrics_actors`]: crate::Guard::with_metrics_actors
 
@@ -99,7 +100,11 @@ impl Handles {
                 c.increment(1);
             }
         }
-        self.risk.record(outcome.risk);
+        // Most checks carry no risk at all: sampling only those that do keeps a check of normal
+        // traffic to a few atomic additions (the histogram is the costly part).
+        if outcome.risk > 0.0 {
+            self.risk.record(outcome.risk);
+        }
         if outcome.escalated {
             self.escalations.increment(1);
         }
