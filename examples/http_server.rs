@@ -9,6 +9,14 @@
 //! Options: `--config PATH` (default: the built-in defaults), `--listen ADDR` (default
 //! 127.0.0.1:8080), `--no-guard` (the same server without the layer, for comparisons).
 //! `RUST_LOG=info` shows the layer's warnings, delays and refusals.
+//!
+//! With `--features tower,metrics`, `GET /metrics` serves the guard's metrics in the Prometheus
+//! text format (metrics-exporter-prometheus; not guarded itself):
+//!
+//! ```sh
+//! cargo run --example http_server --features tower,metrics -- --config guard.toml.demo
+//! curl -s http://127.0.0.1:8080/metrics | grep pattern_guard_decisions_total
+//! ```
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +52,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
+    // The recorder goes in before the guard's first check (it registers its handles then).
+    #[cfg(feature = "metrics")]
+    let metrics = {
+        let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?;
+        // Summaries are drained from the recorder's buffers by its upkeep: run it now and then.
+        let upkeep = handle.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                upkeep.run_upkeep();
+            }
+        });
+        handle
+    };
     let guard = match &config {
         Some(path) => Guard::from_config_path(path)?,
         None => Guard::new(),
@@ -54,6 +76,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if guarded {
         app = app.layer(GuardLayer::new(Arc::new(guard)));
+    }
+    #[cfg(feature = "metrics")]
+    {
+        // Added after the layer: scrapes are not checked.
+        app = app.route("/metrics", get(move || async move { metrics.render() }));
     }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     eprintln!(

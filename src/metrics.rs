@@ -63,9 +63,8 @@ pub(crate) struct Handles {
 
 impl Handles {
     pub fn new(actors: &[String]) -> Handles {
-        let per_decision = |f: &dyn Fn(&'static str) -> Counter| -> [Counter; 4] {
-            DECISION_NAMES.map(f)
-        };
+        let per_decision =
+            |f: &dyn Fn(&'static str) -> Counter| -> [Counter; 4] { DECISION_NAMES.map(f) };
         Handles {
             decisions: per_decision(&|d| counter!(DECISIONS, "decision" => d)),
             firings: Detector::ALL

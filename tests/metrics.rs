@@ -46,46 +46,61 @@ const CONFIG: &str = "[guard]\nburst_max_events = 3\nescalation_strikes = 2\n";
 #[test]
 fn counters_equal_the_decisions_made() {
     let recorder = DebuggingRecorder::new();
-    let (decisions, escalations, fired, tracked) =
-        metrics::with_local_recorder(&recorder, || {
-            let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-            let guard = Guard::from_toml_str(CONFIG)
-                .unwrap()
-                .with_clock(clock.clone());
-            let mut decisions: BTreeMap<&str, u64> = BTreeMap::new();
-            let (mut escalations, mut fired) = (0, 0);
-            for i in 0..40 {
-                clock.advance(Duration::from_millis(700));
-                let actor = if i % 4 == 0 { "calm" } else { "busy" };
-                let level = |g: &Guard| g.status(actor, None).map_or(0, |s| s.escalation_level);
-                let before = level(&guard);
-                let a = guard.assess(&Event::new(actor, "GET", "/", clock.time()));
-                escalations += u64::from(level(&guard) > before);
-                fired += u64::from(a.reasons().iter().any(|r| r.detector.name() == "burst"));
-                *decisions.entry(a.decision.name()).or_default() += 1;
-            }
-            guard.reset("calm");
-            (decisions, escalations, fired, guard.stats().actors)
-        });
+    let (decisions, escalations, fired, tracked) = metrics::with_local_recorder(&recorder, || {
+        let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let guard = Guard::from_toml_str(CONFIG)
+            .unwrap()
+            .with_clock(clock.clone());
+        let mut decisions: BTreeMap<&str, u64> = BTreeMap::new();
+        let (mut escalations, mut fired) = (0, 0);
+        for i in 0..40 {
+            clock.advance(Duration::from_millis(700));
+            let actor = if i % 4 == 0 { "calm" } else { "busy" };
+            let level = |g: &Guard| g.status(actor, None).map_or(0, |s| s.escalation_level);
+            let before = level(&guard);
+            let a = guard.assess(&Event::new(actor, "GET", "/", clock.time()));
+            escalations += u64::from(level(&guard) > before);
+            fired += u64::from(a.reasons().iter().any(|r| r.detector.name() == "burst"));
+            *decisions.entry(a.decision.name()).or_default() += 1;
+        }
+        guard.reset("calm");
+        (decisions, escalations, fired, guard.stats().actors)
+    });
     let s = series(&recorder);
     for (decision, n) in &decisions {
         assert_eq!(
-            counter(&s, "pattern_guard_decisions_total", &[("decision", decision)]),
+            counter(
+                &s,
+                "pattern_guard_decisions_total",
+                &[("decision", decision)]
+            ),
             *n,
             "{decision}: {s:?}"
         );
     }
-    assert!(decisions.len() >= 3, "the sequence walks the bands: {decisions:?}");
-    assert_eq!(counter(&s, "pattern_guard_escalations_total", &[]), escalations);
+    assert!(
+        decisions.len() >= 3,
+        "the sequence walks the bands: {decisions:?}"
+    );
+    assert_eq!(
+        counter(&s, "pattern_guard_escalations_total", &[]),
+        escalations
+    );
     assert!(escalations > 0);
     assert_eq!(
-        counter(&s, "pattern_guard_detector_firings_total", &[("detector", "burst")]),
+        counter(
+            &s,
+            "pattern_guard_detector_firings_total",
+            &[("detector", "burst")]
+        ),
         fired
     );
     match s.get(&("pattern_guard_risk".to_string(), vec![])) {
         Some(DebugValue::Histogram(samples)) => {
             assert_eq!(samples.len(), 40, "one risk sample per check");
-            assert!(samples.iter().all(|r| (0.0..=1.0).contains(&r.into_inner())));
+            assert!(samples
+                .iter()
+                .all(|r| (0.0..=1.0).contains(&r.into_inner())));
         }
         other => panic!("no risk histogram: {other:?}"),
     }
@@ -94,7 +109,9 @@ fn counters_equal_the_decisions_made() {
         other => panic!("no actors gauge: {other:?}"),
     }
     // No series carries an actor unless asked.
-    assert!(s.keys().all(|(_, labels)| labels.iter().all(|(k, _)| k != "actor")));
+    assert!(s
+        .keys()
+        .all(|(_, labels)| labels.iter().all(|(k, _)| k != "actor")));
 }
 
 #[test]
@@ -115,7 +132,10 @@ fn evictions_are_counted_and_named_actors_get_series_of_their_own() {
         guard.stats().evicted
     });
     let s = series(&recorder);
-    assert_eq!(counter(&s, "pattern_guard_actors_evicted_total", &[]), evicted);
+    assert_eq!(
+        counter(&s, "pattern_guard_actors_evicted_total", &[]),
+        evicted
+    );
     let named = counter(
         &s,
         "pattern_guard_actor_decisions_total",
