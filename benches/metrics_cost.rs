@@ -83,12 +83,12 @@ fn main() {
             // The Prometheus recorder, scoped to the guard that registers its handles with it.
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
-            let recorded = metrics::with_local_recorder(&recorder, || {
+            let exported = metrics::with_local_recorder(&recorder, || {
                 let g = Guard::from_toml_str(config).unwrap();
                 g.check(&Event::new("warm-up", "GET", "/", at(0)));
                 g
             });
-            let t = per_check(&[&plain, &recorded]);
+            let t = per_check(&[&plain, &exported]);
             println!("metrics on, no recorder{case}: {:.1} ns per check", t[0]);
             println!(
                 "metrics on, Prometheus recorder{case}: {:.1} ns per check ({:+.1} ns)",
