@@ -86,7 +86,7 @@ _pattern__guard() {
 
     case "${cmd}" in
         pattern__guard)
-            opts="-c -q -v -n -h -V --config --state-dir --store --quiet --verbose --color --log-format --actor --action --target --weight --repeat --interval --max-runtime --kill-after --max-concurrent --on-overlap --dry-run --explain --watch-output --block-exit-code --help --version check status reset config replay completions man help"
+            opts="-c -q -v -n -h -V --config --state-dir --store --quiet --verbose --color --log-format --actor --action --target --weight --repeat --interval --max-runtime --kill-after --max-concurrent --on-overlap --dry-run --explain --watch-output --metrics-file --block-exit-code --help --version check status reset config replay completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,6 +158,10 @@ _pattern__guard() {
                     ;;
                 --on-overlap)
                     COMPREPLY=($(compgen -W "refuse wait" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --block-exit-code)
@@ -660,7 +664,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__status)
-            opts="-c -q -v -h --json --config --state-dir --store --quiet --verbose --color --log-format --help"
+            opts="-c -q -v -h --json --prometheus --config --state-dir --store --quiet --verbose --color --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pattern_guard_global_optspecs
-    string join \n c/config= state-dir= store= q/quiet v/verbose color= log-format= actor= action= target= weight= n/repeat= interval= max-runtime= kill-after= max-concurrent= on-overlap= dry-run explain watch-output block-exit-code= h/help V/version
+    string join \n c/config= state-dir= store= q/quiet v/verbose color= log-format= actor= action= target= weight= n/repeat= interval= max-runtime= kill-after= max-concurrent= on-overlap= dry-run explain watch-output metrics-file= block-exit-code= h/help V/version
 end
 
 function __fish_pattern_guard_needs_command
@@ -43,6 +43,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l kill-after 
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l max-concurrent -d 'At most N runs of this actor\'s job at once (across invocations)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l on-overlap -d 'At the --max-concurrent limit: refuse (exit 75) or wait for a run to end' -r -f -a "refuse\t''
 wait\t''"
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l metrics-file -d 'After each run, write the actor\'s last run and its runs by decision in the window to PATH in the Prometheus text format (atomically), for node_exporter\'s textfile collector' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l block-exit-code -d 'Exit code when blocked' -r
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
@@ -85,6 +86,7 @@ never\t''"
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -l json -d 'Print as JSON on stdout'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -l prometheus -d 'Print in the Prometheus text format on stdout (for node_exporter\'s textfile collector or a scrape-by-cron setup)'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand status" -s h -l help -d 'Print help'

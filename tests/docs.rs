@@ -117,6 +117,7 @@ fn every_key_is_accepted_in_guard_and_per_actor_where_documented() {
         let value = match k.default {
             "unset" if k.name == "regularity_max_cv" => "0.1",
             "unset" if k.name == "max_events_per_actor" => "1000",
+            "unset" if k.name == "metrics_file" => "\"/var/lib/node_exporter/textfile/job.prom\"",
             "unset" => "5",
             d => d,
         };

@@ -155,6 +155,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub watch_output: bool,
 
+    /// After each run, write the actor's last run and its runs by decision in the window to
+    /// PATH in the Prometheus text format (atomically), for node_exporter's textfile collector.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+
     /// Exit code when blocked.
     #[arg(
         long,
@@ -187,6 +192,10 @@ pub enum Command {
         /// Print as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Print in the Prometheus text format on stdout (for node_exporter's textfile
+        /// collector or a scrape-by-cron setup).
+        #[arg(long, conflicts_with = "json")]
+        prometheus: bool,
     },
     /// Forget the history of one actor, or of all with --all.
     Reset {
@@ -300,7 +309,7 @@ pub enum LogFormat {
 }
 
 /// Options that only make sense when guarding a command.
-const RUN_ONLY: [&str; 14] = [
+const RUN_ONLY: [&str; 15] = [
     "max_concurrent",
     "on_overlap",
     "actor",
@@ -315,6 +324,7 @@ const RUN_ONLY: [&str; 14] = [
     "explain",
     "block_exit_code",
     "watch_output",
+    "metrics_file",
 ];
 
 impl Cli {

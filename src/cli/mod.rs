@@ -25,6 +25,7 @@ mod progress;
 mod signals;
 mod state;
 mod supervise;
+mod textfile;
 mod watch;
 
 use std::process::ExitCode;

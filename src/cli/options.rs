@@ -29,6 +29,17 @@ pub struct Options {
     pub task: Task,
 }
 
+/// How `status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFormat {
+    /// A table for people.
+    Table,
+    /// JSON on stdout.
+    Json,
+    /// The Prometheus text format on stdout.
+    Prometheus,
+}
+
 /// What to do.
 pub enum Task {
     /// Guard a command.
@@ -40,7 +51,10 @@ pub enum Task {
         json: bool,
     },
     /// Show what is remembered, of one actor or all.
-    Status { actor: Option<String>, json: bool },
+    Status {
+        actor: Option<String>,
+        format: StatusFormat,
+    },
     /// Forget one actor's history, or every actor's (`None`).
     Reset { actor: Option<String> },
     /// Validate the configuration and print an actor's effective settings.
@@ -73,6 +87,8 @@ pub struct RunPlan {
     pub block_exit_code: u8,
     /// Watch the command's output for loops (`--watch-output`, or `watch_output` for the actor).
     pub watch_output: bool,
+    /// Where to write the last run's metrics (`--metrics-file`, or `metrics_file`).
+    pub metrics_file: Option<PathBuf>,
 }
 
 impl RunPlan {
@@ -160,7 +176,20 @@ pub fn resolve(cli: Cli) -> Result<Options, Failure> {
                 at,
                 json,
             },
-            Some(Command::Status { actor, json }) => Task::Status { actor, json },
+            Some(Command::Status {
+                actor,
+                json,
+                prometheus,
+            }) => Task::Status {
+                actor,
+                format: if prometheus {
+                    StatusFormat::Prometheus
+                } else if json {
+                    StatusFormat::Json
+                } else {
+                    StatusFormat::Table
+                },
+            },
             Some(Command::Reset { actor, all }) => Task::Reset {
                 actor: if all {
                     None
@@ -253,6 +282,9 @@ fn run_plan(config: &Config, run: args::RunArgs, argv: Vec<OsString>) -> RunPlan
         explain: run.explain,
         block_exit_code: run.block_exit_code,
         watch_output: run.watch_output || settings.watch_output,
+        metrics_file: run
+            .metrics_file
+            .or_else(|| settings.metrics_file.clone().map(PathBuf::from)),
     }
 }
 

@@ -172,6 +172,12 @@ impl AsNumber for Combine {
     }
 }
 
+impl AsNumber for String {
+    fn as_number(&self) -> Option<f64> {
+        None
+    }
+}
+
 impl AsNumber for bool {
     fn as_number(&self) -> Option<f64> {
         None
@@ -278,6 +284,10 @@ settings! {
     /// by `[output]` (see "Watching output" below); `--watch-output` overrides. Off: the command
     /// keeps the terminal and nothing changes.
     watch_output: bool = false; Range::boolean(), "false";
+    /// CLI: after each run, write the actor's last run (time, decision, risk, exit status,
+    /// duration) and its runs by decision in the window to this file, in the Prometheus text
+    /// format, atomically, for `node_exporter`'s textfile collector; `--metrics-file` overrides.
+    metrics_file: Option<String> = None; Range::path(), "unset";
 }
 
 /// Longest window, delay and cool-down accepted: one year, in seconds.

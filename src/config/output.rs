@@ -70,6 +70,7 @@ pub const RUN_ONLY_KEYS: &[&str] = &[
     "kill_grace_secs",
     "max_concurrent",
     "on_overlap",
+    "metrics_file",
 ];
 
 /// The `[output]` defaults: `[guard]`'s, with [`OUTPUT_DEFAULTS`] applied.

@@ -42,6 +42,7 @@ enum Kind {
     Number,
     Choice(&'static [&'static str]),
     Boolean,
+    Path,
 }
 
 impl Range {
@@ -99,11 +100,20 @@ impl Range {
     }
 
     /// The TOML type: `integer`, `number`, `string` or `boolean`.
+    /// A file path (no bounds).
+    pub const fn path() -> Range {
+        Range {
+            kind: Kind::Path,
+            min: None,
+            max: None,
+        }
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self.kind {
             Kind::Integer => "integer",
             Kind::Number => "number",
-            Kind::Choice(_) => "string",
+            Kind::Choice(_) | Kind::Path => "string",
             Kind::Boolean => "boolean",
         }
     }
@@ -198,6 +208,9 @@ impl fmt::Display for Range {
         }
         if let Kind::Boolean = self.kind {
             return f.write_str("boolean");
+        }
+        if let Kind::Path = self.kind {
+            return f.write_str("path");
         }
         write!(f, "{} {}", self.type_name(), self.bounds())
     }

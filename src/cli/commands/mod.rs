@@ -37,12 +37,12 @@ pub async fn execute(options: Options) -> Result<Exit, Failure> {
         Task::Check { event, at, json } => {
             check::check(&*store()?, config, &config_id, &event, at, json, printer)
         }
-        Task::Status { actor, json } => status::status(
+        Task::Status { actor, format } => status::status(
             &*store()?,
             &config,
             &config_id,
             actor.as_deref(),
-            json,
+            format,
             printer,
         ),
         Task::Reset { actor } => reset::reset(&*store()?, actor.as_deref(), printer),

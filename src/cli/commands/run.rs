@@ -16,6 +16,7 @@ use crate::cli::progress::Progress;
 use crate::cli::signals::{self, Signals};
 use crate::cli::state::{self, ConfigId, History, LastStop};
 use crate::cli::supervise::{self, RunEnd, Stop};
+use crate::cli::textfile;
 use crate::cli::watch::WatchPlan;
 
 /// How often a run waiting for an overlap slot looks again.
@@ -97,6 +98,8 @@ enum Gate {
 /// A checked run.
 struct Admitted {
     assessment: Assessment,
+    /// The actor's runs in its window by decision, this one included (when kept).
+    in_window: Option<[u64; 4]>,
     /// Whether this run was added to the actor's running instances (with an overlap limit,
     /// recording, and unless blocked): it must take itself off after.
     registered: bool,
@@ -118,10 +121,12 @@ impl Runner<'_> {
             Err(exit) => return Ok(Step::Stop(exit)),
         };
         let mut stopped = None;
+        let mut ran = Duration::ZERO;
         let step = if let Some(exit) = self.act(&admitted.assessment).await {
             Step::Stop(exit)
         } else {
             let env = [("PATTERN_GUARD_ITERATION", iteration.to_string())];
+            let started = std::time::Instant::now();
             // A shared store's lease is renewed while the command runs.
             let _alive = admitted
                 .registered
@@ -136,8 +141,26 @@ impl Runner<'_> {
             )
             .await;
             stopped = stop_record(&end);
+            ran = started.elapsed();
             Step::Ran(end.exit)
         };
+        if let Some(path) = &plan.metrics_file {
+            let (Step::Ran(exit) | Step::Stop(exit)) = step;
+            let run = textfile::LastRun {
+                actor: &plan.event.actor,
+                at: admitted.assessment.at,
+                assessment: &admitted.assessment,
+                exit: exit.code(),
+                duration: ran,
+                in_window: admitted.in_window,
+            };
+            if let Err(e) = textfile::write_atomically(path, &textfile::last_run(&run)) {
+                self.printer.always(format!(
+                    "could not write the metrics file {}: {e}",
+                    path.display()
+                ));
+            }
+        }
         let record = stopped.is_some() && !plan.dry_run;
         if admitted.registered || record {
             // Once the command has run, its status is what the caller gets: a state problem now
@@ -215,6 +238,8 @@ impl Runner<'_> {
     fn admit(&self, event: &Event<'_>) -> Result<Gate, Failure> {
         let save = !self.plan.dry_run;
         let max = self.plan.overlap.max;
+        let window = self.guard.config().settings_for(event.actor()).window_secs;
+        let window_ns = (window * 1e9) as u64;
         let (gate, notice) =
             state::transact(self.store, event.actor(), &self.guard, save, |txn| {
                 txn.config = Some(self.config_id.clone());
@@ -222,6 +247,15 @@ impl Runner<'_> {
                     Err(n) => Gate::Busy(n),
                     Ok(assessment) => Gate::Checked(Admitted {
                         registered: save && max.is_some() && assessment.decision != Decision::Block,
+                        in_window: save
+                            .then(|| {
+                                txn.note_decision(
+                                    nanos(assessment.at),
+                                    textfile::code(assessment.decision),
+                                    window_ns,
+                                )
+                            })
+                            .flatten(),
                         assessment,
                     }),
                 }
@@ -300,6 +334,12 @@ impl Runner<'_> {
             }
         }
     }
+}
+
+/// Nanoseconds since the Unix epoch.
+fn nanos(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// What the actor's history keeps of a run the guard stopped.

@@ -5,14 +5,16 @@
 //! remembers the configuration its last run used; where that is another one (another file, or
 //! the same file since edited), `status` says so, since its answer is then not what the runs get.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use pattern_guard::{ActorStatus, Assessment, Config, Guard};
 use serde_json::{json, Value};
 
 use crate::cli::exit_code::{Exit, Failure};
+use crate::cli::options::StatusFormat;
 use crate::cli::output::{assessment_json, human, Printer};
 use crate::cli::state::{ConfigId, History, Instance, LastStop, Meta};
+use crate::cli::textfile;
 
 /// One actor as status shows it.
 struct Row {
@@ -40,11 +42,29 @@ pub fn status(
     config: &Config,
     config_id: &ConfigId,
     actor: Option<&str>,
-    json: bool,
+    format: StatusFormat,
     printer: Printer,
 ) -> Result<Exit, Failure> {
     let rows = rows(store, config, actor, printer)?;
-    if json {
+    if format == StatusFormat::Prometheus {
+        let shown: Vec<textfile::ActorRow<'_>> = rows
+            .iter()
+            .map(|row| textfile::ActorRow {
+                status: &row.status,
+                next: row.next.as_ref(),
+                running: row.running.len(),
+                last_stop: row.last_stop.as_ref().map(|s| {
+                    (
+                        SystemTime::UNIX_EPOCH + Duration::from_nanos(s.at_ns),
+                        s.why.as_str(),
+                    )
+                }),
+            })
+            .collect();
+        print!("{}", textfile::actors(&shown));
+        return Ok(Exit::Success);
+    }
+    if format == StatusFormat::Json {
         let list: Vec<Value> = rows.iter().map(|row| row_json(row, config_id)).collect();
         println!("{}", Value::Array(list));
         return Ok(Exit::Success);

@@ -89,6 +89,8 @@ pub struct Txn<'g> {
     pub config: Option<ConfigId>,
     /// The last run the guard stopped.
     pub last_stop: Option<LastStop>,
+    /// The decisions of the actor's runs in its window (see [`Meta::decisions`]).
+    pub decisions: Vec<(u64, u8)>,
     recorded: usize,
     /// This run took itself off the running instances ([`Txn::leave`]).
     pub(super) left: bool,
@@ -116,6 +118,7 @@ impl<'g> Txn<'g> {
             running: meta.running,
             config: meta.config,
             last_stop: meta.last_stop,
+            decisions: meta.decisions,
             recorded: 0,
             left: false,
             shared: None,
@@ -129,6 +132,7 @@ impl<'g> Txn<'g> {
             running: self.running.clone(),
             config: self.config.clone(),
             last_stop: self.last_stop.clone(),
+            decisions: self.decisions.clone(),
         }
     }
 
@@ -166,6 +170,29 @@ impl<'g> Txn<'g> {
             self.running.push(Instance::me());
         }
         Ok(a)
+    }
+
+    /// Keeps this run's decision with the history (its runs in the window, for
+    /// `--metrics-file`) and returns the runs in the window by decision (0 allow, 1 warn,
+    /// 2 delay, 3 block), this one included. `None` with a shared store, which does not keep
+    /// them.
+    pub fn note_decision(&mut self, at_ns: u64, code: u8, window_ns: u64) -> Option<[u64; 4]> {
+        if self.shared.is_some() {
+            return None;
+        }
+        let since = at_ns.saturating_sub(window_ns);
+        self.decisions.retain(|(at, _)| *at > since);
+        self.decisions.push((at_ns, code));
+        let excess = self
+            .decisions
+            .len()
+            .saturating_sub(super::meta::MAX_DECISIONS);
+        self.decisions.drain(..excess);
+        let mut counts = [0; 4];
+        for (_, c) in &self.decisions {
+            counts[usize::from(*c).min(3)] += 1;
+        }
+        Some(counts)
     }
 
     /// Takes this run off the running instances.

@@ -40,6 +40,21 @@ pub struct Meta {
     /// The last run the guard stopped; `None` when none was, or in files written before it was
     /// kept.
     pub last_stop: Option<LastStop>,
+    /// The decisions of the actor's runs still in its window: (when, in nanoseconds since the
+    /// Unix epoch; 0 allow, 1 warn, 2 delay, 3 block), oldest first, at most [`MAX_DECISIONS`];
+    /// for `--metrics-file`. Empty in files written before they were kept.
+    pub decisions: Vec<(u64, u8)>,
+}
+
+/// The most run decisions kept beside a history.
+pub const MAX_DECISIONS: usize = 1000;
+
+/// The layout before the run decisions were kept.
+#[derive(Deserialize)]
+struct MetaWithoutDecisions {
+    running: Vec<Instance>,
+    config: Option<ConfigId>,
+    last_stop: Option<LastStop>,
 }
 
 /// The layout before the last stop was kept.
@@ -76,11 +91,19 @@ impl Meta {
         if let Ok(meta) = postcard::from_bytes::<Meta>(extra) {
             return Ok(meta);
         }
+        if let Ok(old) = postcard::from_bytes::<MetaWithoutDecisions>(extra) {
+            return Ok(Meta {
+                running: old.running,
+                config: old.config,
+                last_stop: old.last_stop,
+                decisions: Vec::new(),
+            });
+        }
         if let Ok(old) = postcard::from_bytes::<MetaWithoutStop>(extra) {
             return Ok(Meta {
                 running: old.running,
                 config: old.config,
-                last_stop: None,
+                ..Meta::default()
             });
         }
         postcard::from_bytes::<Vec<Instance>>(extra)
@@ -117,8 +140,19 @@ mod tests {
                 message: "looped: \"y\" 370 times in 1m on stdout".into(),
                 exit: 124,
             }),
+            decisions: vec![
+                (1_800_000_000_000_000_000, 0),
+                (1_800_000_001_000_000_000, 3),
+            ],
         };
         assert_eq!(Meta::decode(&meta.encode()).unwrap(), meta);
+        // The layout before the decisions: the rest read, no decisions.
+        let older = postcard::to_stdvec(&(&meta.running, &meta.config, &meta.last_stop)).unwrap();
+        let read = Meta::decode(&older).unwrap();
+        assert_eq!(
+            (read.last_stop, read.decisions),
+            (meta.last_stop.clone(), Vec::new())
+        );
         assert_eq!(
             Meta::decode(&Meta::default().encode()).unwrap(),
             Meta::default()

@@ -202,6 +202,8 @@ fn meta_of(loaded: &Loaded) -> Meta {
         running: loaded.leases.iter().map(instance).collect(),
         config: from_note(note(0)),
         last_stop: from_note(note(1)),
+        // Not kept in the store: --metrics-file leaves out the runs by decision there.
+        decisions: Vec::new(),
     }
 }
 
