@@ -308,3 +308,64 @@ fn status_prometheus_parses_and_shows_every_actor() {
         assert_eq!(get(&s, "pattern_guard_running", &[("actor", actor)]), 0.0);
     }
 }
+
+/// `promtool` (Debian's `prometheus` package; scripts/test.sh installs it when missing).
+fn promtool(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is needed: apt-get install prometheus (scripts/test.sh does)");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn promtool_accepts_the_files_and_the_documented_alert_rules() {
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/alerts.yml");
+    let out = promtool(&["check", "rules", rules], None);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fx = Fixture::new();
+    let file = fx.path("job.prom");
+    for _ in 0..6 {
+        fx.cmd()
+            .args(["--config", DEMO, "--metrics-file"])
+            .arg(&file)
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+    }
+    let status = fx
+        .cmd()
+        .args(["--config", DEMO, "status", "--prometheus"])
+        .output()
+        .unwrap();
+    for text in [
+        std::fs::read_to_string(&file).unwrap(),
+        String::from_utf8(status.stdout).unwrap(),
+    ] {
+        let out = promtool(&["check", "metrics"], Some(&text));
+        assert!(
+            out.status.success(),
+            "{text}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
