@@ -46,26 +46,27 @@ const CONFIG: &str = "[guard]\nburst_max_events = 3\nescalation_strikes = 2\n";
 #[test]
 fn counters_equal_the_decisions_made() {
     let recorder = DebuggingRecorder::new();
-    let (decisions, escalations, fired, tracked) = metrics::with_local_recorder(&recorder, || {
-        let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let guard = Guard::from_toml_str(CONFIG)
-            .unwrap()
-            .with_clock(clock.clone());
-        let mut decisions: BTreeMap<&str, u64> = BTreeMap::new();
-        let (mut escalations, mut fired) = (0, 0);
-        for i in 0..40 {
-            clock.advance(Duration::from_millis(700));
-            let actor = if i % 4 == 0 { "calm" } else { "busy" };
-            let level = |g: &Guard| g.status(actor, None).map_or(0, |s| s.escalation_level);
-            let before = level(&guard);
-            let a = guard.assess(&Event::new(actor, "GET", "/", clock.time()));
-            escalations += u64::from(level(&guard) > before);
-            fired += u64::from(a.reasons().iter().any(|r| r.detector.name() == "burst"));
-            *decisions.entry(a.decision.name()).or_default() += 1;
-        }
-        guard.reset("calm");
-        (decisions, escalations, fired, guard.stats().actors)
-    });
+    let (decisions, escalations, fired, at_risk, tracked) =
+        metrics::with_local_recorder(&recorder, || {
+            let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+            let guard = Guard::from_toml_str(CONFIG)
+                .unwrap()
+                .with_clock(clock.clone());
+            let mut decisions: BTreeMap<&str, u64> = BTreeMap::new();
+            let (mut escalations, mut fired) = (0, 0);
+            for i in 0..40 {
+                clock.advance(Duration::from_millis(700));
+                let actor = if i % 4 == 0 { "calm" } else { "busy" };
+                let level = |g: &Guard| g.status(actor, None).map_or(0, |s| s.escalation_level);
+                let before = level(&guard);
+                let a = guard.assess(&Event::new(actor, "GET", "/", clock.time()));
+                escalations += u64::from(level(&guard) > before);
+                fired += u64::from(a.reasons().iter().any(|r| r.detector.name() == "burst"));
+                *decisions.entry(a.decision.name()).or_default() += 1;
+            }
+            guard.reset("calm");
+            (decisions, escalations, fired, guard.stats().actors)
+        });
     let s = series(&recorder);
     for (decision, n) in &decisions {
         assert_eq!(
