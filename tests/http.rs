@@ -390,6 +390,8 @@ async fn replicas_on_one_store_decide_as_one_guard() {
         let guard = Guard::from_config_path(DEMO).unwrap();
         let mut store = guard.config().store.clone();
         store.url = Some(server.url());
+        // Many tests run at once here: the default 50 ms would let a slow check fall back.
+        store.timeout_ms = 5000;
         pattern_guard::shared::SharedGuard::new(guard, &store).unwrap()
     };
     let replicas = [

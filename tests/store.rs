@@ -17,14 +17,34 @@ use support::Fixture;
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/guard.toml.demo");
 
-/// The binary as one host: its own state directory, the shared store.
+/// The store's timeout in these tests (unless one tests timeouts): the machine runs many tests
+/// at once, and a check that waits past the default 50 ms would fall back to the local history.
+const STORE: &str = "\n[store]\ntimeout_ms = 5000\n";
+
+/// The binary as one host: its own state directory, the shared store, a generous timeout
+/// (`$PATTERN_GUARD_CONFIG`; a test's own `--config` replaces it).
 fn host(fx: &Fixture, name: &str, url: &str) -> Command {
     let dir = fx.path(name);
     std::fs::create_dir_all(&dir).unwrap();
+    let config = fx.path("store.toml");
+    if !config.exists() {
+        std::fs::write(&config, STORE).unwrap();
+    }
     let mut c = fx.std();
     c.env("PATTERN_GUARD_STATE_DIR", dir)
-        .env("PATTERN_GUARD_STORE", url);
+        .env("PATTERN_GUARD_STORE", url)
+        .env("PATTERN_GUARD_CONFIG", config);
     c
+}
+
+/// guard.toml.demo with the tests' store timeout.
+fn demo(fx: &Fixture) -> String {
+    let path = fx.path("demo.toml");
+    if !path.exists() {
+        let text = std::fs::read_to_string(DEMO).unwrap() + STORE;
+        std::fs::write(&path, text).unwrap();
+    }
+    path.display().to_string()
 }
 
 /// Waits (at most 10 s) until `actor` has a running instance in the store, as another host's
@@ -75,7 +95,7 @@ fn runs_alternating_between_two_hosts_are_one_history() {
     for i in 0..6 {
         let name = if i % 2 == 0 { "host-a" } else { "host-b" };
         let out = host(&fx, name, &url)
-            .args(["--config", DEMO, "--", "true"])
+            .args(["--config", &demo(&fx), "--", "true"])
             .output()
             .unwrap();
         let err = stderr_of(&out);
@@ -127,7 +147,7 @@ fn runs_alternating_between_two_hosts_are_one_history() {
         stderr_of(&out)
     );
     let out = host(&fx, "host-a", &url)
-        .args(["--config", DEMO, "--", "true"])
+        .args(["--config", &demo(&fx), "--", "true"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -145,7 +165,8 @@ fn eight_processes_checking_one_actor_lose_nothing_and_decide_as_one() {
     let fx = Fixture::new();
     let config = fx.write(
         "guard.toml",
-        b"[guard]\nwindow_secs = 60\nburst_max_events = 100\nrepetition_max_count = 1000\n",
+        b"[guard]\nwindow_secs = 60\nburst_max_events = 100\nrepetition_max_count = 1000\n\
+          [store]\ntimeout_ms = 5000\n",
     );
     let bin = env!("CARGO_BIN_EXE_pattern-guard");
     // Eight shell loops at once, each 50 `check`s with its own weight (to tell them apart in
@@ -240,7 +261,10 @@ fn in_shell(like: &Command, script: &str) -> Command {
 
 /// A config with a short lease, for the overlap tests.
 fn lease_config(fx: &Fixture) -> std::path::PathBuf {
-    fx.write("lease.toml", b"[store]\nlease_secs = 3\n")
+    fx.write(
+        "lease.toml",
+        b"[store]\nlease_secs = 3\ntimeout_ms = 5000\n",
+    )
 }
 
 /// `argv` run on host `name` as `actor` under `config`, one run at a time across hosts.
@@ -326,7 +350,7 @@ fn a_store_that_is_down_is_handled_as_on_error_says_and_never_hides_the_exit() {
     let with = |on_error: &str| {
         fx.write(
             &format!("{on_error}.toml"),
-            format!("[store]\ntimeout_ms = 200\non_error = \"{on_error}\"\n").as_bytes(),
+            format!("[store]\ntimeout_ms = 1000\non_error = \"{on_error}\"\n").as_bytes(),
         )
     };
     let url = format!("redis://:s3cret@127.0.0.1:{}/0", server.port);
@@ -400,7 +424,7 @@ fn the_store_is_killed_while_the_command_runs_and_its_status_is_kept() {
     let mut server = RedisServer::start();
     let url = server.url();
     let fx = Fixture::new();
-    let config = fx.write("c.toml", b"[store]\ntimeout_ms = 200\nlease_secs = 3\n");
+    let config = fx.write("c.toml", b"[store]\ntimeout_ms = 2000\nlease_secs = 3\n");
     let child = host(&fx, "host", &url)
         .arg("--config")
         .arg(&config)
@@ -459,7 +483,7 @@ fn repeat_check_at_and_status_work_against_the_store() {
     let fx = Fixture::new();
     // --repeat: six runs in one process, one history in the store.
     let out = host(&fx, "host-a", &url)
-        .args(["--config", DEMO, "--repeat", "6", "--", "true"])
+        .args(["--config", &demo(&fx), "--repeat", "6", "--", "true"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(75), "{}", stderr_of(&out));
@@ -496,7 +520,7 @@ fn repeat_check_at_and_status_work_against_the_store() {
             .clone()
     };
     assert_eq!(row("cli")["events_in_window"], 6);
-    assert_eq!(row("cli")["last_run_config"], DEMO);
+    assert_eq!(row("cli")["last_run_config"], demo(&fx).as_str());
     assert_eq!(row("slow")["last_stop"]["why"], "runtime", "{rows}");
     // check --at keeps the time given (an hour ago: outside a one-minute window).
     let now = std::time::SystemTime::now()
