@@ -40,6 +40,9 @@ use crate::snapshot::{damaged, ActorSnapshot, Snapshot};
 use crate::store::{ActorState, Store};
 use crate::window::Record;
 
+#[cfg(feature = "redis")]
+mod log_view;
+
 /// The behaviour guard. See the [crate documentation](crate) for an overview.
 pub struct Guard {
     config: Config,
@@ -519,100 +522,6 @@ impl Guard {
             self.actors_changed(added);
         }
         Ok(())
-    }
-}
-
-/// What a shared store's view of the actors needs (feature `redis`): the events of its log carry
-/// their hashes, final times and weights, so they are applied as records, under the seed every
-/// process sharing the store agreed on.
-#[cfg(feature = "redis")]
-impl Guard {
-    /// The seed the guard hashes under.
-    pub(crate) fn hash_seed(&self) -> u64 {
-        self.seed()
-    }
-
-    /// Forgets everything and hashes under `seed` from now on.
-    pub(crate) fn adopt_seed(&self, seed: u64) {
-        self.reset_all();
-        self.seed.store(seed, Ordering::Relaxed);
-    }
-
-    /// What the store's log of `actor` needs from its policy: the future tolerance and the window
-    /// (microseconds), the window's cap, and how long the log outlives its last event (the
-    /// window or a full cool-down from the highest level, whichever is longer; milliseconds).
-    pub(crate) fn log_limits(&self, actor: &str) -> (u64, u64, u64, u64) {
-        let p = self.policy_for(actor);
-        let levels = u64::from(p.max_strikes.div_ceil(p.strikes_per_level.max(1)));
-        let keep_ns = p.window_ns.max(p.cooldown_ns.saturating_mul(levels));
-        (
-            p.future_ns / 1000,
-            p.window_ns / 1000,
-            p.max_events as u64,
-            keep_ns / 1_000_000 + 1000,
-        )
-    }
-
-    /// Whether the guard holds memory of `actor`.
-    pub(crate) fn tracks(&self, actor: &str) -> bool {
-        let key = ActorKey::new(actor, self.seed());
-        self.store.shard(key.hash).get(key.hash, &key.id).is_some()
-    }
-
-    /// One logged event of `actor`, checked: its time is final (capped and ordered by the store).
-    pub(crate) fn observe_logged(&self, actor: &str, record: Record, explain: bool) -> Outcome {
-        let key = ActorKey::new(actor, self.seed());
-        let mut shard = self.store.shard(key.hash);
-        let state = shard.actor(key.hash, &key.id, record.ts, &*self.clock, || {
-            self.policy_for(actor)
-        });
-        observe(state, record, record.ts, explain)
-    }
-
-    /// Replaces `actor`'s memory: `records` (oldest first) only fill the window, then the
-    /// escalation and last-seen time are set, as a restore does.
-    pub(crate) fn rebuild_actor(
-        &self,
-        actor: &str,
-        escalation: crate::escalation::Escalation,
-        last_seen: u64,
-        records: &[Record],
-    ) {
-        let key = ActorKey::new(actor, self.seed());
-        let mut state = ActorState::new(self.policy_for(actor));
-        let policy = Arc::clone(&state.policy);
-        state.window.extend(records.iter().copied(), &policy);
-        state.escalation = escalation;
-        state.window.set_last_ts(last_seen);
-        let mut shard = self.store.shard(key.hash);
-        let before = shard.len();
-        *shard.actor(key.hash, &key.id, last_seen, &*self.clock, || policy) = state;
-        let added = shard.len() as i64 - before as i64;
-        drop(shard);
-        self.actors_changed(added);
-    }
-
-    /// `actor`'s escalation and last-seen time, when tracked.
-    pub(crate) fn escalation_of(
-        &self,
-        actor: &str,
-    ) -> Option<(crate::escalation::Escalation, u64)> {
-        let key = ActorKey::new(actor, self.seed());
-        let shard = self.store.shard(key.hash);
-        shard
-            .get(key.hash, &key.id)
-            .map(|s| (s.escalation, s.last_seen()))
-    }
-
-    /// An event's record before the store gives it a time.
-    pub(crate) fn record_of(&self, event: &Event<'_>) -> Record {
-        let (key, target) = event_hashes(event.action(), event.target(), self.seed());
-        Record {
-            ts: to_nanos(event.timestamp()),
-            key,
-            target,
-            weight: weight_micros(event.weight()),
-        }
     }
 }
 
