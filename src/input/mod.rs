@@ -1,7 +1,9 @@
-//! Events from the logs people already have (cargo feature `input`): JSON Lines and the
-//! combined (or common) access-log format, and the time formats they use. Every parser borrows
-//! from the line: nothing is allocated for a well-formed event. `pattern-guard replay` reads its
-//! input with these; a backend can use them to feed a guard from a log it tails.
+//! Events from the logs people already have (cargo feature `input`): JSON Lines, the combined
+//! (or common) access-log format, any format as regexes with named groups ([`LineFormat`]),
+//! presets for sshd, nginx and Apache error logs ([`Preset`]), and the time formats they use
+//! ([`time`]). Every parser borrows from the line: nothing is allocated for a well-formed event.
+//! `pattern-guard replay` reads its input with these; a backend can use them to feed a guard
+//! from a log it tails.
 //!
 //! # JSON Lines
 //! One object per line:
@@ -44,10 +46,15 @@ use crate::event::Event;
 
 mod combined;
 mod jsonl;
+pub mod pattern;
+pub mod presets;
 pub mod time;
 
 pub use combined::{parse_combined, CombinedOptions};
 pub use jsonl::parse_jsonl;
+pub use pattern::{LineFormat, Pattern};
+pub use presets::{recognize, Preset, Recognized};
+pub use time::{TimeFormat, Years};
 
 /// One event read from a line.
 #[derive(Debug, PartialEq)]
