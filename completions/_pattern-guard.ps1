@@ -160,8 +160,15 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
             break
         }
         'pattern-guard;replay' {
-            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The input''s format; auto reads a line starting with `{` as JSON Lines, else an access log')
-            [CompletionResult]::new('--decisions', '--decisions', [CompletionResultType]::ParameterName, 'Write every event''s decision and risk to FILE, as JSON Lines')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The input''s format: auto (recognized from the first lines), jsonl, combined, common, sshd, nginx-error, apache-error, regex (with --pattern), or NAME from [replay.formats.NAME] in the config')
+            [CompletionResult]::new('--pattern', '--pattern', [CompletionResultType]::ParameterName, 'A regex with named groups: actor (required), time, action, target, weight. Repeat it for several; the first that matches a line wins. Implies --format regex')
+            [CompletionResult]::new('--time-format', '--time-format', [CompletionResultType]::ParameterName, 'How the time group is written, strftime-style ("%b %d %H:%M:%S", "%Y-%m-%d %H:%M:%S %z"); default: RFC 3339, epoch seconds, access-log or syslog times. Times without an offset are local (TZ)')
+            [CompletionResult]::new('--year', '--year', [CompletionResultType]::ParameterName, 'The year of times written without one (syslog''s); default: the year the file was last changed (this year for standard input). Rolls over at New Year')
+            [CompletionResult]::new('--action', '--action', [CompletionResultType]::ParameterName, '--pattern formats: the action of lines without an action group (default "event")')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, '--pattern formats: the target of lines without a target group (default "-")')
+            [CompletionResult]::new('--weight', '--weight', [CompletionResultType]::ParameterName, '--pattern formats: the weight of lines without a weight group (default 1)')
+            [CompletionResult]::new('--decisions', '--decisions', [CompletionResultType]::ParameterName, 'Write every event''s decision and risk to FILE, as JSON Lines; `-` streams them to standard output, a line as each is decided (the summary then goes to standard error)')
+            [CompletionResult]::new('--only', '--only', [CompletionResultType]::ParameterName, 'Write only these decisions to --decisions (comma-separated: allow, warn, delay, block)')
             [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Print ACTOR''s timeline: every event with its decision, risk and reasons')
             [CompletionResult]::new('--top', '--top', [CompletionResultType]::ParameterName, 'How many actors the summary lists')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)')
@@ -179,8 +186,8 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log more (-v debug, -vv trace); RUST_LOG overrides')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log more (-v debug, -vv trace); RUST_LOG overrides')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
         'pattern-guard;completions' {

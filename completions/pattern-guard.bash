@@ -572,18 +572,46 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__replay)
-            opts="-c -q -v -h --format --json --decisions --explain --strict --top --drop-query --weight-from-size --parse-only --config --state-dir --store --quiet --verbose --color --log-format --help"
+            opts="-c -q -v -h --format --pattern --time-format --year --action --target --weight --json --decisions --only --explain --strict --top --drop-query --weight-from-size --parse-only --config --state-dir --store --quiet --verbose --color --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --format)
-                    COMPREPLY=($(compgen -W "auto jsonl combined" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pattern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --time-format)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --year)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --action)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weight)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --decisions)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --only)
+                    COMPREPLY=($(compgen -W "allow warn delay block" -- "${cur}"))
                     return 0
                     ;;
                 --explain)

@@ -148,8 +148,15 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
         &'pattern-guard;config;help;help'= {
         }
         &'pattern-guard;replay'= {
-            cand --format 'The input''s format; auto reads a line starting with `{` as JSON Lines, else an access log'
-            cand --decisions 'Write every event''s decision and risk to FILE, as JSON Lines'
+            cand --format 'The input''s format: auto (recognized from the first lines), jsonl, combined, common, sshd, nginx-error, apache-error, regex (with --pattern), or NAME from [replay.formats.NAME] in the config'
+            cand --pattern 'A regex with named groups: actor (required), time, action, target, weight. Repeat it for several; the first that matches a line wins. Implies --format regex'
+            cand --time-format 'How the time group is written, strftime-style ("%b %d %H:%M:%S", "%Y-%m-%d %H:%M:%S %z"); default: RFC 3339, epoch seconds, access-log or syslog times. Times without an offset are local (TZ)'
+            cand --year 'The year of times written without one (syslog''s); default: the year the file was last changed (this year for standard input). Rolls over at New Year'
+            cand --action '--pattern formats: the action of lines without an action group (default "event")'
+            cand --target '--pattern formats: the target of lines without a target group (default "-")'
+            cand --weight '--pattern formats: the weight of lines without a weight group (default 1)'
+            cand --decisions 'Write every event''s decision and risk to FILE, as JSON Lines; `-` streams them to standard output, a line as each is decided (the summary then goes to standard error)'
+            cand --only 'Write only these decisions to --decisions (comma-separated: allow, warn, delay, block)'
             cand --explain 'Print ACTOR''s timeline: every event with its decision, risk and reasons'
             cand --top 'How many actors the summary lists'
             cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'
@@ -167,8 +174,8 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
             cand --quiet 'Print less: only errors (twice: nothing of pattern-guard''s own but errors)'
             cand -v 'Log more (-v debug, -vv trace); RUST_LOG overrides'
             cand --verbose 'Log more (-v debug, -vv trace); RUST_LOG overrides'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
+            cand -h 'Print help'
+            cand --help 'Print help'
         }
         &'pattern-guard;completions'= {
             cand -c 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)'

@@ -129,10 +129,18 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and 
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "check" -d 'Validate the configuration and print the effective settings for an actor'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l format -d 'The input\'s format; auto reads a line starting with `{` as JSON Lines, else an access log' -r -f -a "auto\t'Decide from the first line'
-jsonl\t'One JSON object per line: actor, action, target, timestamp, weight?, metadata?'
-combined\t'The Apache / nginx combined (or common) access-log format'"
-complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l decisions -d 'Write every event\'s decision and risk to FILE, as JSON Lines' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l format -d 'The input\'s format: auto (recognized from the first lines), jsonl, combined, common, sshd, nginx-error, apache-error, regex (with --pattern), or NAME from [replay.formats.NAME] in the config' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l pattern -d 'A regex with named groups: actor (required), time, action, target, weight. Repeat it for several; the first that matches a line wins. Implies --format regex' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l time-format -d 'How the time group is written, strftime-style ("%b %d %H:%M:%S", "%Y-%m-%d %H:%M:%S %z"); default: RFC 3339, epoch seconds, access-log or syslog times. Times without an offset are local (TZ)' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l year -d 'The year of times written without one (syslog\'s); default: the year the file was last changed (this year for standard input). Rolls over at New Year' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l action -d '--pattern formats: the action of lines without an action group (default "event")' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l target -d '--pattern formats: the target of lines without a target group (default "-")' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l weight -d '--pattern formats: the weight of lines without a weight group (default 1)' -r
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l decisions -d 'Write every event\'s decision and risk to FILE, as JSON Lines; `-` streams them to standard output, a line as each is decided (the summary then goes to standard error)' -r -F
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l only -d 'Write only these decisions to --decisions (comma-separated: allow, warn, delay, block)' -r -f -a "allow\t''
+warn\t''
+delay\t''
+block\t''"
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l explain -d 'Print ACTOR\'s timeline: every event with its decision, risk and reasons' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l top -d 'How many actors the summary lists' -r
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
@@ -150,7 +158,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l w
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -l parse-only -d 'Read and check the input without running the guard (validates a file; times the parser)'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s q -l quiet -d 'Print less: only errors (twice: nothing of pattern-guard\'s own but errors)'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s v -l verbose -d 'Log more (-v debug, -vv trace); RUST_LOG overrides'
-complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand replay" -s h -l help -d 'Print help'
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -s c -l config -d 'Configuration file (default: $XDG_CONFIG_HOME/pattern-guard/guard.toml, else built-in)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -l state-dir -d 'Where history is kept (default: $XDG_RUNTIME_DIR/pattern-guard)' -r -F
 complete -c pattern-guard -n "__fish_pattern_guard_using_subcommand completions" -l store -d 'Share histories through a Redis store: redis://[:PASSWORD@]HOST:PORT/DB, rediss://..., redis+unix:///PATH (default: [store] url; without one, the state directory)' -r

@@ -230,12 +230,6 @@ fn empty_input_gives_an_empty_summary() {
         .assert()
         .code(125)
         .stderr(predicate::str::contains("cannot read no-such-file.jsonl"));
-    f.cmd()
-        .args(["replay", "--decisions", "-"])
-        .arg(&input)
-        .assert()
-        .code(125)
-        .stderr(predicate::str::contains("--decisions needs a file"));
 }
 
 #[test]

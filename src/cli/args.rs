@@ -231,17 +231,57 @@ pub struct ReplayArgs {
     #[arg(value_name = "FILE", default_value = "-")]
     pub input: PathBuf,
 
-    /// The input's format; auto reads a line starting with `{` as JSON Lines, else an access log.
-    #[arg(long, value_enum, default_value_t = InputFormat::Auto)]
-    pub format: InputFormat,
+    /// The input's format: auto (recognized from the first lines), jsonl, combined, common,
+    /// sshd, nginx-error, apache-error, regex (with --pattern), or NAME from
+    /// [replay.formats.NAME] in the config.
+    #[arg(long, value_name = "FORMAT", default_value = "auto")]
+    pub format: String,
+
+    /// A regex with named groups: actor (required), time, action, target, weight. Repeat it for
+    /// several; the first that matches a line wins. Implies --format regex.
+    #[arg(long, value_name = "REGEX")]
+    pub pattern: Vec<String>,
+
+    /// How the time group is written, strftime-style ("%b %d %H:%M:%S", "%Y-%m-%d %H:%M:%S
+    /// %z"); default: RFC 3339, epoch seconds, access-log or syslog times. Times without an
+    /// offset are local (TZ).
+    #[arg(long, value_name = "FORMAT")]
+    pub time_format: Option<String>,
+
+    /// The year of times written without one (syslog's); default: the year the file was last
+    /// changed (this year for standard input). Rolls over at New Year.
+    #[arg(long, value_name = "YEAR", value_parser = clap::value_parser!(i16).range(1970..=9999))]
+    pub year: Option<i16>,
+
+    /// --pattern formats: the action of lines without an action group (default "event").
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<String>,
+
+    /// --pattern formats: the target of lines without a target group (default "-").
+    #[arg(long, value_name = "TARGET")]
+    pub target: Option<String>,
+
+    /// --pattern formats: the weight of lines without a weight group (default 1).
+    #[arg(long, value_name = "WEIGHT", value_parser = parse_weight)]
+    pub weight: Option<f64>,
 
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 
-    /// Write every event's decision and risk to FILE, as JSON Lines.
+    /// Write every event's decision and risk to FILE, as JSON Lines; `-` streams them to
+    /// standard output, a line as each is decided (the summary then goes to standard error).
     #[arg(long, value_name = "FILE")]
     pub decisions: Option<PathBuf>,
+
+    /// Write only these decisions to --decisions (comma-separated: allow, warn, delay, block).
+    #[arg(
+        long,
+        value_name = "DECISIONS",
+        value_delimiter = ',',
+        requires = "decisions"
+    )]
+    pub only: Vec<DecisionName>,
 
     /// Print ACTOR's timeline: every event with its decision, risk and reasons.
     #[arg(long, value_name = "ACTOR")]
@@ -270,13 +310,11 @@ pub struct ReplayArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InputFormat {
-    /// Decide from the first line.
-    Auto,
-    /// One JSON object per line: actor, action, target, timestamp, weight?, metadata?.
-    Jsonl,
-    /// The Apache / nginx combined (or common) access-log format.
-    Combined,
+pub enum DecisionName {
+    Allow,
+    Warn,
+    Delay,
+    Block,
 }
 
 #[derive(Debug, Subcommand)]

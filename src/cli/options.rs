@@ -105,22 +105,30 @@ pub struct Overlap {
     pub wait: bool,
 }
 
-/// How replay reads its input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputFormat {
-    /// Decide from the first non-blank character.
-    Auto,
-    Jsonl,
-    Combined,
+/// The input format replay was asked for, as given (resolved against the config's
+/// `[replay.formats]` by the replay command).
+pub struct FormatRequest {
+    /// `--format` (`auto` unless given).
+    pub name: String,
+    /// `--pattern`s, in order.
+    pub patterns: Vec<String>,
+    pub time_format: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub weight: Option<f64>,
+    /// `--year`.
+    pub year: Option<i16>,
 }
 
 /// Replaying recorded events.
 pub struct ReplayPlan {
     /// The events: a file, or `-` for standard input.
     pub input: PathBuf,
-    pub format: InputFormat,
+    pub format: FormatRequest,
     pub json: bool,
     pub decisions: Option<PathBuf>,
+    /// `--only`: the decisions written to `decisions`, by severity (all when not given).
+    pub only: [bool; 4],
     pub explain: Option<String>,
     pub strict: bool,
     pub top: usize,
@@ -202,13 +210,26 @@ pub fn resolve(cli: Cli) -> Result<Options, Failure> {
             }) => Task::ConfigCheck { actor },
             Some(Command::Replay(r)) => Task::Replay(ReplayPlan {
                 input: r.input,
-                format: match r.format {
-                    args::InputFormat::Auto => InputFormat::Auto,
-                    args::InputFormat::Jsonl => InputFormat::Jsonl,
-                    args::InputFormat::Combined => InputFormat::Combined,
+                format: FormatRequest {
+                    name: r.format,
+                    patterns: r.pattern,
+                    time_format: r.time_format,
+                    action: r.action,
+                    target: r.target,
+                    weight: r.weight,
+                    year: r.year,
                 },
                 json: r.json,
                 decisions: r.decisions,
+                only: if r.only.is_empty() {
+                    [true; 4]
+                } else {
+                    let mut only = [false; 4];
+                    for d in r.only {
+                        only[d as usize] = true;
+                    }
+                    only
+                },
                 explain: r.explain,
                 strict: r.strict,
                 top: r.top,

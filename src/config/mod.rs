@@ -30,6 +30,7 @@ mod http;
 mod keys;
 mod output;
 mod range;
+mod replay;
 mod store;
 
 pub use http::{canonical, Cidr, HttpKey, HttpSettings, UnknownKey};
@@ -40,6 +41,7 @@ pub use keys::{
 use keys::{Invalid, RawTable};
 pub use output::{output_defaults, OutputDefault, OUTPUT_DEFAULTS, RUN_ONLY_KEYS};
 pub use range::{Bound, Range};
+pub use replay::{FormatSpec, ReplaySettings, BUILT_IN_FORMATS};
 pub use store::{check_url, redact, OnError, StoreSettings, DEFAULT_PREFIX};
 
 /// A whole configuration: global settings, the actor cap and per-actor overrides.
@@ -65,6 +67,8 @@ pub struct Config {
     /// The `[store]` table: where histories are shared (Redis), and what a check does when it
     /// cannot answer.
     pub store: StoreSettings,
+    /// The `[replay]` table: a team's own log formats (`[replay.formats.NAME]`).
+    pub replay: ReplaySettings,
 }
 
 impl Default for Config {
@@ -77,6 +81,7 @@ impl Default for Config {
             output_actors: BTreeMap::new(),
             http: HttpSettings::default(),
             store: StoreSettings::default(),
+            replay: ReplaySettings::default(),
         }
     }
 }
@@ -92,6 +97,8 @@ struct RawDocument {
     http: Option<http::RawHttp>,
     #[serde(default)]
     store: Option<store::RawStore>,
+    #[serde(default)]
+    replay: Option<replay::RawReplay>,
 }
 
 /// One section read: its settings and its actor tables.
@@ -162,6 +169,11 @@ impl Config {
         }
         if let Some(raw) = doc.store {
             config.store = raw
+                .resolve()
+                .map_err(|(key, why, span)| located(ConfigError::new(Some(key), why), span))?;
+        }
+        if let Some(raw) = doc.replay {
+            config.replay = raw
                 .resolve()
                 .map_err(|(key, why, span)| located(ConfigError::new(Some(key), why), span))?;
         }

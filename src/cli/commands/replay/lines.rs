@@ -14,12 +14,12 @@ const CHUNK: usize = 256 * 1024;
 
 /// What receives the lines.
 pub trait Sink {
-    /// The first bytes read, before any line (to recognize the format).
-    fn head(&mut self, bytes: &[u8]);
-    /// One line, without its newline. `Err(why)` stops the reading.
-    fn line(&mut self, line: &[u8]) -> Result<(), String>;
-    /// A line over [`MAX_LINE`], found before its end (which is skipped). `Err(why)` stops.
-    fn too_long(&mut self) -> Result<(), String>;
+    /// The first bytes read, before any line (to recognize the format). `Err(why)` stops.
+    fn head(&mut self, bytes: &[u8]) -> Result<(), Stop>;
+    /// One line, without its newline. `Err` stops the reading.
+    fn line(&mut self, line: &[u8]) -> Result<(), Stop>;
+    /// A line over [`MAX_LINE`], found before its end (which is skipped). `Err` stops.
+    fn too_long(&mut self) -> Result<(), Stop>;
     /// After each chunk: the bytes read so far.
     fn progress(&mut self, bytes: u64);
 }
@@ -30,6 +30,10 @@ pub enum Stop {
     Interrupted,
     /// The sink refused a line.
     Refused(String),
+    /// The sink cannot read this input at all (its format is not known).
+    Unreadable(String),
+    /// Where the sink writes was closed (the reader of `--decisions -` went away).
+    Closed,
 }
 
 /// Feeds every line of `reader` to `sink` until the end, `stop` is raised, or the sink refuses
@@ -53,7 +57,9 @@ pub fn read(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         if bytes == 0 {
-            sink.head(&chunk);
+            if let Err(stop) = sink.head(&chunk) {
+                return Ok(Some(stop));
+            }
         }
         bytes += chunk.len() as u64;
         let mut start = 0;
@@ -70,8 +76,8 @@ pub fn read(
                 fed
             };
             start = end + 1;
-            if let Err(why) = fed {
-                return Ok(Some(Stop::Refused(why)));
+            if let Err(stop) = fed {
+                return Ok(Some(stop));
             }
             if stop.load(Ordering::Relaxed) {
                 return Ok(Some(Stop::Interrupted));
@@ -81,8 +87,8 @@ pub fn read(
         if !skipping && carry.len() + rest.len() > MAX_LINE {
             carry.clear();
             skipping = true;
-            if let Err(why) = sink.too_long() {
-                return Ok(Some(Stop::Refused(why)));
+            if let Err(stop) = sink.too_long() {
+                return Ok(Some(stop));
             }
         } else if !skipping {
             carry.extend_from_slice(rest);
@@ -91,8 +97,8 @@ pub fn read(
         sink.progress(bytes);
     }
     if !skipping && !carry.is_empty() {
-        if let Err(why) = sink.line(&carry) {
-            return Ok(Some(Stop::Refused(why)));
+        if let Err(stop) = sink.line(&carry) {
+            return Ok(Some(stop));
         }
     }
     Ok(None)
@@ -145,12 +151,14 @@ mod tests {
     }
 
     impl Sink for Collect {
-        fn head(&mut self, _: &[u8]) {}
-        fn line(&mut self, line: &[u8]) -> Result<(), String> {
+        fn head(&mut self, _: &[u8]) -> Result<(), Stop> {
+            Ok(())
+        }
+        fn line(&mut self, line: &[u8]) -> Result<(), Stop> {
             self.lines.push(line.to_vec());
             Ok(())
         }
-        fn too_long(&mut self) -> Result<(), String> {
+        fn too_long(&mut self) -> Result<(), Stop> {
             self.long += 1;
             Ok(())
         }

@@ -8,11 +8,19 @@
 //! live checks of the same events agree (a test in `tests/replay.rs` feeds both and compares).
 //! Nothing is written to the state directory.
 //!
+//! Lines are read by the format [`formats`] resolves: JSON Lines, access logs, a preset (sshd,
+//! nginx-error, apache-error), `--pattern` regexes or a `[replay.formats.NAME]` of the config;
+//! `auto` recognizes the first lines. A line a pattern format does not match is *not an event*
+//! (counted apart from malformed lines). `--decisions -` streams each decision to standard output
+//! as it is made (flushed per line when the input is a pipe: `tail -F log | pattern-guard replay
+//! --format sshd --decisions - --only block`), and the summary goes to standard error.
+//!
 //! Memory is bounded by the engine's own bounds (`max_actors`, `max_events_per_actor`) and the
 //! summary's ([`summary::MAX_TRACKED`]), never by the size of the input. A bad line is counted and
 //! reported with its line number (`--strict` makes the first one fatal). Ctrl-C stops reading and
 //! prints the summary so far (a second Ctrl-C ends at once).
 
+mod formats;
 mod lines;
 pub mod summary;
 
@@ -25,14 +33,15 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use indicatif::ProgressBar;
 use pattern_guard::input::time::format_rfc3339;
-use pattern_guard::input::{self, ParsedEvent};
+use pattern_guard::input::ParsedEvent;
 use pattern_guard::{Assessment, Config, Guard, ManualClock};
 use serde_json::{json, Value};
 
 use crate::cli::exit_code::{Exit, Failure};
-use crate::cli::options::{InputFormat, ReplayPlan};
+use crate::cli::options::ReplayPlan;
 use crate::cli::output::{delay_secs, human, reasons, Printer};
 use crate::cli::progress::{self, Progress};
+use formats::{Chosen, Source};
 use lines::{Sink, Stop};
 use summary::{Report, Summary};
 
@@ -43,21 +52,38 @@ pub fn run(
     plan: &ReplayPlan,
     printer: Printer,
 ) -> Result<Exit, Failure> {
-    if plan
+    let input = Input::open(&plan.input, printer)?;
+    let source = Source {
+        changed: input.changed,
+    };
+    let chosen = formats::choose(&plan.format, &config.replay, plan.combined, &source)
+        .map_err(Failure::Usage)?;
+    let to_stdout = plan
         .decisions
         .as_ref()
-        .is_some_and(|p| p.as_os_str() == "-")
-    {
-        return Err(Failure::Usage(
-            "--decisions needs a file: standard output carries the summary".into(),
-        ));
-    }
-    let input = Input::open(&plan.input, printer)?;
+        .is_some_and(|p| p.as_os_str() == "-");
     let decisions = match &plan.decisions {
-        Some(path) => Some(BufWriter::new(File::create(path).map_err(|e| {
-            Failure::Usage(format!("cannot write {}: {e}", path.display()))
-        })?)),
         None => None,
+        Some(_) if to_stdout => Some(Decisions {
+            out: Box::new(BufWriter::new(std::io::stdout())),
+            each_line: input.changed.is_none(),
+            only: plan.only,
+            stdout: true,
+        }),
+        Some(path) => Some(Decisions {
+            out: Box::new(BufWriter::new(File::create(path).map_err(|e| {
+                Failure::Usage(format!("cannot write {}: {e}", path.display()))
+            })?)),
+            each_line: false,
+            only: plan.only,
+            stdout: false,
+        }),
+    };
+    // With the decisions on standard output, everything else goes to standard error.
+    let out: Box<dyn Write> = if to_stdout {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout().lock())
     };
     let stop = Arc::new(AtomicBool::new(false));
     // The first Ctrl-C asks for the summary so far; a second one ends at once.
@@ -72,13 +98,15 @@ pub fn run(
         guard: Guard::from_config(config)?.with_clock(clock.clone()),
         clock,
         plan,
-        format: plan.format,
+        format: chosen,
+        source,
         summary: Summary::default(),
         newest: 0,
         decisions,
+        closed: false,
         explained: (plan.json && plan.explain.is_some()).then(Vec::new),
         assessment: Assessment::default(),
-        out: BufWriter::new(std::io::stdout().lock()),
+        out: BufWriter::new(out),
     };
     let started = Instant::now();
     let mut feed = Feed {
@@ -89,7 +117,8 @@ pub fn run(
     let outcome = lines::read(input.reader, &stop, &mut feed);
     progress::finish(feed.bar.as_ref());
     let interrupted_at = match outcome {
-        Ok(None) => None,
+        // The end, or the reader of the decisions went away: what was read is summed up.
+        Ok(None | Some(Stop::Closed)) => None,
         Ok(Some(Stop::Interrupted)) => Some(replayer.summary.lines),
         Ok(Some(Stop::Refused(why))) => {
             let line = replayer.summary.lines;
@@ -99,14 +128,15 @@ pub fn run(
             ));
             return Ok(Exit::Failure);
         }
+        Ok(Some(Stop::Unreadable(why))) => {
+            return Err(Failure::Usage(format!("{}: {why}", input.shown)))
+        }
         Err(e) => return Err(Failure::Usage(format!("cannot read {}: {e}", input.shown))),
     };
+    let format_name = replayer.format.name.clone();
     let report = Report {
         input: &input.shown,
-        format: match replayer.format {
-            InputFormat::Combined => "combined",
-            _ => "jsonl",
-        },
+        format: &format_name,
         config: config_source,
         elapsed: started.elapsed(),
         parse_only: plan.parse_only,
@@ -125,6 +155,8 @@ struct Input {
     reader: Box<dyn Read + Send>,
     /// Its size, when it is a regular file (for the progress bar).
     size: Option<u64>,
+    /// When it last changed, when it is a regular file (`None`: lines are read as written).
+    changed: Option<std::time::SystemTime>,
     /// How messages name it.
     shown: String,
 }
@@ -135,22 +167,21 @@ impl Input {
             if std::io::stdin().is_terminal() {
                 printer.note("reading events from the terminal; end with Ctrl-D (or give a FILE)");
             }
+            let changed = regular_stdin();
             return Ok(Input {
                 reader: Box::new(std::io::stdin()),
                 size: None,
+                changed,
                 shown: "standard input".into(),
             });
         }
         let file = File::open(path)
             .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?;
-        let size = file
-            .metadata()
-            .ok()
-            .filter(std::fs::Metadata::is_file)
-            .map(|m| m.len());
+        let meta = file.metadata().ok().filter(std::fs::Metadata::is_file);
         Ok(Input {
             reader: Box::new(file),
-            size,
+            size: meta.as_ref().map(std::fs::Metadata::len),
+            changed: meta.and_then(|m| m.modified().ok()),
             shown: path.display().to_string(),
         })
     }
@@ -164,28 +195,37 @@ struct Feed<'r, 'a> {
 }
 
 impl Sink for Feed<'_, '_> {
-    fn head(&mut self, bytes: &[u8]) {
-        if self.replayer.format == InputFormat::Auto {
-            self.replayer.format = sniff(bytes);
+    fn head(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        let r = &mut *self.replayer;
+        if r.format.reader.is_none() {
+            r.format = formats::recognized(bytes, r.plan.combined, r.plan.format.year, &r.source)
+                .map_err(Stop::Unreadable)?;
         }
+        Ok(())
     }
 
-    fn line(&mut self, line: &[u8]) -> Result<(), String> {
+    fn line(&mut self, line: &[u8]) -> Result<(), Stop> {
         self.replayer.line(line)
     }
 
-    fn too_long(&mut self) -> Result<(), String> {
+    fn too_long(&mut self) -> Result<(), Stop> {
         let r = &mut *self.replayer;
         r.summary.lines += 1;
         let why = format!("longer than {} MiB", lines::MAX_LINE >> 20);
         if r.plan.strict {
-            return Err(why);
+            return Err(Stop::Refused(why));
         }
         r.summary.reject(r.summary.lines, why);
         Ok(())
     }
 
     fn progress(&mut self, bytes: u64) {
+        // What a chunk decided is out before the next read waits.
+        if let Some(d) = self.replayer.decisions.as_mut() {
+            if d.stdout && d.out.flush().is_err() {
+                self.replayer.closed = true;
+            }
+        }
         if let Some(bar) = &self.bar {
             bar.set_position(if self.sized {
                 bytes
@@ -196,43 +236,66 @@ impl Sink for Feed<'_, '_> {
     }
 }
 
+/// Where `--decisions` go.
+struct Decisions {
+    out: Box<dyn Write>,
+    /// Flush after each line (standard output, input read as it is written).
+    each_line: bool,
+    /// Which decisions are written, by severity.
+    only: [bool; 4],
+    /// It is standard output (its reader may go away).
+    stdout: bool,
+}
+
 /// The guard and everything a replay accumulates.
 struct Replayer<'a> {
     guard: Guard,
     clock: ManualClock,
     plan: &'a ReplayPlan,
-    format: InputFormat,
+    format: Chosen,
+    source: Source,
     summary: Summary,
     newest: u64,
-    decisions: Option<BufWriter<File>>,
+    decisions: Option<Decisions>,
+    /// The reader of `--decisions -` went away.
+    closed: bool,
     explained: Option<Vec<Value>>,
     /// Reused for every event, so assessing allocates nothing.
     assessment: Assessment,
-    out: BufWriter<std::io::StdoutLock<'static>>,
+    /// The summary and `--explain` (standard error when the decisions take standard output).
+    out: BufWriter<Box<dyn Write>>,
 }
 
 impl Replayer<'_> {
-    /// One line (without its newline). `Err(why)` only under `--strict`.
-    fn line(&mut self, line: &[u8]) -> Result<(), String> {
+    /// One line (without its newline). `Err` under `--strict`, or when the decisions' reader
+    /// went away.
+    fn line(&mut self, line: &[u8]) -> Result<(), Stop> {
+        if self.closed {
+            return Err(Stop::Closed);
+        }
         self.summary.lines += 1;
         let line_no = self.summary.lines;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
+        let Some(reader) = self.format.reader.as_mut() else {
+            return Err(Stop::Unreadable("no format chosen".into()));
+        };
         let parsed = match std::str::from_utf8(line) {
-            Ok(text) => match self.format {
-                InputFormat::Combined => input::parse_combined(text, self.plan.combined),
-                _ => input::parse_jsonl(text),
-            },
+            Ok(text) => reader.parse(text),
             Err(e) => Err(format!(
                 "not UTF-8 (bad byte at column {})",
                 e.valid_up_to() + 1
             )),
         };
         let event = match parsed {
-            Ok(event) => event,
-            Err(why) if self.plan.strict => return Err(why),
+            Ok(Some(event)) => event,
+            Ok(None) => {
+                self.summary.not_events += 1;
+                return Ok(());
+            }
+            Err(why) if self.plan.strict => return Err(Stop::Refused(why)),
             Err(why) => {
                 self.summary.reject(line_no, why);
                 return Ok(());
@@ -248,7 +311,16 @@ impl Replayer<'_> {
         let mut a = std::mem::take(&mut self.assessment);
         self.guard.assess_into(&event.to_event(), &mut a);
         self.summary.record(&event.actor, event.ts, &a);
-        self.write_decision(line_no, &event, &a);
+        if let Some(d) = self.decisions.as_mut() {
+            if let Err(e) = write_decision(d, line_no, &event, &a) {
+                if d.stdout {
+                    self.closed = true;
+                } else {
+                    eprintln!("pattern-guard: cannot write the decisions file: {e}");
+                }
+                self.decisions = None;
+            }
+        }
         if self.plan.explain.as_deref() == Some(&*event.actor) {
             match self.explained.as_mut() {
                 Some(list) => list.push(decision_line(line_no, &event, &a)),
@@ -261,24 +333,14 @@ impl Replayer<'_> {
         Ok(())
     }
 
-    /// A `--decisions` line; a full disk is reported once and stops the writing.
-    fn write_decision(&mut self, line_no: u64, event: &ParsedEvent<'_>, a: &Assessment) {
-        let Some(w) = self.decisions.as_mut() else {
-            return;
-        };
-        let written = serde_json::to_writer(&mut *w, &decision_line(line_no, event, a))
-            .map_err(std::io::Error::from)
-            .and_then(|()| w.write_all(b"\n"));
-        if let Err(e) = written {
-            eprintln!("pattern-guard: cannot write the decisions file: {e}");
-            self.decisions = None;
-        }
-    }
-
     /// Prints the report.
     fn finish(mut self, report: &Report<'_>) -> Result<(), Failure> {
-        if let Some(mut w) = self.decisions.take() {
-            w.flush()?;
+        if let Some(mut d) = self.decisions.take() {
+            if let Err(e) = d.out.flush() {
+                if !d.stdout {
+                    return Err(e.into());
+                }
+            }
         }
         if self.plan.json {
             let explained = self.explained.take();
@@ -296,11 +358,31 @@ impl Replayer<'_> {
     }
 }
 
-/// JSON Lines or an access log, from the first non-blank character.
-fn sniff(head: &[u8]) -> InputFormat {
-    match head.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') | None => InputFormat::Jsonl,
-        Some(_) => InputFormat::Combined,
+/// A `--decisions` line, unless `--only` leaves its decision out.
+fn write_decision(
+    d: &mut Decisions,
+    line_no: u64,
+    event: &ParsedEvent<'_>,
+    a: &Assessment,
+) -> std::io::Result<()> {
+    if !d.only[usize::from(a.decision.severity()).min(3)] {
+        return Ok(());
+    }
+    serde_json::to_writer(&mut d.out, &decision_line(line_no, event, a))?;
+    d.out.write_all(b"\n")?;
+    if d.each_line {
+        d.out.flush()?;
+    }
+    Ok(())
+}
+
+/// When standard input is a regular file (`< file`), when it last changed.
+fn regular_stdin() -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata("/dev/stdin").ok()?;
+    if meta.is_file() {
+        meta.modified().ok()
+    } else {
+        None
     }
 }
 

@@ -30,6 +30,9 @@ pub struct Summary {
     pub lines: u64,
     /// Lines that held an event.
     pub events: u64,
+    /// Lines a pattern format matched no pattern of (an sshd log's other lines).
+    pub not_events: u64,
+    /// Malformed lines.
     pub rejected: u64,
     pub first_rejects: Vec<(u64, String)>,
     /// Events per decision, by severity (allow, warn, delay, block).
@@ -346,9 +349,14 @@ impl Summary {
             "replay of {} ({}) under {}{interrupted}",
             r.input, r.format, r.config
         );
+        let not_events = if self.not_events > 0 {
+            format!(", {} not an event", count(self.not_events))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             o,
-            "  {} lines, {} events, {} rejected; read in {:.2} s ({:.2} M events/s{})",
+            "  {} lines, {} events{not_events}, {} rejected; read in {:.2} s ({:.2} M events/s{})",
             count(self.lines),
             count(self.events),
             count(self.rejected),
@@ -470,6 +478,7 @@ impl Summary {
             "config": r.config,
             "lines": self.lines,
             "events": self.events,
+            "not_events": self.not_events,
             "rejected": self.rejected,
             "rejected_first": self.first_rejects.iter().map(|(line, why)| json!({"line": line, "reason": why})).collect::<Vec<_>>(),
             "decisions": if r.parse_only { Value::Null } else { decisions(self.decisions) },
