@@ -13,6 +13,12 @@
 //! `--profile wide` writes another workload instead: many live actors at once. Every event comes
 //! from one of 65,536 addresses `ip:10.0.X.Y` (X and Y random), except 1% from one abusive actor
 //! (`ip:203.0.113.66`), over 500 targets, 0-3 ms apart.
+//!
+//! `--profile auth` writes an sshd log instead (`/var/log/auth.log` as Debian writes it, for
+//! `replay --format sshd`), shaped like the loghub OpenSSH corpus: brute-force sessions from
+//! 2,000 addresses (PAM failure, failed password, disconnect; invalid users with their preauth
+//! lines), scanners that never identify, and the lines around them that are not events (CRON
+//! sessions, accepted logins, reverse-mapping warnings): about 60% of the lines are events.
 
 use std::io::{BufWriter, Write};
 
@@ -76,6 +82,7 @@ fn main() -> std::io::Result<()> {
     let mut format = Format::Jsonl;
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut wide = false;
+    let mut auth = false;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -85,10 +92,11 @@ fn main() -> std::io::Result<()> {
             "--clients" => clients = value.parse().expect("--clients N"),
             "--seed" => seed = value.parse::<u64>().expect("--seed N") | 1,
             "--profile" => {
-                wide = match value.as_str() {
-                    "wide" => true,
-                    "day" => false,
-                    other => panic!("--profile day|wide, not {other}"),
+                (wide, auth) = match value.as_str() {
+                    "wide" => (true, false),
+                    "day" => (false, false),
+                    "auth" => (false, true),
+                    other => panic!("--profile day|wide|auth, not {other}"),
                 }
             }
             "--format" => {
@@ -108,6 +116,9 @@ fn main() -> std::io::Result<()> {
         w: BufWriter::with_capacity(1 << 20, stdout.lock()),
         format,
     };
+    if auth {
+        return auth_log(&mut out.w, &mut rng, events);
+    }
     if wide {
         return wide_traffic(&mut out, &mut rng, events);
     }
@@ -177,4 +188,94 @@ fn wide_traffic<W: Write>(out: &mut Out<W>, rng: &mut Rng, events: u64) -> std::
         }
     }
     out.w.flush()
+}
+
+/// An sshd log of `lines` lines over 2026-11-24 (see the file's doc comment).
+fn auth_log<W: Write>(w: &mut W, rng: &mut Rng, lines: u64) -> std::io::Result<()> {
+    const USERS: [&str; 8] = [
+        "admin",
+        "test",
+        "oracle",
+        "postgres",
+        "user",
+        "ubuntu",
+        "git",
+        "webmaster",
+    ];
+    let mut written = 0u64;
+    let mut pid = 24_200u64;
+    let gap = 86_400_000 / lines.max(1);
+    let mut ms = 0u64;
+    let mut stamp = |rng: &mut Rng| {
+        ms = (ms + rng.below(2 * gap + 1)).min(86_399_999);
+        let s = ms / 1000;
+        format!(
+            "Nov 24 {:02}:{:02}:{:02} LabSZ",
+            s / 3600,
+            s % 3600 / 60,
+            s % 60
+        )
+    };
+    while written < lines {
+        pid += 2;
+        let ip = format!(
+            "{}.{}.{}.{}",
+            1 + rng.below(222),
+            rng.below(256),
+            rng.below(256),
+            1 + rng.below(254)
+        );
+        let ip = if rng.below(4) == 0 {
+            format!("112.95.230.{}", rng.below(8))
+        } else {
+            ip
+        };
+        let port = 30_000 + rng.below(30_000);
+        let roll = rng.below(100);
+        let block: Vec<String> = if roll < 45 {
+            let t = stamp(rng);
+            vec![
+                format!("{t} sshd[{pid}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user=root"),
+                format!("{t} sshd[{pid}]: Failed password for root from {ip} port {port} ssh2"),
+                format!("{t} sshd[{pid}]: Received disconnect from {ip}: 11: Bye Bye [preauth]"),
+            ]
+        } else if roll < 70 {
+            let t = stamp(rng);
+            let user = USERS[rng.below(8) as usize];
+            vec![
+                format!("{t} sshd[{pid}]: Invalid user {user} from {ip}"),
+                format!("{t} sshd[{pid}]: input_userauth_request: invalid user {user} [preauth]"),
+                format!("{t} sshd[{pid}]: pam_unix(sshd:auth): check pass; user unknown"),
+                format!("{t} sshd[{pid}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip} "),
+                format!("{t} sshd[{pid}]: Failed password for invalid user {user} from {ip} port {port} ssh2"),
+                format!("{t} sshd[{pid}]: Connection closed by {ip} [preauth]"),
+            ]
+        } else if roll < 80 {
+            let t = stamp(rng);
+            vec![format!(
+                "{t} sshd[{pid}]: Did not receive identification string from {ip}"
+            )]
+        } else if roll < 90 {
+            let t = stamp(rng);
+            vec![
+                format!("{t} CRON[{pid}]: pam_unix(cron:session): session opened for user root by (uid=0)"),
+                format!("{t} CRON[{pid}]: pam_unix(cron:session): session closed for user root"),
+            ]
+        } else {
+            let t = stamp(rng);
+            vec![
+                format!("{t} sshd[{pid}]: reverse mapping checking getaddrinfo for ns.example.com [{ip}] failed - POSSIBLE BREAK-IN ATTEMPT!"),
+                format!("{t} sshd[{pid}]: Accepted password for fztu from {ip} port {port} ssh2"),
+                format!("{t} sshd[{pid}]: pam_unix(sshd:session): session opened for user fztu by (uid=0)"),
+            ]
+        };
+        for line in block {
+            if written == lines {
+                break;
+            }
+            writeln!(w, "{line}")?;
+            written += 1;
+        }
+    }
+    w.flush()
 }

@@ -432,3 +432,29 @@ fn piped_lines_without_a_time_are_judged_as_read() {
         "{at} < {before}"
     );
 }
+
+#[test]
+fn a_prefix_reads_the_header_once_for_every_pattern() {
+    let f = Fixture::new();
+    let log = f.write(
+        "fw.log",
+        b"2026-11-24T10:00:00Z fw1 kernel: DROP src=10.0.0.1 dport=22
+2026-11-24T10:00:01Z fw1 kernel: ACCEPT src=10.0.0.2 dport=443
+2026-11-24T10:00:02Z fw1 dhcpd: lease renewed
+",
+    );
+    let s = f.replay_json(&[
+        log.to_str().unwrap(),
+        "--prefix",
+        r"(?P<time>\S+) \S+ kernel: ",
+        "--pattern",
+        r"^(?P<action>DROP|ACCEPT) src=(?P<actor>\S+) dport=(?P<target>\d+)$",
+    ]);
+    assert_eq!((s["events"].as_u64(), s["not_events"].as_u64()), (Some(2), Some(1)), "{s:#}");
+    f.cmd()
+        .args(["replay", "--format", "sshd", "--prefix", "x"])
+        .arg(&log)
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains("--prefix"));
+}

@@ -242,6 +242,11 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "REGEX")]
     pub pattern: Vec<String>,
 
+    /// What every line starts with, as a regex (groups time, action, target, weight; not
+    /// actor), matched once before the --pattern regexes, which then read the rest of the line.
+    #[arg(long, value_name = "REGEX")]
+    pub prefix: Option<String>,
+
     /// How the time group is written, strftime-style ("%b %d %H:%M:%S", "%Y-%m-%d %H:%M:%S
     /// %z"); default: RFC 3339, epoch seconds, access-log or syslog times. Times without an
     /// offset are local (TZ).

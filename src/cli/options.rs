@@ -112,6 +112,7 @@ pub struct FormatRequest {
     pub name: String,
     /// `--pattern`s, in order.
     pub patterns: Vec<String>,
+    pub prefix: Option<String>,
     pub time_format: Option<String>,
     pub action: Option<String>,
     pub target: Option<String>,
@@ -213,6 +214,7 @@ pub fn resolve(cli: Cli) -> Result<Options, Failure> {
                 format: FormatRequest {
                     name: r.format,
                     patterns: r.pattern,
+                    prefix: r.prefix,
                     time_format: r.time_format,
                     action: r.action,
                     target: r.target,

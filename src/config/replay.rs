@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! [replay.formats.app-login]
+//! prefix = '(?P<time>\S+ \S+) app\[\d+\]: '  # optional: what every line starts with, matched once
 //! pattern = [                      # one regex or a list; the first that matches a line wins
 //!   '^(?P<time>\S+ \S+) login failed user=(?P<target>\S+) ip=(?P<actor>\S+)',
 //!   '^(?P<time>\S+ \S+) login locked ip=(?P<actor>\S+)',
@@ -47,6 +48,8 @@ pub struct ReplaySettings {
 pub struct FormatSpec {
     /// Regexes with named groups, tried in order.
     pub patterns: Vec<String>,
+    /// What every line starts with (groups other than `actor`); the patterns read the rest.
+    pub prefix: Option<String>,
     /// strftime-style; `None`: RFC 3339, epoch seconds, access-log or syslog times.
     pub time_format: Option<String>,
     /// For lines without an `action` group.
@@ -75,6 +78,8 @@ enum OneOrMany {
 #[serde(deny_unknown_fields)]
 struct RawFormat {
     pattern: toml::Spanned<OneOrMany>,
+    #[serde(default)]
+    prefix: Option<toml::Spanned<String>>,
     #[serde(default)]
     time_format: Option<toml::Spanned<String>>,
     #[serde(default)]
@@ -118,6 +123,17 @@ impl RawReplay {
                     return Err((key("pattern"), why, Some(pattern_span)));
                 }
             }
+            #[cfg(feature = "input")]
+            if let Some(prefix) = &raw.prefix {
+                let format =
+                    crate::input::LineFormat::new(vec![
+                        crate::input::Pattern::new("(?P<actor>x)").expect("a fixed pattern")
+                    ])
+                    .expect("one pattern");
+                if let Err(why) = format.with_prefix(prefix.get_ref()) {
+                    return Err((key("prefix"), why, Some(prefix.span())));
+                }
+            }
             if let Some(t) = &raw.time_format {
                 #[cfg(feature = "input")]
                 if let Err(why) = crate::input::TimeFormat::strftime(t.get_ref()) {
@@ -136,6 +152,7 @@ impl RawReplay {
                 name,
                 FormatSpec {
                     patterns,
+                    prefix: raw.prefix.map(toml::Spanned::into_inner),
                     time_format: raw.time_format.map(toml::Spanned::into_inner),
                     action: raw.action,
                     target: raw.target,

@@ -16,6 +16,12 @@
 //! use `(?:...)` for groups that only group. A group that takes no part in the match counts as
 //! absent.
 //!
+//! A prefix ([`LineFormat::with_prefix`]) is what every line starts with (a syslog header), matched
+//! once before the patterns, which read the rest; its groups count where a pattern has none.
+//!
+//! Patterns run over the line's bytes: `(?-u)` (ASCII-only classes, a smaller and faster
+//! automaton) is allowed; matched text is taken back from the line at character boundaries.
+//!
 //! A line no pattern matches is *not an event* (an sshd log is mostly lines that are not
 //! failures); a line a pattern matches whose time or weight cannot be read is *malformed*.
 //! [`LineFormat::parse`] tells them apart.
@@ -38,7 +44,9 @@
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use regex::{Captures, Regex, RegexSet};
+use regex::bytes::Regex;
+use regex_automata::meta;
+use regex_automata::util::syntax;
 
 use super::time::{TimeFormat, Years};
 use super::ParsedEvent;
@@ -115,12 +123,33 @@ impl Pattern {
     }
 }
 
+/// Groups of a prefix: what every line of a format starts with.
+#[derive(Debug, Clone)]
+struct Prefix {
+    regex: meta::Regex,
+    time: Option<usize>,
+    action: Option<usize>,
+    target: Option<usize>,
+    weight: Option<usize>,
+}
+
+/// Compiles patterns into one engine over bytes (`(?-u)` classes allowed, as logs are ASCII
+/// where it matters); matched text is taken back from the line at its character boundaries.
+fn engine(patterns: &[String]) -> Result<meta::Regex, String> {
+    meta::Builder::new()
+        .syntax(syntax::Config::new().utf8(false))
+        .build_many(patterns)
+        .map_err(|e| e.to_string())
+}
+
 /// A log format: patterns tried in order, the time format, literal defaults.
 #[derive(Debug, Clone)]
 pub struct LineFormat {
     patterns: Vec<Pattern>,
-    /// All patterns at once: one pass over a line finds which match.
-    set: Option<RegexSet>,
+    /// All patterns as one regex: one search finds the first that matches and its groups.
+    engine: meta::Regex,
+    /// What lines start with, matched first; the patterns then read the rest of the line.
+    prefix: Option<Prefix>,
     time: TimeFormat,
     action: String,
     target: String,
@@ -133,19 +162,55 @@ impl LineFormat {
         if patterns.is_empty() {
             return Err("a format needs at least one pattern".into());
         }
-        let set = if patterns.len() > 1 {
-            Some(RegexSet::new(patterns.iter().map(Pattern::as_str)).map_err(|e| e.to_string())?)
-        } else {
-            None
-        };
+        // A multi-pattern search reports the leftmost match, ties going to the earlier pattern.
+        // Anchoring every pattern at the line's start (an unanchored one behind a lazy `.*?`)
+        // makes them all tie, so the first pattern that matches anywhere wins.
+        let anchored: Vec<String> = patterns
+            .iter()
+            .map(|p| {
+                let re = p.as_str();
+                if re.starts_with('^') {
+                    re.to_string()
+                } else {
+                    format!("^(?s:.*?)(?:{re})")
+                }
+            })
+            .collect();
         Ok(LineFormat {
+            engine: engine(&anchored)?,
             patterns,
-            set,
+            prefix: None,
             time: TimeFormat::auto(),
             action: "event".into(),
             target: "-".into(),
             weight: 1.0,
         })
+    }
+
+    /// Lines start with `regex` (matched at the start of the line; no `actor` group), and the
+    /// patterns read what follows it, their `^` anchoring at its end: a syslog header, say,
+    /// written once instead of in every pattern (and matched once). A line the prefix does not
+    /// match is not an event; a field the pattern has no group for comes from the prefix's.
+    pub fn with_prefix(mut self, regex: &str) -> Result<LineFormat, String> {
+        let check = Regex::new(regex).map_err(|e| e.to_string())?;
+        let index = |name: &str| check.capture_names().position(|n| n == Some(name));
+        for name in check.capture_names().flatten() {
+            if !GROUPS[1..].contains(&name) {
+                return Err(format!(
+                    "prefix: named group `{name}` is not one of {} (the actor comes from the \
+                     patterns)",
+                    GROUPS[1..].join(", ")
+                ));
+            }
+        }
+        self.prefix = Some(Prefix {
+            regex: engine(&[format!("^(?:{regex})")])?,
+            time: index("time"),
+            action: index("action"),
+            target: index("target"),
+            weight: index("weight"),
+        });
+        Ok(self)
     }
 
     /// How the `time` group is read (default: [`TimeFormat::auto`]).
@@ -179,7 +244,8 @@ impl LineFormat {
     /// Whether every pattern reads a time (else events are stamped when read: only for live
     /// input).
     pub fn has_time(&self) -> bool {
-        self.patterns.iter().all(Pattern::has_time)
+        self.prefix.as_ref().is_some_and(|p| p.time.is_some())
+            || self.patterns.iter().all(Pattern::has_time)
     }
 
     /// The patterns, in order.
@@ -195,62 +261,80 @@ impl LineFormat {
         line: &'l str,
         years: &mut Years,
     ) -> Result<Option<ParsedEvent<'l>>, String> {
-        let found = match &self.set {
-            None => self.patterns[0]
-                .regex
-                .captures(line)
-                .map(|c| (&self.patterns[0], c)),
-            Some(set) => set.matches(line).iter().next().and_then(|i| {
-                let p = &self.patterns[i];
-                p.regex.captures(line).map(|c| (p, c))
-            }),
+        let (start, head) = match &self.prefix {
+            None => (0, None),
+            Some(prefix) => {
+                let mut caps = prefix.regex.create_captures();
+                prefix.regex.captures(line.as_bytes(), &mut caps);
+                match caps.get_match() {
+                    Some(m) => (m.end(), Some((prefix, caps))),
+                    None => return Ok(None),
+                }
+            }
         };
-        let Some((p, caps)) = found else {
+        let rest = &line.as_bytes()[start..];
+        let mut caps = self.engine.create_captures();
+        self.engine.captures(rest, &mut caps);
+        let Some(id) = caps.pattern() else {
             return Ok(None);
         };
-        self.event(p, &caps, line, years).map(Some)
-    }
-
-    fn event<'l>(
-        &'l self,
-        p: &'l Pattern,
-        caps: &Captures<'l>,
-        line: &'l str,
-        years: &mut Years,
-    ) -> Result<ParsedEvent<'l>, String> {
-        let group = |i: Option<usize>| i.and_then(|i| caps.get(i)).map(|m| m.as_str());
-        let actor = group(Some(p.actor)).unwrap_or_default();
+        let p = &self.patterns[id.as_usize()];
+        // A field's text: the pattern's group, else the prefix's.
+        let group =
+            |mine: Option<usize>, prefix: fn(&Prefix) -> Option<usize>| -> Option<&'l str> {
+                let span = mine
+                    .and_then(|i| caps.get_group(i))
+                    .map(|s| start + s.start..start + s.end);
+                let span = span.or_else(|| {
+                    let (pre, caps) = head.as_ref()?;
+                    caps.get_group(prefix(pre)?).map(|s| s.range())
+                })?;
+                line.get(span)
+            };
+        let actor = group(Some(p.actor), |_| None).unwrap_or_default();
         if actor.is_empty() {
             return Err("the actor group matched nothing".into());
         }
-        let ts = match group(p.time) {
+        let ts = match group(p.time, |pre| pre.time) {
             Some(text) => self.time.parse(text, years)?,
-            None if p.time.is_some() => return Err("the time group matched nothing".into()),
+            None if p.time.is_some()
+                || head.as_ref().is_some_and(|(pre, _)| pre.time.is_some()) =>
+            {
+                return Err("the time group matched nothing".into())
+            }
             None => SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64),
         };
-        let weight = match group(p.weight) {
+        let weight = match group(p.weight, |pre| pre.weight) {
             Some(text) => match text.trim().parse::<f64>() {
                 Ok(w) if w.is_finite() && w >= 0.0 => w,
                 _ => return Err(format!("weight {text:?} is not a number >= 0")),
             },
             None => self.weight,
         };
-        let field = |i: Option<usize>, literal: &'l Option<String>, default: &'l str| {
-            Cow::Borrowed(match i.and_then(|i| caps.get(i)) {
-                Some(m) if !m.is_empty() => &line[m.range()],
+        let field = |text: Option<&'l str>, literal: &'l Option<String>, default: &'l str| {
+            Cow::Borrowed(match text {
+                Some(t) if !t.is_empty() => t,
                 _ => literal.as_deref().unwrap_or(default),
             })
         };
-        Ok(ParsedEvent {
+        Ok(Some(ParsedEvent {
             actor: Cow::Borrowed(actor),
-            action: field(p.action, &p.literal_action, &self.action),
-            target: field(p.target, &p.literal_target, &self.target),
+            action: field(
+                group(p.action, |pre| pre.action),
+                &p.literal_action,
+                &self.action,
+            ),
+            target: field(
+                group(p.target, |pre| pre.target),
+                &p.literal_target,
+                &self.target,
+            ),
             ts,
             weight,
             metadata: Vec::new(),
-        })
+        }))
     }
 }
 
@@ -320,5 +404,50 @@ mod tests {
         let e = format.parse("u1 hit", &mut Years::now()).unwrap().unwrap();
         assert!(e.ts >= before);
         assert_eq!((&*e.action, &*e.target), ("event", "-"));
+    }
+
+    #[test]
+    fn a_prefix_is_matched_once_and_lends_its_groups() {
+        let format = LineFormat::new(vec![
+            Pattern::new(r"^deny (?P<actor>\S+)$")
+                .unwrap()
+                .with_action("deny"),
+            Pattern::new(r"^(?P<action>\w+) (?P<actor>\S+) at (?P<time>\S+)$").unwrap(),
+        ])
+        .unwrap()
+        .with_prefix(r"(?P<time>\d+) (?P<target>\w+): ")
+        .unwrap();
+        assert!(format.has_time());
+        let mut years = Years::now();
+        let e = format
+            .parse("1700000000 fw: deny 10.0.0.1", &mut years)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (&*e.actor, &*e.action, &*e.target),
+            ("10.0.0.1", "deny", "fw")
+        );
+        assert_eq!(e.ts, 1_700_000_000_000_000_000);
+        // The pattern's own time wins over the prefix's.
+        let e = format
+            .parse("1700000000 fw: get 10.0.0.2 at 1700000005", &mut years)
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.ts, 1_700_000_005_000_000_000);
+        // Patterns anchor at the prefix's end; a line without the prefix is not an event.
+        assert!(format
+            .parse("x 1700000000 fw: deny 10.0.0.1", &mut years)
+            .unwrap()
+            .is_none());
+        assert!(format.parse("deny 10.0.0.1", &mut years).unwrap().is_none());
+        let one = || LineFormat::new(vec![Pattern::new("(?P<actor>x)").unwrap()]).unwrap();
+        assert!(one()
+            .with_prefix("(?P<actor>y)")
+            .unwrap_err()
+            .contains("`actor`"));
+        assert!(one()
+            .with_prefix("(unclosed")
+            .unwrap_err()
+            .contains("unclosed"));
     }
 }

@@ -24,7 +24,7 @@ use super::time::TimeFormat;
 
 /// The syslog header before sshd's message: the time (traditional or RFC 3339), the host, the
 /// program (`sshd`, or `sshd-session` from OpenSSH 9.8 on) and its pid.
-const SYSLOG: &str = r"^(?P<time>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) \S+ sshd(?:-session)?\[\d+\]: (?:error: )?";
+const SYSLOG: &str = r"(?-u)(?P<time>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) \S+ sshd(?:-session)?\[\d+\]: (?:error: )?";
 
 /// sshd's patterns: (message after the header, action).
 const SSHD: [(&str, &str); 10] = [
@@ -111,9 +111,10 @@ impl Preset {
         let format = match self {
             Preset::Sshd => LineFormat::new(
                 SSHD.iter()
-                    .map(|(re, action)| compile(&format!("{SYSLOG}{re}")).with_action(action))
+                    .map(|(re, action)| compile(&format!("(?-u)^{re}")).with_action(action))
                     .collect(),
-            ),
+            )
+            .and_then(|f| f.with_prefix(SYSLOG)),
             Preset::NginxError => LineFormat::new(vec![compile(NGINX_ERROR)]).map(|f| {
                 f.with_time_format(TimeFormat::strftime("%Y/%m/%d %H:%M:%S").expect("valid"))
             }),

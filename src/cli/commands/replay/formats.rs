@@ -68,6 +68,7 @@ pub fn choose(
 ) -> Result<Chosen, String> {
     let name = req.name.as_str();
     let literals = req.time_format.is_some()
+        || req.prefix.is_some()
         || req.action.is_some()
         || req.target.is_some()
         || req.weight.is_some();
@@ -80,7 +81,7 @@ pub fn choose(
         !req.patterns.is_empty() || name == "regex" || formats.formats.contains_key(name);
     if literals && !patterned {
         return Err(format!(
-            "--time-format, --action, --target and --weight go with --pattern or a \
+            "--prefix, --time-format, --action, --target and --weight go with --pattern or a \
              [replay.formats] format, not --format {name}"
         ));
     }
@@ -155,6 +156,9 @@ fn build(
         .map(|(i, p)| Pattern::new(p).map_err(|why| place(i, why)))
         .collect::<Result<Vec<_>, _>>()?;
     let mut format = LineFormat::new(compiled)?;
+    if let Some(prefix) = req.prefix.as_ref().or(spec.prefix.as_ref()) {
+        format = format.with_prefix(prefix)?;
+    }
     if let Some(t) = req.time_format.as_ref().or(spec.time_format.as_ref()) {
         format = format.with_time_format(TimeFormat::strftime(t)?);
     }
