@@ -450,7 +450,11 @@ fn a_prefix_reads_the_header_once_for_every_pattern() {
         "--pattern",
         r"^(?P<action>DROP|ACCEPT) src=(?P<actor>\S+) dport=(?P<target>\d+)$",
     ]);
-    assert_eq!((s["events"].as_u64(), s["not_events"].as_u64()), (Some(2), Some(1)), "{s:#}");
+    assert_eq!(
+        (s["events"].as_u64(), s["not_events"].as_u64()),
+        (Some(2), Some(1)),
+        "{s:#}"
+    );
     f.cmd()
         .args(["replay", "--format", "sshd", "--prefix", "x"])
         .arg(&log)

@@ -416,7 +416,8 @@ fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
         .map(|ns| std::time::UNIX_EPOCH + Duration::from_nanos(ns))
 }
 
-/// `30s`, `5m`, `1h30m`, `250ms`, `2d`, or plain (fractional) seconds.
+/// `30s`, `5m`, `1h30m`, `250ms`, `2d`, `1.5h`, `1 hour 30 minutes` (jiff's friendly format;
+/// a day is 24 hours), or plain (fractional) seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let bad = || {
@@ -424,42 +425,23 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "invalid duration `{text}`: use seconds (90, 2.5) or units like 30s, 5m, 1h30m, 250ms"
         )
     };
-    if let Ok(secs) = t.parse::<f64>() {
-        return if secs.is_finite() && (0.0..=1e9).contains(&secs) {
-            Ok(Duration::from_secs_f64(secs))
-        } else {
-            Err(bad())
-        };
+    let secs = match t.parse::<f64>() {
+        Ok(secs) => secs,
+        Err(_) => t
+            .parse::<jiff::Span>()
+            .and_then(|span| {
+                span.total((
+                    jiff::Unit::Second,
+                    jiff::SpanRelativeTo::days_are_24_hours(),
+                ))
+            })
+            .map_err(|_| bad())?,
+    };
+    if secs.is_finite() && (0.0..=1e9).contains(&secs) {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(bad())
     }
-    let mut total = 0.0;
-    let mut rest = t;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "d" => 86400.0,
-            _ => return Err(bad()),
-        };
-        total += value * scale;
-        rest = &rest[unit_len..];
-    }
-    if total > 1e9 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(total))
 }
 
 fn parse_weight(text: &str) -> Result<f64, String> {
@@ -488,7 +470,12 @@ mod tests {
         assert_eq!(d("250ms"), Duration::from_millis(250));
         assert_eq!(d("2.5"), Duration::from_millis(2500));
         assert_eq!(d("90"), Duration::from_secs(90));
-        for bad in ["", "abc", "5x", "-1", "1h30", "nan", "inf", "1e300"] {
+        assert_eq!(d("2d"), Duration::from_secs(2 * 86_400));
+        assert_eq!(d("1.5h"), Duration::from_secs(5400));
+        assert_eq!(d("1 hour 30 minutes"), Duration::from_secs(5400));
+        for bad in [
+            "", "abc", "5x", "-1", "-5m", "1h30", "nan", "inf", "1e300", "40000d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
