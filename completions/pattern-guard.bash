@@ -572,7 +572,7 @@ _pattern__guard() {
             return 0
             ;;
         pattern__subcmd__guard__subcmd__replay)
-            opts="-c -q -v -h --format --pattern --time-format --year --action --target --weight --json --decisions --only --explain --strict --top --drop-query --weight-from-size --parse-only --config --state-dir --store --quiet --verbose --color --log-format --help"
+            opts="-c -q -v -h --format --pattern --prefix --time-format --year --action --target --weight --json --decisions --only --explain --strict --top --drop-query --weight-from-size --parse-only --config --state-dir --store --quiet --verbose --color --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -583,6 +583,10 @@ _pattern__guard() {
                     return 0
                     ;;
                 --pattern)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prefix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -150,6 +150,7 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
         &'pattern-guard;replay'= {
             cand --format 'The input''s format: auto (recognized from the first lines), jsonl, combined, common, sshd, nginx-error, apache-error, regex (with --pattern), or NAME from [replay.formats.NAME] in the config'
             cand --pattern 'A regex with named groups: actor (required), time, action, target, weight. Repeat it for several; the first that matches a line wins. Implies --format regex'
+            cand --prefix 'What every line starts with, as a regex (groups time, action, target, weight; not actor), matched once before the --pattern regexes, which then read the rest of the line'
             cand --time-format 'How the time group is written, strftime-style ("%b %d %H:%M:%S", "%Y-%m-%d %H:%M:%S %z"); default: RFC 3339, epoch seconds, access-log or syslog times. Times without an offset are local (TZ)'
             cand --year 'The year of times written without one (syslog''s); default: the year the file was last changed (this year for standard input). Rolls over at New Year'
             cand --action '--pattern formats: the action of lines without an action group (default "event")'

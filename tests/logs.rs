@@ -462,3 +462,46 @@ fn a_prefix_reads_the_header_once_for_every_pattern() {
         .code(125)
         .stderr(predicate::str::contains("--prefix"));
 }
+
+/// The sample docs/REPLAY.md shows: examples/auth.log (real lines) under examples/sshd.toml.
+#[test]
+fn the_documented_sshd_sample_gives_the_documented_figures() {
+    let f = Fixture::new();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = f
+        .cmd()
+        .env("TZ", "UTC")
+        .args([
+            "--config",
+            &format!("{root}/examples/sshd.toml"),
+            "replay",
+            "--json",
+            "--year",
+            "2016",
+        ])
+        .arg(format!("{root}/examples/auth.log"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            s["lines"].as_u64(),
+            s["events"].as_u64(),
+            s["not_events"].as_u64()
+        ),
+        (Some(45), Some(34), Some(11))
+    );
+    let d = &s["decisions"];
+    assert_eq!(
+        (
+            d["allow"].as_u64(),
+            d["warn"].as_u64(),
+            d["delay"].as_u64(),
+            d["block"].as_u64()
+        ),
+        (Some(27), Some(3), Some(1), Some(3))
+    );
+    assert_eq!(s["top"][0]["actor"], "112.95.230.3");
+    assert_eq!(s["top"][0]["first"]["block"], "2016-12-10T07:28:03.000Z");
+}
