@@ -82,22 +82,37 @@ pub(crate) fn observe(
         policy,
         window,
         escalation,
+        baseline,
     } = state;
     record.ts = record.ts.min(clock_now.saturating_add(policy.future_ns));
     if let Some(newest) = window.newest_ts() {
         record.ts = record.ts.max(newest);
     }
+    let before = window.last_ts();
     let now = record.ts;
     window.expire(now, policy);
     let key_count = window.push(record, policy);
 
-    let readings = detectors::readings(policy, &window.figures(key_count));
+    let mut figures = window.figures(key_count);
+    let learning = policy.baseline_max_z > 0.0;
+    if learning {
+        baseline.count(before, now, policy);
+        figures.baseline = baseline.figures();
+    }
+    let readings = detectors::readings(policy, &figures);
     let raw_risk = detectors::combine(policy, &readings);
     escalation.cool_down(now, policy);
     let level = escalation.level(policy);
     let risk = Escalation::raise(raw_risk, level, policy);
     let decision = band(policy, risk, level);
     let mut escalated = false;
+    if learning {
+        if decision == Decision::Allow {
+            baseline.allowed();
+        } else {
+            baseline.refused();
+        }
+    }
     if decision != Decision::Allow {
         escalation.strike(now, policy);
         escalated = escalation.level(policy) > level;

@@ -10,9 +10,10 @@
 //! | hopping    | distinct targets                          | as burst                               |
 //! | switching  | target changes between consecutive events | as burst                               |
 //! | weight     | total weight                              | as burst                               |
+//! | baseline   | events in the current bucket (`baseline_bucket_secs`) | `(z - max_z) / max_z`, in [0, 1], once `baseline_min_samples` buckets learned (see `baseline.rs`) |
 //!
-//! Every count includes the event being checked. Interval, regularity and switching are off until
-//! configured; the others are on with the documented defaults.
+//! Every count includes the event being checked. Interval, regularity, switching and baseline
+//! are off until configured; the others are on with the documented defaults.
 //!
 //! # Adding a detector
 //! Every detector is one entry of the `detectors!` table below: its name, its `risk_weight_*`
@@ -43,9 +44,22 @@ pub struct Reading {
     pub limit: f64,
     /// Its risk, in [0, 1].
     pub risk: f64,
-    /// Sample count behind `observed` where it needs one (gaps, for interval and regularity); `0`
-    /// means too few samples to speak, and then risk is 0.
+    /// Sample count behind `observed` where it needs one (gaps, for interval and regularity;
+    /// buckets learned, for baseline); too few samples to speak means a risk of 0.
     pub samples: u64,
+    /// The baseline's learned figures (`None` for the other detectors).
+    pub learned: Option<Learned>,
+}
+
+/// What the baseline detector learned of an actor, beside its reading.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Learned {
+    /// The learned mean count per bucket.
+    pub mean: f64,
+    /// The spread the count is measured in (learned, at least `sqrt(mean)` and 1).
+    pub spread: f64,
+    /// How many spreads the current count stands above the mean.
+    pub z: f64,
 }
 
 impl Reading {
@@ -202,9 +216,24 @@ detectors! {
         enabled: |_| true,
         read: |d, p, f| {
             let weight = weight_units(f.weight_total);
-            Reading { detector: d, observed: weight, limit: p.weight_max, risk: ratio_risk(weight, p.weight_max), samples: 0 }
+            Reading { detector: d, observed: weight, limit: p.weight_max, risk: ratio_risk(weight, p.weight_max), samples: 0, learned: None }
         },
         describe: |r, f| write!(f, "weight: total {} (max {})", r.observed, r.limit),
+    }
+    /// More events in the current bucket than the actor's own learned normal.
+    Baseline {
+        name: "baseline",
+        risk_weight: risk_weight_baseline,
+        enabled: |p| p.baseline_max_z > 0.0,
+        read: baseline,
+        describe: |r, f| match r.learned {
+            Some(l) => write!(
+                f,
+                "baseline: {} events this bucket, learned {:.1} ± {:.1} over {} buckets (z {:.1}, fires above {:.1})",
+                r.observed, l.mean, l.spread, r.samples, l.z, r.limit
+            ),
+            None => write!(f, "baseline: {} events this bucket, {} buckets learned", r.observed, r.samples),
+        },
     }
 }
 
@@ -232,6 +261,36 @@ fn counted(detector: Detector, observed: u64, max: f64) -> Reading {
             0.0
         },
         samples: 0,
+        learned: None,
+    }
+}
+
+/// The bucket's count against the learned mean, in spreads; silent until enough buckets.
+fn baseline(detector: Detector, p: &Policy, f: &Figures) -> Reading {
+    let b = f.baseline;
+    let max_z = p.baseline_max_z;
+    let silent = Reading {
+        detector,
+        observed: b.count as f64,
+        limit: 0.0,
+        risk: 0.0,
+        samples: b.samples,
+        learned: None,
+    };
+    if max_z <= 0.0 || b.samples < p.settings.baseline_min_samples {
+        return silent;
+    }
+    let spread = crate::baseline::spread(b.mean, b.var);
+    let z = (b.count as f64 - b.mean) / spread;
+    Reading {
+        limit: b.mean + max_z * spread,
+        risk: ((z - max_z) / max_z).clamp(0.0, 1.0),
+        learned: Some(Learned {
+            mean: b.mean,
+            spread,
+            z,
+        }),
+        ..silent
     }
 }
 
@@ -244,6 +303,7 @@ fn interval(detector: Detector, p: &Policy, f: &Figures) -> Reading {
             limit: 0.0,
             risk: 0.0,
             samples: f.gaps,
+            learned: None,
         };
     }
     let fraction = f.interval_hits as f64 / f.gaps as f64;
@@ -253,6 +313,7 @@ fn interval(detector: Detector, p: &Policy, f: &Figures) -> Reading {
         limit: p.settings.interval_secs.unwrap_or(0.0),
         risk: fraction,
         samples: f.gaps,
+        learned: None,
     }
 }
 
@@ -264,6 +325,7 @@ fn regularity(detector: Detector, p: &Policy, f: &Figures) -> Reading {
         limit: p.regularity_max_cv,
         risk: 0.0,
         samples: 0,
+        learned: None,
     };
     if p.regularity_max_cv <= 0.0 {
         return silent;
@@ -323,6 +385,7 @@ mod tests {
             gap_sum: 0,
             gap_sq_sum: 0,
             weight_total: 1_000_000,
+            baseline: crate::baseline::Figures::default(),
         }
     }
 
@@ -477,6 +540,7 @@ mod tests {
                 limit: 0.0,
                 risk: 0.4,
                 samples: 0,
+                learned: None,
             },
             Reading {
                 detector: Detector::Hopping,
@@ -484,6 +548,7 @@ mod tests {
                 limit: 0.0,
                 risk: 0.3,
                 samples: 0,
+                learned: None,
             },
         ];
         assert!((combine(&p, &rs) - 0.5).abs() < 1e-12);

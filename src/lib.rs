@@ -49,6 +49,7 @@
 
 #![forbid(unsafe_code)]
 
+mod baseline;
 mod check;
 pub mod clock;
 pub mod config;
@@ -80,7 +81,7 @@ pub use config::{
     Overrides, Settings, StoreSettings, UnknownKey, KEYS, OUTPUT_DEFAULTS,
 };
 pub use decision::{Assessment, Decision};
-pub use detectors::{Detector, Reading};
+pub use detectors::{Detector, Learned, Reading};
 pub use error::{ConfigError, Error};
 pub use event::Event;
 pub use guard::{ActorStatus, Guard, Stats};

@@ -17,8 +17,13 @@
 //!
 //! ```text
 //! snapshot = format seed actor-count actor*
-//! actor    = id strikes strikes-since last-seen hash-count hash* event-count packed-bytes
+//! actor    = id strikes strikes-since last-seen baseline hash-count hash* event-count packed-bytes
+//! baseline = count allowed samples mean-bits variance-bits
 //! ```
+//!
+//! `baseline` is the learned rate (see `baseline.rs`): the current bucket's counts, buckets
+//! learned, the mean as the bits of an `f64` and the variance as the bits of an `f32`. Format 2
+//! (before the baseline) is still read: its actors have learned nothing yet.
 //!
 //! `packed-bytes` holds the events, oldest first. Each event is a tag byte, then varints:
 //! nanoseconds since the previous event (the first: since the epoch), then only what differs from
@@ -30,13 +35,17 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::baseline::Baseline;
 use crate::error::Error;
 use crate::escalation::Escalation;
 use crate::hash::{HashMap, TARGET_BIT};
 use crate::window::Record;
 
 /// The snapshot format this version writes and reads.
-pub const SNAPSHOT_FORMAT: u32 = 2;
+pub const SNAPSHOT_FORMAT: u32 = 3;
+
+/// The format before the baseline, still read.
+const FORMAT_WITHOUT_BASELINE: u64 = 2;
 
 /// The guard's memory (or part of it), ready to serialize.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +62,8 @@ pub(crate) struct ActorSnapshot {
     strikes: u32,
     strikes_since: u64,
     pub last_seen: u64,
+    /// count, allowed, samples, mean bits, variance bits.
+    baseline: (u32, u32, u32, u64, u32),
     hashes: Vec<u64>,
     pub events: usize,
     #[serde(with = "serde_bytes")]
@@ -64,6 +75,7 @@ impl ActorSnapshot {
     pub fn new(
         actor: String,
         escalation: Escalation,
+        baseline: Baseline,
         last_seen: u64,
         records: impl ExactSizeIterator<Item = Record>,
     ) -> Self {
@@ -106,6 +118,13 @@ impl ActorSnapshot {
             strikes: escalation.strikes,
             strikes_since: escalation.since,
             last_seen,
+            baseline: (
+                baseline.count,
+                baseline.allowed,
+                baseline.samples,
+                baseline.mean.to_bits(),
+                baseline.var.to_bits(),
+            ),
             hashes,
             events,
             packed,
@@ -116,6 +135,17 @@ impl ActorSnapshot {
         Escalation {
             strikes: self.strikes,
             since: self.strikes_since,
+        }
+    }
+
+    pub fn baseline(&self) -> Baseline {
+        let (count, allowed, samples, mean, var) = self.baseline;
+        Baseline {
+            mean: f64::from_bits(mean),
+            var: f32::from_bits(var),
+            count,
+            allowed,
+            samples,
         }
     }
 
@@ -333,6 +363,12 @@ impl Snapshot {
             put_varint(out, u64::from(a.strikes));
             put_varint(out, a.strikes_since);
             put_varint(out, a.last_seen);
+            let (count, allowed, samples, mean, var) = a.baseline;
+            for v in [count, allowed, samples] {
+                put_varint(out, u64::from(v));
+            }
+            put_varint(out, mean);
+            put_varint(out, u64::from(var));
             put_varint(out, a.hashes.len() as u64);
             for &h in &a.hashes {
                 put_varint(out, h);
@@ -354,7 +390,7 @@ impl Snapshot {
     /// the events themselves are checked when applied.
     pub fn decode(bytes: &mut &[u8]) -> Result<Snapshot, Error> {
         let format = read_varint(bytes)?;
-        if format != u64::from(SNAPSHOT_FORMAT) {
+        if format != u64::from(SNAPSHOT_FORMAT) && format != FORMAT_WITHOUT_BASELINE {
             return Err(wrong_format(format));
         }
         let seed = read_varint(bytes)?;
@@ -367,6 +403,19 @@ impl Snapshot {
                 .map_err(|_| damaged("a strike count is out of range"))?;
             let strikes_since = read_varint(bytes)?;
             let last_seen = read_varint(bytes)?;
+            let baseline = if format == FORMAT_WITHOUT_BASELINE {
+                (0, 0, 0, 0, 0)
+            } else {
+                let mut small = || {
+                    u32::try_from(read_varint(bytes)?)
+                        .map_err(|_| damaged("a baseline figure is out of range"))
+                };
+                let (count, allowed, samples) = (small()?, small()?, small()?);
+                let mean = read_varint(bytes)?;
+                let var = u32::try_from(read_varint(bytes)?)
+                    .map_err(|_| damaged("a baseline figure is out of range"))?;
+                (count, allowed, samples, mean, var)
+            };
             let n = read_len(bytes, 1)?;
             let hashes = (0..n)
                 .map(|_| read_varint(bytes))
@@ -379,6 +428,7 @@ impl Snapshot {
                 strikes,
                 strikes_since,
                 last_seen,
+                baseline,
                 hashes,
                 events,
                 packed,
@@ -481,10 +531,23 @@ mod tests {
                 strikes: 4,
                 since: 77,
             },
+            Baseline {
+                mean: 3.25,
+                var: 1.5,
+                count: 7,
+                allowed: 5,
+                samples: 40,
+            },
             1_700_000_049_000_000_000,
             records,
         );
-        let b = ActorSnapshot::new("ü".repeat(30), Escalation::default(), 5, std::iter::empty());
+        let b = ActorSnapshot::new(
+            "ü".repeat(30),
+            Escalation::default(),
+            Baseline::default(),
+            5,
+            std::iter::empty(),
+        );
         Snapshot::new(0xfeed_beef, vec![a, b])
     }
 
@@ -520,8 +583,36 @@ mod tests {
         let e = Snapshot::decode(&mut &future[..]).unwrap_err().to_string();
         assert!(e.contains("format 9"), "{e}");
         // A count of 2^40 actors in a few bytes is refused before anything is reserved.
-        let mut huge = vec![2, 1];
+        let mut huge = vec![3, 1];
         huge.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x20]);
         assert!(Snapshot::decode(&mut &huge[..]).is_err());
+    }
+
+    #[test]
+    fn format_two_from_before_the_baseline_is_still_read() {
+        // Format 2's layout: this one's without the five baseline varints.
+        let snapshot = sample();
+        let mut old = Vec::new();
+        put_varint(&mut old, 2);
+        put_varint(&mut old, snapshot.seed);
+        put_varint(&mut old, snapshot.actors.len() as u64);
+        for a in &snapshot.actors {
+            put_bytes(&mut old, a.actor.as_bytes());
+            put_varint(&mut old, u64::from(a.strikes));
+            put_varint(&mut old, a.strikes_since);
+            put_varint(&mut old, a.last_seen);
+            put_varint(&mut old, a.hashes.len() as u64);
+            for &h in &a.hashes {
+                put_varint(&mut old, h);
+            }
+            put_varint(&mut old, a.events as u64);
+            put_bytes(&mut old, &a.packed);
+        }
+        let read = Snapshot::decode(&mut &old[..]).unwrap();
+        assert_eq!(read.format(), SNAPSHOT_FORMAT);
+        assert_eq!(read.actors[0].baseline(), Baseline::default());
+        assert_eq!(read.actors[0].escalation(), snapshot.actors[0].escalation());
+        assert_eq!(read.actors[0].packed, snapshot.actors[0].packed);
+        read.validate().unwrap();
     }
 }

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use hashbrown::HashTable;
 
+use crate::baseline::Baseline;
 use crate::clock::{to_nanos, Clock};
 use crate::escalation::Escalation;
 use crate::policy::Policy;
@@ -34,6 +35,7 @@ pub(crate) struct ActorState {
     pub policy: Arc<Policy>,
     pub window: Window,
     pub escalation: Escalation,
+    pub baseline: Baseline,
 }
 
 impl ActorState {
@@ -42,6 +44,7 @@ impl ActorState {
             policy,
             window: Window::new(),
             escalation: Escalation::default(),
+            baseline: Baseline::default(),
         }
     }
 
@@ -50,9 +53,13 @@ impl ActorState {
         self.window.last_ts()
     }
 
-    /// Nothing left to remember at `now`: window passed and escalation cooled down.
+    /// Nothing left to remember at `now`: window passed, escalation cooled down, and no
+    /// baseline learned (a learned normal is kept until `max_actors` evicts it: forgetting it
+    /// when the actor goes quiet would start its learning over at every pause).
     pub fn forgettable_at(&self, now: u64) -> bool {
-        self.window.expired_at(now, &self.policy) && self.escalation.is_cold_at(now, &self.policy)
+        self.window.expired_at(now, &self.policy)
+            && self.escalation.is_cold_at(now, &self.policy)
+            && self.baseline.count == 0
     }
 }
 

@@ -62,8 +62,9 @@ impl Sum {
 pub(crate) struct Window {
     records: VecDeque<Record>,
     /// Occurrences per (action, target) key and per target, in the window, past [`SMALL`]
-    /// records; empty (and unallocated) while the window counts by scanning.
-    counts: Counts,
+    /// records; `None` while the window counts by scanning. Boxed: a map's header is 32 bytes,
+    /// a pointer 8, and most windows have no map (the slot stays at three cache lines).
+    counts: Option<Box<Counts>>,
     /// Timestamp of the newest record ever pushed: kept when the window empties.
     newest_ts: u64,
     oldest_ts: u64,
@@ -121,6 +122,8 @@ pub(crate) struct Figures {
     pub gap_sum: u64,
     pub gap_sq_sum: u128,
     pub weight_total: u128,
+    /// The actor's baseline (kept beside the window, see `baseline.rs`).
+    pub baseline: crate::baseline::Figures,
 }
 
 impl Window {
@@ -206,11 +209,11 @@ impl Window {
         if !self.mapped() && self.records.len() >= SMALL {
             self.map_counts();
         }
-        let key_count = if self.mapped() {
-            let key_count = self.counts.entry(rec.key).or_insert(0);
+        let key_count = if let Some(counts) = self.counts.as_deref_mut() {
+            let key_count = counts.entry(rec.key).or_insert(0);
             *key_count += 1;
             let key_count = *key_count;
-            let targets = self.counts.entry(rec.target).or_insert(0);
+            let targets = counts.entry(rec.target).or_insert(0);
             *targets += 1;
             if *targets == 1 {
                 self.distinct_targets += 1;
@@ -231,22 +234,24 @@ impl Window {
 
     /// Moves to counting with the map: every record's key and target counted once.
     fn map_counts(&mut self) {
+        let mut counts = Counts::default();
         for r in &self.records {
-            *self.counts.entry(r.key).or_insert(0) += 1;
-            *self.counts.entry(r.target).or_insert(0) += 1;
+            *counts.entry(r.key).or_insert(0) += 1;
+            *counts.entry(r.target).or_insert(0) += 1;
         }
+        self.counts = Some(Box::new(counts));
     }
 
     /// Back to counting by scanning, once the window is small again (`distinct_targets` is
     /// already right).
     fn unmap_counts(&mut self) {
-        self.counts = Counts::default();
+        self.counts = None;
     }
 
     /// Whether the count map holds the counts: it is never empty while it does, since every
     /// record counts its key and its target.
     fn mapped(&self) -> bool {
-        !self.counts.is_empty()
+        self.counts.is_some()
     }
 
     /// Appends records in time order, exactly like `expire(ts)` then `push` for each (a record
@@ -274,8 +279,11 @@ impl Window {
                 self.gap_sq_sum.set(gap_sq_sum);
                 self.weight_total.set(weight_total);
                 (self.interval_hits, self.switches) = (interval_hits, switches);
-                keys.flush(&mut self.counts, None);
-                targets.flush(&mut self.counts, Some(&mut self.distinct_targets));
+                keys.flush(self.counts.get_or_insert_with(Box::default), None);
+                targets.flush(
+                    self.counts.get_or_insert_with(Box::default),
+                    Some(&mut self.distinct_targets),
+                );
                 self.expire(rec.ts, policy);
                 while self.records.len() >= policy.max_events {
                     self.pop_front(policy);
@@ -299,14 +307,17 @@ impl Window {
             newest_target = rec.target;
             weight_total += u128::from(rec.weight);
             if !keys.add(rec.key) {
-                keys.flush(&mut self.counts, None);
+                keys.flush(self.counts.get_or_insert_with(Box::default), None);
                 keys = Run {
                     hash: rec.key,
                     n: 1,
                 };
             }
             if !targets.add(rec.target) {
-                targets.flush(&mut self.counts, Some(&mut self.distinct_targets));
+                targets.flush(
+                    self.counts.get_or_insert_with(Box::default),
+                    Some(&mut self.distinct_targets),
+                );
                 targets = Run {
                     hash: rec.target,
                     n: 1,
@@ -319,8 +330,11 @@ impl Window {
         self.weight_total.set(weight_total);
         (self.interval_hits, self.switches) = (interval_hits, switches);
         (self.newest_ts, self.newest_target) = (newest_ts, newest_target);
-        keys.flush(&mut self.counts, None);
-        targets.flush(&mut self.counts, Some(&mut self.distinct_targets));
+        keys.flush(self.counts.get_or_insert_with(Box::default), None);
+        targets.flush(
+            self.counts.get_or_insert_with(Box::default),
+            Some(&mut self.distinct_targets),
+        );
         if self.records.len() <= SMALL {
             self.unmap_counts();
         }
@@ -357,13 +371,16 @@ impl Window {
 
     /// Lowers a count; true when it reached zero (the entry is removed).
     fn decrement(&mut self, hash: u64) -> bool {
-        match self.counts.get_mut(&hash) {
+        let Some(counts) = self.counts.as_deref_mut() else {
+            return false;
+        };
+        match counts.get_mut(&hash) {
             Some(c) if *c > 1 => {
                 *c -= 1;
                 false
             }
             Some(_) => {
-                self.counts.remove(&hash);
+                counts.remove(&hash);
                 true
             }
             None => false,
@@ -387,13 +404,17 @@ impl Window {
             gap_sum,
             gap_sq_sum: self.gap_sq_sum.get(),
             weight_total: self.weight_total.get(),
+            baseline: crate::baseline::Figures::default(),
         }
     }
 
     /// Heap bytes held by this window (records and count map), for memory accounting.
     pub fn heap_bytes(&self) -> usize {
         self.records.capacity() * std::mem::size_of::<Record>()
-            + self.counts.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+            + self.counts.as_ref().map_or(0, |c| {
+                std::mem::size_of::<Counts>()
+                    + c.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
+            })
     }
 }
 

@@ -78,7 +78,12 @@ fn config() -> impl Strategy<Value = Config> {
         0.0f64..2.0,
         prop::option::of(1u64..10),
     );
-    (limits, pacing, decide).prop_map(|(limits, pacing, decide)| {
+    let baseline = prop::option::of((
+        0.3f64..4.0,
+        prop_oneof![Just(1.0f64), 2.0f64..30.0],
+        1u64..6,
+    ));
+    (limits, pacing, decide, baseline).prop_map(|(limits, pacing, decide, baseline)| {
         let (burst, rep, hop, weight, window) = limits;
         let (interval, reg_cv, int_min, reg_min, switching) = pacing;
         let (combine, (allow, warn_gap, delay_gap), esc, cap_extra, rw, override_burst) = decide;
@@ -107,6 +112,11 @@ fn config() -> impl Strategy<Value = Config> {
             g.escalation_cooldown_secs,
         ) = esc;
         g.max_events_per_actor = Some(2 * burst + cap_extra);
+        if let Some((max_z, bucket, min_samples)) = baseline {
+            g.baseline_max_z = Some(max_z);
+            g.baseline_bucket_secs = bucket;
+            g.baseline_min_samples = min_samples;
+        }
         if let Some(b) = override_burst {
             let mut o = Overrides::default();
             o.burst_max_events = Some(b);
@@ -120,6 +130,12 @@ fn config() -> impl Strategy<Value = Config> {
 /// Risks are equal up to float rounding; decisions are equal unless the risk sits on a band edge.
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9
+}
+
+/// The baseline's variance is stored as an `f32`, and idle buckets are learned in closed form
+/// where the reference steps through them: its risks agree to about 1e-6.
+fn near(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-5
 }
 
 proptest! {
@@ -138,6 +154,8 @@ proptest! {
                 UNIX_EPOCH + Duration::from_nanos(ts)).with_weight(op.weight);
             let fast = guard.assess(&event);
             let slow = reference.check(ACTORS[op.actor], ACTIONS[op.action], TARGETS[op.target], ts, op.weight, now);
+            let baseline_on = config.settings_for(ACTORS[op.actor]).baseline_max_z.is_some();
+            let close = |a: f64, b: f64| if baseline_on { near(a, b) } else { close(a, b) };
             for reading in &fast.readings {
                 let want = slow.risks.get(&reading.detector).copied();
                 prop_assert!(want.is_some_and(|w| close(w, reading.risk)),

@@ -225,6 +225,16 @@ settings! {
     regularity_max_cv: Option<f64> = None; Range::number(Bound::Value(0.0), Bound::Value(10.0), (false, true)), "unset";
     /// Regularity: gaps needed in the window before the regularity detector speaks.
     regularity_min_samples: u64 = 8; Range::at_least(2), "8";
+    /// Baseline: an actor's own normal, learned. Risk rises when its events in the current bucket
+    /// stand more than this many spreads above the mean it learned (risk = (z - this) / this,
+    /// clipped to [0, 1]). Learns only from allowed events; the static limits stay in force.
+    /// Unset = off.
+    baseline_max_z: Option<f64> = None; Range::number(Bound::Value(0.0), Bound::Value(1000.0), (false, true)), "unset";
+    /// Baseline: the bucket, in seconds: the rate learned is events per bucket.
+    baseline_bucket_secs: f64 = 60.0; SECS, "60";
+    /// Baseline: buckets learned before it speaks; also the span of its moving average (each
+    /// bucket weighs 2 / (this + 1)).
+    baseline_min_samples: u64 = 30; Range::integer(Bound::Value(1.0), Some(Bound::Value(1e6))), "30";
     /// How detector risks combine: `"max"` (the highest) or `"weighted_sum"` (min(1, sum of weight * risk)).
     risk_combine: Combine = Combine::Max; Range::choice(&["max", "weighted_sum"]), "\"max\"";
     /// Weight of the burst risk under `"weighted_sum"`.
@@ -241,6 +251,8 @@ settings! {
     risk_weight_switching: f64 = 1.0; RISK_WEIGHT, "1.0";
     /// Weight of the weight (cost) risk under `"weighted_sum"`.
     risk_weight_weight: f64 = 1.0; RISK_WEIGHT, "1.0";
+    /// Weight of the baseline risk under `"weighted_sum"`.
+    risk_weight_baseline: f64 = 1.0; RISK_WEIGHT, "1.0";
     /// Risk below this is allowed.
     allow_below: f64 = 0.3; UNIT, "0.3";
     /// Risk from `allow_below` up to this warns.

@@ -428,6 +428,7 @@ impl Guard {
                 ActorSnapshot::new(
                     slot.id.to_string(),
                     slot.state.escalation,
+                    slot.state.baseline,
                     slot.state.last_seen(),
                     slot.state.window.records().copied(),
                 )
@@ -451,6 +452,7 @@ impl Guard {
             ActorSnapshot::new(
                 key.id.to_string(),
                 state.escalation,
+                state.baseline,
                 state.last_seen(),
                 tail,
             )
@@ -531,6 +533,7 @@ fn apply_actor(state: &mut ActorState, a: &ActorSnapshot) -> Result<(), String> 
     let policy = Arc::clone(&state.policy);
     a.decode_with(|records| state.window.extend(records, &policy))?;
     state.escalation = a.escalation();
+    state.baseline = a.baseline();
     state.window.set_last_ts(a.last_seen);
     Ok(())
 }

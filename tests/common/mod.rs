@@ -36,6 +36,8 @@ struct RefActor {
     events: Vec<RefEvent>,
     strikes: u64,
     since: u64,
+    /// Baseline: events, allowed events, and whether one was not allowed, per bucket index.
+    buckets: BTreeMap<u64, (u64, u64, bool)>,
 }
 
 /// What the reference engine decided for one event.
@@ -175,6 +177,44 @@ impl Reference {
             }
         }
 
+        // Baseline: relearn every closed bucket from the first, one at a time (idle ones as zeros),
+        // then measure the current bucket's count in spreads.
+        if let Some(max_z) = s.baseline_max_z {
+            let bucket_ns = nanos(s.baseline_bucket_secs).max(1);
+            let current = ts / bucket_ns;
+            state.buckets.entry(current).or_default().0 += 1;
+            let first = *state.buckets.keys().next().unwrap();
+            let alpha = 2.0 / (s.baseline_min_samples as f64 + 1.0);
+            let (mut mean, mut var, mut samples) = (0.0f64, 0.0f32, 0u64);
+            for b in first..current {
+                let bucket = state.buckets.get(&b).copied().unwrap_or_default();
+                if bucket.2 {
+                    continue; // a bucket with a warned, delayed or blocked event teaches nothing
+                }
+                let x = bucket.1 as f64;
+                if samples == 0 {
+                    (mean, var) = (x, 0.0);
+                } else {
+                    let d = x - mean;
+                    mean += alpha * d;
+                    var = ((1.0 - alpha) * (f64::from(var) + alpha * d * d)) as f32;
+                }
+                samples += 1;
+            }
+            let count = state.buckets[&current].0 as f64;
+            if samples >= s.baseline_min_samples {
+                let spread = f64::from(var).sqrt().max(mean.sqrt()).max(1.0);
+                let z = (count - mean) / spread;
+                put(
+                    Detector::Baseline,
+                    count,
+                    ((z - max_z) / max_z).clamp(0.0, 1.0),
+                );
+            } else {
+                put(Detector::Baseline, count, 0.0);
+            }
+        }
+
         let raw_risk = match s.risk_combine {
             Combine::Max => risks.values().fold(0.0f64, |a, &b| a.max(b)),
             Combine::WeightedSum => {
@@ -186,6 +226,7 @@ impl Reference {
                     Detector::Hopping => s.risk_weight_hopping,
                     Detector::Switching => s.risk_weight_switching,
                     Detector::Weight => s.risk_weight_weight,
+                    Detector::Baseline => s.risk_weight_baseline,
                     _ => unreachable!(),
                 };
                 risks
@@ -220,6 +261,15 @@ impl Reference {
         } else {
             Decision::Block
         };
+        if s.baseline_max_z.is_some() {
+            let bucket_ns = nanos(s.baseline_bucket_secs).max(1);
+            let bucket = state.buckets.entry(ts / bucket_ns).or_default();
+            if decision == Decision::Allow {
+                bucket.1 += 1;
+            } else {
+                bucket.2 = true;
+            }
+        }
         if decision != Decision::Allow {
             state.strikes = (state.strikes + 1).min(max_strikes);
             state.since = ts;
