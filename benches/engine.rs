@@ -122,6 +122,20 @@ struct Wide {
 }
 
 impl Wide {
+    /// The steady workload under `config` (its clock far ahead, as in `new`).
+    fn with_config(actors: usize, config: Config) -> Wide {
+        let guard = Guard::from_config(config)
+            .unwrap()
+            .with_clock(ManualClock::new(at(START + 1_000_000 * 1_000_000_000)));
+        Wide {
+            guard,
+            actors: (0..actors).map(|i| format!("user:{i}")).collect(),
+            targets: targets(),
+            steady: true,
+            i: 0,
+        }
+    }
+
     fn new(actors: usize, steady: bool) -> Wide {
         let guard = if steady {
             // Synthetic time runs ahead of the wall clock: a clock far ahead keeps the
@@ -283,6 +297,29 @@ fn criterion_benches(c: &mut Criterion) {
         });
     });
     group.finish();
+}
+
+/// The steady 10,000-actor check with the baseline detector off and on (`baseline_max_z = 4`,
+/// 60 s buckets), alternating round by round: the medians.
+fn baseline_cost() -> (f64, f64) {
+    let mut on_config = Config::default();
+    on_config.guard.baseline_max_z = Some(4.0);
+    let mut off = Wide::with_config(10_000, Config::default());
+    let mut on = Wide::with_config(10_000, on_config);
+    for _ in 0..100_000 {
+        off.check();
+        on.check();
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        a.push(ns_per(1, 200_000, || off.check()));
+        b.push(ns_per(1, 200_000, || on.check()));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(&mut a), median(&mut b))
 }
 
 /// Best (lowest) ns per call over `rounds` rounds of `n` calls: the least disturbed by noise.
@@ -508,6 +545,11 @@ fn summary() {
         ours / theirs
     );
     println!("  flood (every actor blocked, windows growing, wall-clock stamps): {flooded:.1} ns = {:.2}x governor", flooded / theirs);
+    let (off, on) = baseline_cost();
+    println!(
+        "  baseline detector: off {off:.1} ns, on {on:.1} ns ({:+.1}%, goal <= +10%; median of 7 alternating rounds)",
+        (on / off - 1.0) * 100.0
+    );
 
     let mut pw = PerWindow::new();
     let fast = ns_per(5, 20_000, || {
@@ -598,6 +640,15 @@ fn main() {
     // each benchmark once as a smoke test and the (slow) summary is skipped.
     let benching = std::env::args().any(|a| a == "--bench");
     let summary_only = std::env::args().any(|a| a == "--summary");
+    // `cargo bench --bench engine -- --baseline-cost`: only the baseline detector's cost.
+    if std::env::args().any(|a| a == "--baseline-cost") {
+        let (off, on) = baseline_cost();
+        println!(
+            "baseline detector, 10,000 actors: off {off:.1} ns, on {on:.1} ns ({:+.1}%, goal <= +10%)",
+            (on / off - 1.0) * 100.0
+        );
+        return;
+    }
     if !summary_only {
         let mut c = Criterion::default()
             .configure_from_args()
