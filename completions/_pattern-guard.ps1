@@ -34,7 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'pattern-guard' -ScriptBlock {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Run the command N times in this process, each run one event')
             [CompletionResult]::new('--repeat', '--repeat', [CompletionResultType]::ParameterName, 'Run the command N times in this process, each run one event')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'Wait this long between repeated runs (30s, 5m, 1h30m, or seconds)')
-            [CompletionResult]::new('--max-runtime', '--max-runtime', [CompletionResultType]::ParameterName, 'Stop the command (SIGTERM to its process group) after it has run this long')
+            [CompletionResult]::new('--max-runtime', '--max-runtime', [CompletionResultType]::ParameterName, 'Stop the command (SIGTERM to its process group) after it has run this long; `auto` learns the limit from the job''s recent runs (runtime_factor x their 90th percentile)')
             [CompletionResult]::new('--kill-after', '--kill-after', [CompletionResultType]::ParameterName, 'After SIGTERM, wait this long before SIGKILL')
             [CompletionResult]::new('--max-concurrent', '--max-concurrent', [CompletionResultType]::ParameterName, 'At most N runs of this actor''s job at once (across invocations)')
             [CompletionResult]::new('--on-overlap', '--on-overlap', [CompletionResultType]::ParameterName, 'At the --max-concurrent limit: refuse (exit 75) or wait for a run to end')

@@ -31,7 +31,7 @@ set edit:completion:arg-completer[pattern-guard] = {|@words|
             cand -n 'Run the command N times in this process, each run one event'
             cand --repeat 'Run the command N times in this process, each run one event'
             cand --interval 'Wait this long between repeated runs (30s, 5m, 1h30m, or seconds)'
-            cand --max-runtime 'Stop the command (SIGTERM to its process group) after it has run this long'
+            cand --max-runtime 'Stop the command (SIGTERM to its process group) after it has run this long; `auto` learns the limit from the job''s recent runs (runtime_factor x their 90th percentile)'
             cand --kill-after 'After SIGTERM, wait this long before SIGKILL'
             cand --max-concurrent 'At most N runs of this actor''s job at once (across invocations)'
             cand --on-overlap 'At the --max-concurrent limit: refuse (exit 75) or wait for a run to end'

@@ -38,7 +38,7 @@ complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l target -d '
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l weight -d 'Cost of the event, summed against weight_max_total' -r
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -s n -l repeat -d 'Run the command N times in this process, each run one event' -r
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l interval -d 'Wait this long between repeated runs (30s, 5m, 1h30m, or seconds)' -r
-complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l max-runtime -d 'Stop the command (SIGTERM to its process group) after it has run this long' -r
+complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l max-runtime -d 'Stop the command (SIGTERM to its process group) after it has run this long; `auto` learns the limit from the job\'s recent runs (runtime_factor x their 90th percentile)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l kill-after -d 'After SIGTERM, wait this long before SIGKILL' -r
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l max-concurrent -d 'At most N runs of this actor\'s job at once (across invocations)' -r
 complete -c pattern-guard -n "__fish_pattern_guard_needs_command" -l on-overlap -d 'At the --max-concurrent limit: refuse (exit 75) or wait for a run to end' -r -f -a "refuse\t''

@@ -276,9 +276,18 @@ mod tests {
         for d in divisors.into_iter().chain(random[..200].iter().copied()) {
             let div = Divisor::new(d);
             let d = d.max(1);
-            for n in [0, 1, d - 1, d, d.saturating_add(1), (1 << 62) - 1, 1 << 62, u64::MAX]
-                .into_iter()
-                .chain(random[200..].iter().copied())
+            for n in [
+                0,
+                1,
+                d - 1,
+                d,
+                d.saturating_add(1),
+                (1 << 62) - 1,
+                1 << 62,
+                u64::MAX,
+            ]
+            .into_iter()
+            .chain(random[200..].iter().copied())
             {
                 assert_eq!(div.div(n), n / d, "{n} / {d}");
                 if let Some(edge) = (n / d).checked_mul(d) {

@@ -77,8 +77,8 @@ mod window;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    Cidr, Combine, Config, HttpKey, HttpSettings, KeyDoc, OnError, OnOverlap, OutputDefault,
-    Overrides, Settings, StoreSettings, UnknownKey, KEYS, OUTPUT_DEFAULTS,
+    Cidr, Combine, Config, HttpKey, HttpSettings, KeyDoc, MaxRuntime, OnError, OnOverlap,
+    OutputDefault, Overrides, Settings, StoreSettings, UnknownKey, KEYS, OUTPUT_DEFAULTS,
 };
 pub use decision::{Assessment, Decision};
 pub use detectors::{Detector, Learned, Reading};

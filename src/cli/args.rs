@@ -126,9 +126,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub interval: Option<Duration>,
 
-    /// Stop the command (SIGTERM to its process group) after it has run this long.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub max_runtime: Option<Duration>,
+    /// Stop the command (SIGTERM to its process group) after it has run this long; `auto`
+    /// learns the limit from the job's recent runs (runtime_factor x their 90th percentile).
+    #[arg(long, value_name = "DURATION|auto", value_parser = parse_max_runtime)]
+    pub max_runtime: Option<RuntimeArg>,
 
     /// After SIGTERM, wait this long before SIGKILL.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -442,6 +443,22 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     } else {
         Err(bad())
     }
+}
+
+/// `--max-runtime`: a duration, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RuntimeArg {
+    Fixed(Duration),
+    Auto,
+}
+
+fn parse_max_runtime(text: &str) -> Result<RuntimeArg, String> {
+    if text.trim() == "auto" {
+        return Ok(RuntimeArg::Auto);
+    }
+    parse_duration(text)
+        .map(RuntimeArg::Fixed)
+        .map_err(|e| format!("{e}, or auto (learned from the job's recent runs)"))
 }
 
 fn parse_weight(text: &str) -> Result<f64, String> {

@@ -22,6 +22,7 @@ mod logging;
 mod options;
 mod output;
 mod progress;
+mod runtime;
 mod signals;
 mod state;
 mod supervise;

@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use pattern_guard::input::CombinedOptions;
-use pattern_guard::{Config, OnOverlap};
+use pattern_guard::{Config, MaxRuntime, OnOverlap};
 use tracing_subscriber::filter::LevelFilter;
 
 use super::args::{self, Cli, ColorChoice, Command, ConfigCommand, EventArgs, Global, LogFormat};
 use super::exit_code::Failure;
 use super::output::Printer;
+use super::runtime::AutoRuntime;
 use super::state::ConfigId;
 use super::supervise::Limits;
 
@@ -81,6 +82,9 @@ pub struct RunPlan {
     pub repeat: u64,
     pub interval: Option<Duration>,
     pub limits: Limits,
+    /// `max_runtime = "auto"`: the limit learned from the job's recent runs (`limits` holds the
+    /// explicit ceiling, if any).
+    pub auto_runtime: Option<AutoRuntime>,
     pub overlap: Overlap,
     pub dry_run: bool,
     pub explain: bool,
@@ -274,14 +278,24 @@ fn event_spec(e: EventArgs) -> EventSpec {
 /// Flags first, then the actor's settings, then the built-in defaults.
 fn run_plan(config: &Config, run: args::RunArgs, argv: Vec<OsString>) -> RunPlan {
     let settings = config.settings_for(&run.event.actor);
+    let configured = settings.max_runtime_secs.map(Duration::from_secs_f64);
+    let (max_runtime, auto) = match run.max_runtime {
+        Some(args::RuntimeArg::Fixed(d)) => (Some(d), false),
+        Some(args::RuntimeArg::Auto) => (configured, true),
+        None => (configured, settings.max_runtime == MaxRuntime::Auto),
+    };
     let limits = Limits {
-        max_runtime: run
-            .max_runtime
-            .or_else(|| settings.max_runtime_secs.map(Duration::from_secs_f64)),
+        max_runtime,
         kill_after: run
             .kill_after
             .unwrap_or_else(|| Duration::from_secs_f64(settings.kill_grace_secs)),
+        learned: None,
     };
+    let auto_runtime = auto.then(|| AutoRuntime {
+        min_runs: usize::try_from(settings.runtime_min_runs).unwrap_or(usize::MAX),
+        factor: settings.runtime_factor,
+        floor: Duration::from_secs_f64(settings.runtime_floor_secs),
+    });
     let overlap = Overlap {
         max: run
             .max_concurrent
@@ -300,6 +314,7 @@ fn run_plan(config: &Config, run: args::RunArgs, argv: Vec<OsString>) -> RunPlan
         repeat: run.repeat,
         interval: run.interval,
         limits,
+        auto_runtime,
         overlap,
         dry_run: run.dry_run,
         explain: run.explain,

@@ -35,10 +35,12 @@ use super::signals::Signals;
 use super::watch::{self, Repeated, Watch, WatchPlan};
 
 /// How long a child may run, and how long it gets between TERM and KILL.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub max_runtime: Option<Duration>,
     pub kill_after: Duration,
+    /// Where `max_runtime` came from when it was learned (`learned: 3 x p90 ...`).
+    pub learned: Option<String>,
 }
 
 /// A running command: the child, its process group, and how it is shown in messages.
@@ -55,8 +57,8 @@ struct Running {
 /// Why the guard stopped a run.
 #[derive(Debug, Clone)]
 pub enum Stop {
-    /// It ran past its maximum runtime.
-    Runtime(Duration),
+    /// It ran past its maximum runtime (and where a learned one came from).
+    Runtime(Duration, Option<String>),
     /// Its output looped.
     Looped(Repeated),
 }
@@ -64,7 +66,14 @@ pub enum Stop {
 impl std::fmt::Display for Stop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Stop::Runtime(d) => write!(f, "ran past its maximum runtime of {}", human(*d)),
+            Stop::Runtime(d, None) => write!(f, "ran past its maximum runtime of {}", human(*d)),
+            Stop::Runtime(d, Some(learned)) => {
+                write!(
+                    f,
+                    "ran past its maximum runtime of {} ({learned})",
+                    human(*d)
+                )
+            }
             Stop::Looped(r) => write!(f, "looped: {r}"),
         }
     }
@@ -231,7 +240,7 @@ async fn supervise(
         tokio::select! {
             status = running.child.wait() => return (Ended::Exited(status), None),
             sig = signals.recv() => forward(running.pgid, sig),
-            () = &mut past_runtime => break Stop::Runtime(limits.max_runtime.unwrap_or_default()),
+            () = &mut past_runtime => break Stop::Runtime(limits.max_runtime.unwrap_or_default(), limits.learned.clone()),
             repeated = looped => break Stop::Looped(repeated),
         }
     };

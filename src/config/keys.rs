@@ -38,6 +38,17 @@ pub enum OnOverlap {
     Wait,
 }
 
+/// How the CLI limits a run's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaxRuntime {
+    /// `max_runtime_secs`, if set.
+    #[default]
+    Fixed,
+    /// Learned from the job's recent runs (`runtime_*` keys), `max_runtime_secs` a ceiling.
+    Auto,
+}
+
 /// The documentation of one configuration key, as listed in `docs/CONFIG.md`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KeyDoc {
@@ -184,6 +195,12 @@ impl AsNumber for bool {
     }
 }
 
+impl AsNumber for MaxRuntime {
+    fn as_number(&self) -> Option<f64> {
+        None
+    }
+}
+
 impl AsNumber for OnOverlap {
     fn as_number(&self) -> Option<f64> {
         None
@@ -285,6 +302,18 @@ settings! {
     /// process group (exit 124), then SIGKILL after `kill_grace_secs` (exit 137). Unset = no limit;
     /// `--max-runtime` overrides.
     max_runtime_secs: Option<f64> = None; SECS, "unset";
+    /// CLI: `"auto"` learns each job's limit from its own recent runs: after `runtime_min_runs`
+    /// completed runs, `runtime_factor` x their 90th percentile, at least `runtime_floor_secs`
+    /// (`max_runtime_secs`, if set, stays a ceiling and applies before); `--max-runtime auto`
+    /// overrides. `"fixed"`: `max_runtime_secs` only.
+    max_runtime: MaxRuntime = MaxRuntime::Fixed; Range::choice(&["fixed", "auto"]), "\"fixed\"";
+    /// CLI, `max_runtime = "auto"`: completed runs needed before a limit is learned.
+    runtime_min_runs: u64 = 5; Range::integer(Bound::Value(1.0), Some(Bound::Value(20.0))), "5";
+    /// CLI, `max_runtime = "auto"`: the learned limit is this times the 90th percentile of the
+    /// recent durations.
+    runtime_factor: f64 = 3.0; Range::number(Bound::Value(1.0), Bound::Value(1000.0), (true, true)), "3.0";
+    /// CLI, `max_runtime = "auto"`: the learned limit is never below this, in seconds.
+    runtime_floor_secs: f64 = 10.0; SECS_OR_ZERO, "10.0";
     /// CLI: seconds between SIGTERM and SIGKILL when stopping a runaway; `--kill-after` overrides.
     kill_grace_secs: f64 = 10.0; SECS_OR_ZERO, "10.0";
     /// CLI overlap: most runs of one actor's job at once (counted across invocations, crashed

@@ -35,8 +35,8 @@ mod store;
 
 pub use http::{canonical, Cidr, HttpKey, HttpSettings, UnknownKey};
 pub use keys::{
-    Combine, KeyDoc, OnOverlap, Overrides, Settings, DEFAULT_MAX_EVENTS, KEYS, MAX_EVENTS_CAP,
-    MAX_SECS,
+    Combine, KeyDoc, MaxRuntime, OnOverlap, Overrides, Settings, DEFAULT_MAX_EVENTS, KEYS,
+    MAX_EVENTS_CAP, MAX_SECS,
 };
 use keys::{Invalid, RawTable};
 pub use output::{output_defaults, OutputDefault, OUTPUT_DEFAULTS, RUN_ONLY_KEYS};

@@ -67,6 +67,10 @@ output_defaults! {
 pub const RUN_ONLY_KEYS: &[&str] = &[
     "watch_output",
     "max_runtime_secs",
+    "max_runtime",
+    "runtime_min_runs",
+    "runtime_factor",
+    "runtime_floor_secs",
     "kill_grace_secs",
     "max_concurrent",
     "on_overlap",

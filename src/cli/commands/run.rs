@@ -13,6 +13,7 @@ use crate::cli::exit_code::{Exit, Failure};
 use crate::cli::options::RunPlan;
 use crate::cli::output::{human, reasons, Printer};
 use crate::cli::progress::Progress;
+use crate::cli::runtime;
 use crate::cli::signals::{self, Signals};
 use crate::cli::state::{self, ConfigId, History, LastStop};
 use crate::cli::supervise::{self, RunEnd, Stop};
@@ -103,6 +104,8 @@ struct Admitted {
     /// Whether this run was added to the actor's running instances (with an overlap limit,
     /// recording, and unless blocked): it must take itself off after.
     registered: bool,
+    /// The durations of the actor's last completed runs (`max_runtime = "auto"`).
+    durations: Vec<u64>,
 }
 
 impl Runner<'_> {
@@ -132,10 +135,11 @@ impl Runner<'_> {
                 .registered
                 .then(|| self.store.keep_alive(&plan.event.actor))
                 .flatten();
+            let limits = self.limits(&admitted.durations);
             let end = supervise::run(
                 &plan.argv,
                 &env,
-                plan.limits,
+                limits,
                 self.watch.as_ref(),
                 &mut self.signals,
             )
@@ -162,10 +166,16 @@ impl Runner<'_> {
             }
         }
         let record = stopped.is_some() && !plan.dry_run;
-        if admitted.registered || record {
+        // A run that ended on its own teaches `max_runtime = "auto"` its duration.
+        let completed = (plan.auto_runtime.is_some()
+            && !plan.dry_run
+            && stopped.is_none()
+            && matches!(step, Step::Ran(Exit::Child(_))))
+        .then_some(ran);
+        if admitted.registered || record || completed.is_some() {
             // Once the command has run, its status is what the caller gets: a state problem now
             // (the directory removed, a full disk) is reported, not turned into exit 125.
-            if let Err(e) = self.after_run(stopped.as_ref()) {
+            if let Err(e) = self.after_run(stopped.as_ref(), completed) {
                 let actor = &plan.event.actor;
                 self.printer.always(if admitted.registered {
                     format!("could not take this run off actor '{actor}''s running instances: {e}")
@@ -246,6 +256,7 @@ impl Runner<'_> {
                 match txn.admit(event, max, save) {
                     Err(n) => Gate::Busy(n),
                     Ok(assessment) => Gate::Checked(Admitted {
+                        durations: txn.durations.clone(),
                         registered: save && max.is_some() && assessment.decision != Decision::Block,
                         in_window: save
                             .then(|| {
@@ -266,9 +277,32 @@ impl Runner<'_> {
         Ok(gate)
     }
 
-    /// Takes this run off the actor's list of running instances, and keeps why the guard
-    /// stopped it, if it did.
-    fn after_run(&self, stopped: Option<&LastStop>) -> Result<(), Failure> {
+    /// This run's limits: the plan's, with the limit learned from the job's recent runs when
+    /// `max_runtime = "auto"` (an explicit limit stays a ceiling).
+    fn limits(&self, durations: &[u64]) -> supervise::Limits {
+        let mut limits = self.plan.limits.clone();
+        let Some(auto) = self.plan.auto_runtime else {
+            return limits;
+        };
+        if let Some(learned) = runtime::learned(durations, &auto) {
+            if limits
+                .max_runtime
+                .is_none_or(|ceiling| learned.limit < ceiling)
+            {
+                limits.max_runtime = Some(learned.limit);
+                limits.learned = Some(learned.explain(&auto));
+            }
+        }
+        limits
+    }
+
+    /// Takes this run off the actor's list of running instances, keeps why the guard stopped
+    /// it, if it did, and how long it took when it ended on its own (`max_runtime = "auto"`).
+    fn after_run(
+        &self,
+        stopped: Option<&LastStop>,
+        completed: Option<Duration>,
+    ) -> Result<(), Failure> {
         state::transact(
             self.store,
             &self.plan.event.actor,
@@ -278,6 +312,10 @@ impl Runner<'_> {
                 txn.leave();
                 if let Some(stop) = stopped {
                     txn.last_stop = Some(stop.clone());
+                }
+                if let Some(ran) = completed {
+                    runtime::keep(&mut txn.durations, ran);
+                    txn.durations_changed = true;
                 }
             },
         )?;
@@ -350,7 +388,7 @@ fn stop_record(end: &RunEnd) -> Option<LastStop> {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
         why: match stop {
-            Stop::Runtime(_) => "runtime",
+            Stop::Runtime(..) => "runtime",
             Stop::Looped(_) => "looped",
         }
         .into(),

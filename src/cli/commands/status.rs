@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::cli::exit_code::{Exit, Failure};
 use crate::cli::options::StatusFormat;
 use crate::cli::output::{assessment_json, human, Printer};
+use crate::cli::runtime;
 use crate::cli::state::{ConfigId, History, Instance, LastStop, Meta};
 use crate::cli::textfile;
 
@@ -25,6 +26,9 @@ struct Row {
     last_config: Option<ConfigId>,
     /// The last run the guard stopped.
     last_stop: Option<LastStop>,
+    /// Its typical (median) run, and the limit `max_runtime = "auto"` learned with where it
+    /// came from (when enough runs are known).
+    runtime: Option<(Duration, Option<(Duration, String)>)>,
 }
 
 impl Row {
@@ -91,6 +95,19 @@ pub fn status(
             );
         }
     }
+    for row in &rows {
+        if let Some((typical, learned)) = &row.runtime {
+            let limit = learned.as_ref().map_or_else(
+                || "no learned limit yet".to_string(),
+                |(limit, why)| format!("learned limit {} ({why})", human(*limit)),
+            );
+            println!(
+                "{}: typical run {}, {limit}",
+                row.status.actor,
+                human(*typical)
+            );
+        }
+    }
     for row in rows.iter().filter(|r| r.config_differs(config_id)) {
         if let Some(last) = &row.last_config {
             printer.always(config_warning(&row.status.actor, last, config_id));
@@ -139,6 +156,7 @@ fn rows(
             }
         };
         rows.extend(guard.actors(None).into_iter().map(|status| Row {
+            runtime: learned_runtime(config, &status.actor, &meta.durations),
             next: guard.preview(&status.actor, None),
             running: meta.running.clone(),
             last_config: meta.config.clone(),
@@ -149,9 +167,31 @@ fn rows(
     Ok(rows)
 }
 
+/// The actor's typical run and, under `max_runtime = "auto"`, its learned limit.
+fn learned_runtime(
+    config: &Config,
+    actor: &str,
+    durations: &[u64],
+) -> Option<(Duration, Option<(Duration, String)>)> {
+    let typical = runtime::typical(durations)?;
+    let s = config.settings_for(actor);
+    let auto = runtime::AutoRuntime {
+        min_runs: usize::try_from(s.runtime_min_runs).unwrap_or(usize::MAX),
+        factor: s.runtime_factor,
+        floor: Duration::from_secs_f64(s.runtime_floor_secs),
+    };
+    let learned = (s.max_runtime == pattern_guard::MaxRuntime::Auto)
+        .then(|| runtime::learned(durations, &auto))
+        .flatten()
+        .map(|l| (l.limit, l.explain(&auto)));
+    Some((typical, learned))
+}
+
 fn row_json(row: &Row, current: &ConfigId) -> Value {
     let s = &row.status;
     json!({
+        "typical_run_secs": row.runtime.as_ref().map(|r| r.0.as_secs_f64()),
+        "learned_max_runtime_secs": row.runtime.as_ref().and_then(|r| r.1.as_ref()).map(|l| l.0.as_secs_f64()),
         "next_run": row.next.as_ref().map(|a| assessment_json(&s.actor, a)),
         "next_run_config": current.source,
         "last_run_config": row.last_config.as_ref().map(|c| c.source.as_str()),

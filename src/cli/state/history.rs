@@ -91,6 +91,10 @@ pub struct Txn<'g> {
     pub last_stop: Option<LastStop>,
     /// The decisions of the actor's runs in its window (see [`Meta::decisions`]).
     pub decisions: Vec<(u64, u8)>,
+    /// The durations of the actor's last completed runs (see [`Meta::durations`]).
+    pub durations: Vec<u64>,
+    /// `durations` changed in this transaction (a shared store then keeps them).
+    pub durations_changed: bool,
     recorded: usize,
     /// This run took itself off the running instances ([`Txn::leave`]).
     pub(super) left: bool,
@@ -119,6 +123,8 @@ impl<'g> Txn<'g> {
             config: meta.config,
             last_stop: meta.last_stop,
             decisions: meta.decisions,
+            durations: meta.durations,
+            durations_changed: false,
             recorded: 0,
             left: false,
             shared: None,
@@ -133,6 +139,7 @@ impl<'g> Txn<'g> {
             config: self.config.clone(),
             last_stop: self.last_stop.clone(),
             decisions: self.decisions.clone(),
+            durations: self.durations.clone(),
         }
     }
 

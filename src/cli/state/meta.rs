@@ -44,10 +44,22 @@ pub struct Meta {
     /// Unix epoch; 0 allow, 1 warn, 2 delay, 3 block), oldest first, at most [`MAX_DECISIONS`];
     /// for `--metrics-file`. Empty in files written before they were kept.
     pub decisions: Vec<(u64, u8)>,
+    /// The durations of the actor's last completed runs, in milliseconds, oldest first, at most
+    /// `runtime::KEPT` (`max_runtime = "auto"`). Empty in files written before they were kept.
+    pub durations: Vec<u64>,
 }
 
 /// The most run decisions kept beside a history.
 pub const MAX_DECISIONS: usize = 1000;
+
+/// The layout before the run durations were kept.
+#[derive(Deserialize)]
+struct MetaWithoutDurations {
+    running: Vec<Instance>,
+    config: Option<ConfigId>,
+    last_stop: Option<LastStop>,
+    decisions: Vec<(u64, u8)>,
+}
 
 /// The layout before the run decisions were kept.
 #[derive(Deserialize)]
@@ -91,12 +103,21 @@ impl Meta {
         if let Ok(meta) = postcard::from_bytes::<Meta>(extra) {
             return Ok(meta);
         }
+        if let Ok(old) = postcard::from_bytes::<MetaWithoutDurations>(extra) {
+            return Ok(Meta {
+                running: old.running,
+                config: old.config,
+                last_stop: old.last_stop,
+                decisions: old.decisions,
+                durations: Vec::new(),
+            });
+        }
         if let Ok(old) = postcard::from_bytes::<MetaWithoutDecisions>(extra) {
             return Ok(Meta {
                 running: old.running,
                 config: old.config,
                 last_stop: old.last_stop,
-                decisions: Vec::new(),
+                ..Meta::default()
             });
         }
         if let Ok(old) = postcard::from_bytes::<MetaWithoutStop>(extra) {
@@ -144,8 +165,22 @@ mod tests {
                 (1_800_000_000_000_000_000, 0),
                 (1_800_000_001_000_000_000, 3),
             ],
+            durations: vec![200, 210, 190],
         };
         assert_eq!(Meta::decode(&meta.encode()).unwrap(), meta);
+        // The layout before the durations: the rest read, no durations.
+        let older = postcard::to_stdvec(&(
+            &meta.running,
+            &meta.config,
+            &meta.last_stop,
+            &meta.decisions,
+        ))
+        .unwrap();
+        let read = Meta::decode(&older).unwrap();
+        assert_eq!(
+            (read.decisions, read.durations),
+            (meta.decisions.clone(), Vec::new())
+        );
         // The layout before the decisions: the rest read, no decisions.
         let older = postcard::to_stdvec(&(&meta.running, &meta.config, &meta.last_stop)).unwrap();
         let read = Meta::decode(&older).unwrap();

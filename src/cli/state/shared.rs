@@ -103,11 +103,16 @@ impl SharedStore {
         self.remember_seed();
         let release = txn.left || shared.release;
         let stop = txn.last_stop.as_ref().map(note);
+        let durations = txn.durations_changed.then(|| note(&txn.durations));
         // The call that gives a lease back or notes a stop also carries this run's checkpoint;
         // when neither is needed, a checkpoint every few dozen runs keeps the next runs' replay
         // short.
-        if release || stop.is_some() || self.log.checkpoint_due() {
-            let notes: Vec<(&str, &[u8])> = stop.iter().map(|s| ("stop", s.as_slice())).collect();
+        if release || stop.is_some() || durations.is_some() || self.log.checkpoint_due() {
+            let notes: Vec<(&str, &[u8])> = stop
+                .iter()
+                .map(|s| ("stop", s.as_slice()))
+                .chain(durations.iter().map(|d| ("durations", d.as_slice())))
+                .collect();
             self.log.release(
                 guard,
                 actor,
@@ -192,8 +197,9 @@ fn store_error(store: &str, why: String) -> pattern_guard::Error {
     }
 }
 
-/// The notes the CLI keeps beside a history: the last run's configuration, its last stop.
-const NOTES: &[&str] = &["config", "stop"];
+/// The notes the CLI keeps beside a history: the last run's configuration, its last stop, its
+/// recent run durations (`max_runtime = "auto"`).
+const NOTES: &[&str] = &["config", "stop", "durations"];
 
 /// A loaded actor's leases and notes as the state's meta.
 fn meta_of(loaded: &Loaded) -> Meta {
@@ -204,6 +210,7 @@ fn meta_of(loaded: &Loaded) -> Meta {
         last_stop: from_note(note(1)),
         // Not kept in the store: --metrics-file leaves out the runs by decision there.
         decisions: Vec::new(),
+        durations: from_note(note(2)).unwrap_or_default(),
     }
 }
 
