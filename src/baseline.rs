@@ -17,8 +17,9 @@
 //! - Once `baseline_min_samples` buckets are learned, `spread = max(sqrt(var), sqrt(mean), 1)`
 //!   (the floor: a perfectly regular actor, whose variance is zero, is not flagged for one extra
 //!   event; `sqrt(mean)` is a Poisson count's own spread), `z = (count - mean) / spread`, and the
-//!   risk is `(z - baseline_max_z) / baseline_max_z`, clipped to [0, 1]. The limit reported is
-//!   the count at which it fires, `mean + baseline_max_z * spread`.
+//!   risk is `(z - baseline_max_z) / baseline_max_z`, clipped to [0, `baseline_max_risk`] (1 by
+//!   default; just below `warn_below` for a warn-only rollout). The limit reported is the count
+//!   at which it fires, `mean + baseline_max_z * spread`.
 //! - The static limits stay in force beside it: a slow ramp the baseline follows still meets
 //!   `burst_max_events` and the rest.
 //!

@@ -284,7 +284,7 @@ fn baseline(detector: Detector, p: &Policy, f: &Figures) -> Reading {
     let z = (b.count as f64 - b.mean) / spread;
     Reading {
         limit: b.mean + max_z * spread,
-        risk: ((z - max_z) / max_z).clamp(0.0, 1.0),
+        risk: ((z - max_z) / max_z).clamp(0.0, p.baseline_max_risk),
         learned: Some(Learned {
             mean: b.mean,
             spread,

@@ -84,7 +84,7 @@ pub use decision::{Assessment, Decision};
 pub use detectors::{Detector, Learned, Reading};
 pub use error::{ConfigError, Error};
 pub use event::Event;
-pub use guard::{ActorStatus, Guard, Stats};
+pub use guard::{ActorStatus, Guard, LearnedRate, Stats};
 pub use hash::{MAX_ACTOR_BYTES, MAX_EVENT_WEIGHT};
 pub use snapshot::{Snapshot, SNAPSHOT_FORMAT};
 

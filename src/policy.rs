@@ -42,6 +42,7 @@ pub(crate) struct Policy {
     pub baseline_bucket: crate::baseline::Divisor,
     /// Weight of each new bucket in the baseline's moving mean and variance.
     pub baseline_alpha: f64,
+    pub baseline_max_risk: f64,
     pub allow_below: f64,
     pub warn_below: f64,
     pub delay_below: f64,
@@ -86,6 +87,7 @@ impl Policy {
             baseline_max_z: s.baseline_max_z.unwrap_or(0.0),
             baseline_bucket: crate::baseline::Divisor::new(secs_to_nanos(s.baseline_bucket_secs)),
             baseline_alpha: 2.0 / (s.baseline_min_samples as f64 + 1.0),
+            baseline_max_risk: s.baseline_max_risk,
             allow_below: s.allow_below,
             warn_below: s.warn_below,
             delay_below: s.delay_below,

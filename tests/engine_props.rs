@@ -82,6 +82,7 @@ fn config() -> impl Strategy<Value = Config> {
         0.3f64..4.0,
         prop_oneof![Just(1.0f64), 2.0f64..30.0],
         1u64..6,
+        prop_oneof![Just(1.0f64), 0.0f64..1.0],
     ));
     (limits, pacing, decide, baseline).prop_map(|(limits, pacing, decide, baseline)| {
         let (burst, rep, hop, weight, window) = limits;
@@ -112,8 +113,9 @@ fn config() -> impl Strategy<Value = Config> {
             g.escalation_cooldown_secs,
         ) = esc;
         g.max_events_per_actor = Some(2 * burst + cap_extra);
-        if let Some((max_z, bucket, min_samples)) = baseline {
+        if let Some((max_z, bucket, min_samples, max_risk)) = baseline {
             g.baseline_max_z = Some(max_z);
+            g.baseline_max_risk = max_risk;
             g.baseline_bucket_secs = bucket;
             g.baseline_min_samples = min_samples;
         }

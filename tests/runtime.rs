@@ -151,5 +151,8 @@ fn a_stopped_run_does_not_teach_and_a_bad_flag_is_refused() {
         .args(["--", "true"])
         .assert()
         .code(125)
-        .stderr(predicate::str::contains("bad.toml:2:").and(predicate::str::contains("expected `fixed` or `auto`")));
+        .stderr(
+            predicate::str::contains("bad.toml:2:")
+                .and(predicate::str::contains("expected `fixed` or `auto`")),
+        );
 }

@@ -252,6 +252,9 @@ settings! {
     /// Baseline: buckets learned before it speaks; also the span of its moving average (each
     /// bucket weighs 2 / (this + 1)).
     baseline_min_samples: u64 = 30; Range::integer(Bound::Value(1.0), Some(Bound::Value(1e6))), "30";
+    /// Baseline: the highest risk it may give. Just below `warn_below` (say 0.59) it can warn
+    /// but never delay or block on its own: the warn-only rollout (docs/ENGINE.md).
+    baseline_max_risk: f64 = 1.0; UNIT, "1.0";
     /// How detector risks combine: `"max"` (the highest) or `"weighted_sum"` (min(1, sum of weight * risk)).
     risk_combine: Combine = Combine::Max; Range::choice(&["max", "weighted_sum"]), "\"max\"";
     /// Weight of the burst risk under `"weighted_sum"`.

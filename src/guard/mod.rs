@@ -111,6 +111,21 @@ pub struct ActorStatus {
     pub cool_down_in: Duration,
     /// How long until the whole window has passed.
     pub window_clears_in: Duration,
+    /// What the baseline detector has learned of the actor, when it is on for it.
+    pub learned_rate: Option<LearnedRate>,
+}
+
+/// An actor's normal rate as the baseline detector learned it (as of its newest event).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LearnedRate {
+    /// Events per bucket, on average.
+    pub mean: f64,
+    /// The spread counts are measured in (learned, at least `sqrt(mean)` and 1).
+    pub spread: f64,
+    /// Buckets learned.
+    pub buckets: u64,
+    /// The bucket's length (`baseline_bucket_secs`).
+    pub bucket: Duration,
 }
 
 impl Guard {
@@ -569,5 +584,14 @@ fn actor_status(id: &str, state: &ActorState, now: u64) -> ActorStatus {
         escalation_level: escalation.level(policy),
         cool_down_in: Duration::from_nanos(cool_down_at.saturating_sub(now)),
         window_clears_in: Duration::from_nanos(clears_at.saturating_sub(now)),
+        learned_rate: (policy.baseline_max_z > 0.0).then(|| {
+            let b = state.baseline.figures();
+            LearnedRate {
+                mean: b.mean,
+                spread: crate::baseline::spread(b.mean, b.var),
+                buckets: b.samples,
+                bucket: Duration::from_nanos(policy.baseline_bucket.get()),
+            }
+        }),
     }
 }

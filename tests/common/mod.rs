@@ -208,7 +208,9 @@ impl Reference {
                 put(
                     Detector::Baseline,
                     count,
-                    ((z - max_z) / max_z).clamp(0.0, 1.0),
+                    ((z - max_z) / max_z)
+                        .clamp(0.0, 1.0)
+                        .min(s.baseline_max_risk),
                 );
             } else {
                 put(Detector::Baseline, count, 0.0);

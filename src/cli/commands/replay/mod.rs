@@ -93,6 +93,7 @@ pub fn run(
     )?;
     signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&stop))?;
 
+    let baseline = baseline_on(&config);
     let clock = ManualClock::new(UNIX_EPOCH);
     let mut replayer = Replayer {
         guard: Guard::from_config(config)?.with_clock(clock.clone()),
@@ -100,7 +101,7 @@ pub fn run(
         plan,
         format: chosen,
         source,
-        summary: Summary::default(),
+        summary: Summary::default().with_baseline(baseline),
         newest: 0,
         decisions,
         closed: false,
@@ -335,6 +336,21 @@ impl Replayer<'_> {
 
     /// Prints the report.
     fn finish(mut self, report: &Report<'_>) -> Result<(), Failure> {
+        if self.summary.baseline_on() && !report.parse_only {
+            let top: std::collections::HashSet<String> = self
+                .summary
+                .top(report.top)
+                .into_iter()
+                .map(|(a, _)| a.to_string())
+                .collect();
+            self.summary.learned = self
+                .guard
+                .actors(None)
+                .into_iter()
+                .filter(|s| top.contains(&s.actor))
+                .filter_map(|s| Some((s.actor, s.learned_rate?)))
+                .collect();
+        }
         if let Some(mut d) = self.decisions.take() {
             if let Err(e) = d.out.flush() {
                 if !d.stdout {
@@ -384,6 +400,15 @@ fn regular_stdin() -> Option<std::time::SystemTime> {
     } else {
         None
     }
+}
+
+/// Whether the baseline detector is on for the guard or any actor.
+fn baseline_on(config: &Config) -> bool {
+    config.guard.baseline_max_z.is_some()
+        || config
+            .actors
+            .keys()
+            .any(|a| config.settings_for(a).baseline_max_z.is_some())
 }
 
 fn progress_bar(progress: Progress, size: Option<u64>) -> Option<ProgressBar> {

@@ -9,7 +9,9 @@ use std::cmp::Ordering;
 use std::fmt::Write;
 use std::time::Duration;
 
-use pattern_guard::{Assessment, Detector};
+use std::collections::HashMap;
+
+use pattern_guard::{Assessment, Detector, LearnedRate};
 use serde_json::{json, Value};
 
 use pattern_guard::input::time::format_rfc3339;
@@ -46,6 +48,10 @@ pub struct Summary {
     /// distinct ids share a 64-bit hash with odds of about n^2 / 2^65).
     actors: hashbrown::HashTable<Tracked>,
     pub actors_forgotten: u64,
+    /// The baseline detector is on for some actor.
+    baseline_on: bool,
+    /// What the baseline learned of the top actors, filled in before the report.
+    pub learned: HashMap<String, LearnedRate>,
 }
 
 /// An actor in the table: its id's hash, its record, the id. Laid out for the per-event
@@ -76,6 +82,9 @@ pub struct ActorSummary {
     pub spark: Spark,
     /// When it first got warn, delay, block.
     pub first: [Option<u64>; 3],
+    /// Events on which the baseline detector fired (its risk above zero), and the first's time.
+    pub baseline_fired: u64,
+    pub baseline_first: Option<u64>,
 }
 
 impl Summary {
@@ -127,6 +136,24 @@ impl Summary {
             }
         }
         entry.spark.add(ts, a.risk);
+        if self.baseline_on {
+            if let Some(r) = a.readings.iter().find(|r| r.detector == Detector::Baseline) {
+                if r.fired() {
+                    entry.baseline_fired += 1;
+                    entry.baseline_first.get_or_insert(ts);
+                }
+            }
+        }
+    }
+
+    pub fn baseline_on(&self) -> bool {
+        self.baseline_on
+    }
+
+    /// The baseline detector is on: track where it fires, and show what it learned.
+    pub fn with_baseline(mut self, on: bool) -> Self {
+        self.baseline_on = on;
+        self
     }
 
     /// Drops the half of the table with the lowest peak risk (fewest blocks, then events).
@@ -192,6 +219,8 @@ impl ActorSummary {
             first: [None; 3],
             fired: 0,
             spark: Spark::default(),
+            baseline_fired: 0,
+            baseline_first: None,
         }
     }
 
@@ -200,7 +229,7 @@ impl ActorSummary {
     }
 
     /// This actor's block in the text summary, ranked `rank`.
-    fn write_text(&self, o: &mut String, rank: usize, actor: &str) {
+    fn write_text(&self, o: &mut String, rank: usize, actor: &str, learned: Option<&LearnedRate>) {
         let _ = writeln!(
             o,
             "{rank:>3}. {actor}  peak risk {:.2}, level {}; {} events: {} allow, {} warn, {} delay, {} block",
@@ -222,6 +251,24 @@ impl ActorSummary {
             .collect();
         if !firsts.is_empty() {
             let _ = writeln!(o, "     first {}", firsts.join(", "));
+        }
+        if let Some(l) = learned {
+            let fired = match self.baseline_first {
+                Some(t) => format!(
+                    "; fired on {} events, first {}",
+                    count(self.baseline_fired),
+                    format_rfc3339(t)
+                ),
+                None => "; never fired".into(),
+            };
+            let _ = writeln!(
+                o,
+                "     baseline: learned {:.1} ± {:.1} events per {} over {} buckets{fired}",
+                l.mean,
+                l.spread,
+                human(l.bucket),
+                count(l.buckets)
+            );
         }
         let _ = writeln!(
             o,
@@ -420,7 +467,7 @@ impl Summary {
             count(self.actors.len() as u64 + self.actors_forgotten),
         );
         for (i, (actor, s)) in top.iter().enumerate() {
-            s.write_text(o, i + 1, actor);
+            s.write_text(o, i + 1, actor, self.learned.get(*actor));
         }
     }
 
@@ -468,6 +515,14 @@ impl Summary {
                             "max_risk": s.spark.buckets(),
                         },
                         "sparkline": s.spark.render(),
+                        "baseline": self.learned.get(actor).map(|l| json!({
+                            "learned_mean": l.mean,
+                            "learned_spread": l.spread,
+                            "buckets": l.buckets,
+                            "bucket_secs": l.bucket.as_secs_f64(),
+                            "fired_events": s.baseline_fired,
+                            "first_fired": s.baseline_first.map(format_rfc3339),
+                        })),
                     })
                 })
                 .collect()
