@@ -84,6 +84,7 @@ fn a_jump_from_a_steady_rate_is_flagged_within_its_first_bucket() {
         }
     }
     let (ns, a) = flagged.expect("the jump is flagged");
+    eprintln!("first refusal {:.2} s into the jump", (ns - jump * S) as f64 / 1e9);
     assert!(
         ns < (jump + 60) * S,
         "flagged {} s into the jump",
@@ -170,6 +171,7 @@ fn a_slow_ramp_ends_at_the_static_limit() {
         }
     }
     let (day, a) = first_refusal.expect("the static limit ends the ramp");
+    eprintln!("first refusal on day {day}: {a:?}");
     assert!(day >= 20, "refused on day {day}");
     let burst = a
         .readings
