@@ -84,7 +84,10 @@ fn a_jump_from_a_steady_rate_is_flagged_within_its_first_bucket() {
         }
     }
     let (ns, a) = flagged.expect("the jump is flagged");
-    eprintln!("first refusal {:.2} s into the jump", (ns - jump * S) as f64 / 1e9);
+    eprintln!(
+        "first refusal {:.2} s into the jump",
+        (ns - jump * S) as f64 / 1e9
+    );
     assert!(
         ns < (jump + 60) * S,
         "flagged {} s into the jump",

@@ -311,3 +311,57 @@ async fn a_new_process_rebuilds_a_trimmed_log_and_escalation_exactly() {
     }
     assert!(levels > 0, "escalation carried over the trimmed events");
 }
+
+/// The learned baseline travels in the store's checkpoints: a new process, rebuilding from a
+/// trimmed log, reads the baseline exactly as one guard that saw every event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_process_rebuilds_the_learned_baseline_from_the_checkpoint() {
+    let server = RedisServer::start();
+    let prefix = "baseline:";
+    let config = "[guard]\nwindow_secs = 2\nburst_max_events = 1000\nrepetition_max_count = 1000\n\
+                  baseline_max_z = 3\nbaseline_bucket_secs = 1\nbaseline_min_samples = 5\n";
+    let open = || {
+        SharedGuard::new(
+            Guard::from_toml_str(config).unwrap(),
+            &settings(&server, prefix),
+        )
+        .unwrap()
+    };
+    let alone = Guard::from_toml_str(config).unwrap();
+    let t0 = SystemTime::now() - Duration::from_secs(3600);
+    let baseline = |a: &pattern_guard::Assessment| {
+        a.readings
+            .iter()
+            .find(|r| r.detector == pattern_guard::Detector::Baseline)
+            .copied()
+            .unwrap()
+    };
+    // 20 events a second for 20 s: the baseline learns 20 per bucket.
+    let steady = |i: u64| Event::new("api", "GET", "/", t0 + Duration::from_millis(50 * i));
+    let first = open();
+    for i in 0..400 {
+        let a = first.assess_at(&steady(i)).await;
+        assert_eq!(
+            baseline(&a),
+            baseline(&alone.assess(&steady(i))),
+            "event {i}"
+        );
+    }
+    // A new process, then a jump to 100 a second: both flag it with the same figures.
+    let second = open();
+    let mut fired = 0;
+    for i in 0..100 {
+        let e = Event::new(
+            "api",
+            "GET",
+            "/",
+            t0 + Duration::from_millis(20_000 + 10 * i),
+        );
+        let (a, b) = (second.assess_at(&e).await, alone.assess(&e));
+        assert_eq!(baseline(&a), baseline(&b), "event {i} after the jump");
+        assert_eq!(a.decision, b.decision, "event {i} after the jump");
+        fired += u32::from(baseline(&b).fired());
+    }
+    assert!(fired > 0, "the jump was flagged");
+    assert!(baseline(&alone.assess(&steady(10_000))).samples > 15);
+}

@@ -63,6 +63,7 @@ impl Guard {
         &self,
         actor: &str,
         escalation: crate::escalation::Escalation,
+        baseline: crate::baseline::Baseline,
         last_seen: u64,
         records: &[Record],
     ) {
@@ -71,6 +72,7 @@ impl Guard {
         let policy = Arc::clone(&state.policy);
         state.window.extend(records.iter().copied(), &policy);
         state.escalation = escalation;
+        state.baseline = baseline;
         state.window.set_last_ts(last_seen);
         let mut shard = self.store.shard(key.hash);
         let before = shard.len();
@@ -80,16 +82,21 @@ impl Guard {
         self.actors_changed(added);
     }
 
-    /// `actor`'s escalation and last-seen time, when tracked.
-    pub(crate) fn escalation_of(
+    /// `actor`'s escalation, learned baseline and last-seen time, when tracked: what a
+    /// checkpoint in the shared store keeps.
+    pub(crate) fn checkpoint_of(
         &self,
         actor: &str,
-    ) -> Option<(crate::escalation::Escalation, u64)> {
+    ) -> Option<(
+        crate::escalation::Escalation,
+        crate::baseline::Baseline,
+        u64,
+    )> {
         let key = ActorKey::new(actor, self.seed());
         let shard = self.store.shard(key.hash);
         shard
             .get(key.hash, &key.id)
-            .map(|s| (s.escalation, s.last_seen()))
+            .map(|s| (s.escalation, s.baseline, s.last_seen()))
     }
 
     /// An event's record before the store gives it a time.

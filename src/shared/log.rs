@@ -18,7 +18,7 @@
 //! | `lfirst` | the number of the string's first entry (the head before `first` is dropped once it is as long as the rest) |
 //! | `ts` | the last event's time, microseconds since the Unix epoch |
 //! | `epoch` | when this log started (a log that expired starts numbering again) |
-//! | `base`, `esc` | a checkpoint: the escalation (strikes, since, last seen) after event `base` |
+//! | `base`, `esc` | a checkpoint after event `base`: the escalation (strikes, since, last seen), then, once the actor has a learned baseline, its figures (count, allowed, samples, mean and variance bits) |
 //! | `leases` | running instances: `id=until:since,...` (microseconds, server clock) |
 //! | `seed` | the hash seed the events were hashed under (every process hashes under it) |
 //! | `n:<name>` | notes kept beside the history (the CLI: `config`, the last run's configuration; `stop`, the last run it stopped) |
@@ -43,6 +43,7 @@
 //! older checkpoint. The key expires when the window has passed, the escalation has cooled down
 //! and no lease is held.
 
+use crate::baseline::Baseline;
 use crate::escalation::Escalation;
 use crate::window::Record;
 
@@ -212,8 +213,9 @@ pub struct Call<'a> {
     pub ttl_ms: u64,
     /// The event's hashes and weight.
     pub record: Option<Record>,
-    /// The caller's checkpoint: its escalation after this event number.
-    pub checkpoint: Option<(u64, Escalation, u64)>,
+    /// The caller's checkpoint: its escalation and learned baseline after this event number,
+    /// and its last-seen time.
+    pub checkpoint: Option<(u64, Escalation, Baseline, u64)>,
     /// A lease to take with the event (`Check`, with `lease_max`), renew or release.
     pub lease: Option<&'a str>,
     /// With `Check` and a lease: how many live leases may be held before this one (0: no limit).
@@ -270,11 +272,22 @@ impl<'a> Call<'a> {
             }
             b
         });
-        let (ck_seq, ck) = self
-            .checkpoint
-            .map_or((String::new(), String::new()), |(s, e, l)| {
-                (s.to_string(), format!("{} {} {}", e.strikes, e.since, l))
-            });
+        let (ck_seq, ck) =
+            self.checkpoint
+                .map_or((String::new(), String::new()), |(s, e, b, l)| {
+                    let mut ck = format!("{} {} {}", e.strikes, e.since, l);
+                    if b.count > 0 || b.samples > 0 {
+                        ck.push_str(&format!(
+                            " {} {} {} {} {}",
+                            b.count,
+                            b.allowed,
+                            b.samples,
+                            b.mean.to_bits(),
+                            b.var.to_bits()
+                        ));
+                    }
+                    (s.to_string(), ck)
+                });
         let mut args: Vec<Vec<u8>> = vec![
             op.into(),
             self.actor.into(),
@@ -337,6 +350,8 @@ pub struct Reply {
     /// The checkpoint: events up to this number are before it.
     pub base: u64,
     pub escalation: Escalation,
+    /// The checkpoint's learned baseline (empty when it had none).
+    pub baseline: Baseline,
     pub last_seen: u64,
     /// The server's clock, microseconds.
     pub now_us: u64,
@@ -385,6 +400,7 @@ impl Reply {
         };
         let (seq, from, rebuild, base) = (num(1)?, num(2)?, num(3)? == 1, num(4)?);
         let mut escalation = Escalation::default();
+        let mut baseline = Baseline::default();
         let mut last_seen = 0;
         let esc = text(5)?;
         if !esc.is_empty() {
@@ -393,8 +409,20 @@ impl Reply {
                 .map(str::parse)
                 .collect::<Result<_, _>>()
                 .map_err(|_| malformed("checkpoint"))?;
-            let [strikes, since, last] = f[..] else {
-                return Err(malformed("checkpoint"));
+            let (strikes, since, last) = match f[..] {
+                [strikes, since, last] => (strikes, since, last),
+                [strikes, since, last, count, allowed, samples, mean, var] => {
+                    let small = |v: u64| u32::try_from(v).map_err(|_| malformed("checkpoint"));
+                    baseline = Baseline {
+                        mean: f64::from_bits(mean),
+                        var: f32::from_bits(small(var)?),
+                        count: small(count)?,
+                        allowed: small(allowed)?,
+                        samples: small(samples)?,
+                    };
+                    (strikes, since, last)
+                }
+                _ => return Err(malformed("checkpoint")),
             };
             escalation = Escalation {
                 strikes: u32::try_from(strikes).map_err(|_| malformed("checkpoint"))?,
@@ -440,6 +468,7 @@ impl Reply {
             rebuild,
             base,
             escalation,
+            baseline,
             last_seen,
             now_us: num(6)?,
             leases,

@@ -67,8 +67,8 @@ impl View {
         call.since = view.applied;
         epoch.clone_from(&view.epoch);
         if view.applied > view.sent {
-            if let Some((escalation, last_seen)) = guard.escalation_of(call.actor) {
-                call.checkpoint = Some((view.applied, escalation, last_seen));
+            if let Some((escalation, baseline, last_seen)) = guard.checkpoint_of(call.actor) {
+                call.checkpoint = Some((view.applied, escalation, baseline, last_seen));
                 view.sent = view.applied;
             }
         }
@@ -91,7 +91,13 @@ impl View {
             let (before, after): (Vec<&log::Logged>, Vec<&log::Logged>) =
                 reply.events.iter().partition(|e| e.seq <= reply.base);
             let records: Vec<_> = before.iter().map(|e| e.record).collect();
-            guard.rebuild_actor(actor, reply.escalation, reply.last_seen, &records);
+            guard.rebuild_actor(
+                actor,
+                reply.escalation,
+                reply.baseline,
+                reply.last_seen,
+                &records,
+            );
             view.epoch.clone_from(&reply.epoch);
             view.applied = before.last().map_or(reply.base, |e| e.seq);
             view.sent = reply.base;
