@@ -43,6 +43,8 @@
 //! older checkpoint. The key expires when the window has passed, the escalation has cooled down
 //! and no lease is held.
 
+use std::fmt::Write as _;
+
 use crate::baseline::Baseline;
 use crate::escalation::Escalation;
 use crate::window::Record;
@@ -277,14 +279,15 @@ impl<'a> Call<'a> {
                 .map_or((String::new(), String::new()), |(s, e, b, l)| {
                     let mut ck = format!("{} {} {}", e.strikes, e.since, l);
                     if b.count > 0 || b.samples > 0 {
-                        ck.push_str(&format!(
+                        let _ = write!(
+                            ck,
                             " {} {} {} {} {}",
                             b.count,
                             b.allowed,
                             b.samples,
                             b.mean.to_bits(),
                             b.var.to_bits()
-                        ));
+                        );
                     }
                     (s.to_string(), ck)
                 });
