@@ -350,3 +350,52 @@ fn lines_over_a_mebibyte_are_rejected_by_number_and_the_rest_replayed() {
         .code(125)
         .stderr(predicate::str::contains("long.jsonl:2: longer than 1 MiB"));
 }
+
+/// With the baseline on, replay shows per actor what it learned and where it fired.
+#[test]
+fn replay_shows_what_the_baseline_learned_and_where_it_fired() {
+    let f = Fixture::new();
+    let config = f.write(
+        "guard.toml",
+        b"[guard]\nburst_max_events = 100000\nrepetition_max_count = 100000\nweight_max_total = 1e12\n\
+          baseline_max_z = 4\nbaseline_bucket_secs = 60\nbaseline_min_samples = 30\n",
+    );
+    // One event a second for an hour, then twenty a second for a minute.
+    let mut lines: Vec<String> = (0..3600).map(|s| jsonl("api", "/", T0 + s)).collect();
+    lines.extend((0..1200).map(|i| {
+        format!(
+            r#"{{"actor":"api","action":"run","target":"/","timestamp":{}}}"#,
+            (T0 + 3600) as f64 + f64::from(i) / 20.0
+        )
+    }));
+    let input = f.write("events.jsonl", lines.join("\n").as_bytes());
+    let out = f
+        .cmd()
+        .args(["--config"])
+        .arg(&config)
+        .args(["replay", "--json"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b = &s["top"][0]["baseline"];
+    assert!(
+        (b["learned_mean"].as_f64().unwrap() - 60.0).abs() < 1.0,
+        "{b}"
+    );
+    assert_eq!(b["buckets"], 60);
+    assert!(b["fired_events"].as_u64().unwrap() > 0, "{b}");
+    let first = b["first_fired"].as_str().unwrap();
+    assert!(first.starts_with("2026-11-24T11:00:0"), "{first}");
+    let text = f
+        .cmd()
+        .args(["--config"])
+        .arg(&config)
+        .arg("replay")
+        .arg(&input)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("baseline: learned 60.0"), "{text}");
+}
