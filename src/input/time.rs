@@ -46,9 +46,14 @@ pub(crate) fn unix_number(v: f64) -> Result<u64, String> {
         .ok_or_else(|| format!("timestamp {v} is too far in the future"))
 }
 
-/// Nanoseconds since the epoch of an instant; refused before 1970.
+/// Nanoseconds since the epoch of an instant; refused before 1970 and past 2554 (what 64 bits
+/// of nanoseconds hold).
 fn nanos(ts: Timestamp) -> Result<u64, String> {
-    u64::try_from(ts.as_nanosecond()).map_err(|_| "before 1970".to_string())
+    let n = ts.as_nanosecond();
+    if n < 0 {
+        return Err("before 1970".into());
+    }
+    u64::try_from(n).map_err(|_| "too far in the future".to_string())
 }
 
 /// RFC 3339: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; `t`, `z` and a space for `T` accepted.
@@ -56,7 +61,13 @@ pub fn rfc3339(text: &str) -> Result<u64, String> {
     let bad = |why: &dyn std::fmt::Display| {
         format!("timestamp {text:?}: {why} (expected RFC 3339, like 2026-11-24T10:00:00Z)")
     };
-    let ts: Timestamp = text.parse().map_err(|e| bad(&e))?;
+    let ts: Timestamp = text.parse().map_err(|e| {
+        // A well-formed time past jiff's range (the year 9999) is a time, just too far ahead.
+        match jiff::fmt::temporal::Pieces::parse(text) {
+            Ok(p) if p.date().year() > 2554 => bad(&"too far in the future"),
+            _ => bad(&e),
+        }
+    })?;
     nanos(ts).map_err(|e| bad(&e))
 }
 
@@ -373,6 +384,13 @@ mod tests {
         ] {
             assert!(rfc3339(bad).is_err(), "{bad}");
         }
+        for far in ["2600-01-01T00:00:00Z", "9999-12-31T23:59:59Z"] {
+            let e = rfc3339(far).unwrap_err();
+            assert!(e.contains("too far in the future"), "{far}: {e}");
+        }
+        assert!(rfc3339("1969-12-31T23:59:59Z")
+            .unwrap_err()
+            .contains("before 1970"));
         assert_eq!(
             format_rfc3339(rfc3339("2026-11-24T10:00:00.250Z").unwrap()),
             "2026-11-24T10:00:00.250Z"
