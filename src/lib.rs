@@ -55,6 +55,7 @@ pub mod clock;
 pub mod config;
 mod decision;
 mod detectors;
+mod divisor;
 mod error;
 mod escalation;
 mod event;

@@ -39,7 +39,7 @@ pub(crate) struct Policy {
     pub regularity_max_cv: f64,
     /// 0 when the baseline is off.
     pub baseline_max_z: f64,
-    pub baseline_bucket: crate::baseline::Divisor,
+    pub baseline_bucket: crate::divisor::Divisor,
     /// Weight of each new bucket in the baseline's moving mean and variance.
     pub baseline_alpha: f64,
     pub baseline_max_risk: f64,
@@ -85,7 +85,7 @@ impl Policy {
             regularity_min_samples: s.regularity_min_samples,
             regularity_max_cv: s.regularity_max_cv.unwrap_or(0.0),
             baseline_max_z: s.baseline_max_z.unwrap_or(0.0),
-            baseline_bucket: crate::baseline::Divisor::new(secs_to_nanos(s.baseline_bucket_secs)),
+            baseline_bucket: crate::divisor::Divisor::new(secs_to_nanos(s.baseline_bucket_secs)),
             baseline_alpha: 2.0 / (s.baseline_min_samples as f64 + 1.0),
             baseline_max_risk: s.baseline_max_risk,
             allow_below: s.allow_below,

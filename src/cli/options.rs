@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use pattern_guard::config::FormatSpec;
 use pattern_guard::input::CombinedOptions;
 use pattern_guard::{Config, MaxRuntime, OnOverlap};
 use tracing_subscriber::filter::LevelFilter;
@@ -114,13 +115,8 @@ pub struct Overlap {
 pub struct FormatRequest {
     /// `--format` (`auto` unless given).
     pub name: String,
-    /// `--pattern`s, in order.
-    pub patterns: Vec<String>,
-    pub prefix: Option<String>,
-    pub time_format: Option<String>,
-    pub action: Option<String>,
-    pub target: Option<String>,
-    pub weight: Option<f64>,
+    /// `--pattern`s, `--prefix`, `--time-format` and the literals, in the config table's shape.
+    pub flags: FormatSpec,
     /// `--year`.
     pub year: Option<i16>,
 }
@@ -217,12 +213,16 @@ pub fn resolve(cli: Cli) -> Result<Options, Failure> {
                 input: r.input,
                 format: FormatRequest {
                     name: r.format,
-                    patterns: r.pattern,
-                    prefix: r.prefix,
-                    time_format: r.time_format,
-                    action: r.action,
-                    target: r.target,
-                    weight: r.weight,
+                    flags: {
+                        let mut flags = FormatSpec::default();
+                        flags.patterns = r.pattern;
+                        flags.prefix = r.prefix;
+                        flags.time_format = r.time_format;
+                        flags.action = r.action;
+                        flags.target = r.target;
+                        flags.weight = r.weight;
+                        flags
+                    },
                     year: r.year,
                 },
                 json: r.json,

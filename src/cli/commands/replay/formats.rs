@@ -67,18 +67,19 @@ pub fn choose(
     source: &Source,
 ) -> Result<Chosen, String> {
     let name = req.name.as_str();
-    let literals = req.time_format.is_some()
-        || req.prefix.is_some()
-        || req.action.is_some()
-        || req.target.is_some()
-        || req.weight.is_some();
-    if !req.patterns.is_empty() && !matches!(name, "auto" | "regex") {
+    let flags = &req.flags;
+    let literals = flags.time_format.is_some()
+        || flags.prefix.is_some()
+        || flags.action.is_some()
+        || flags.target.is_some()
+        || flags.weight.is_some();
+    if !flags.patterns.is_empty() && !matches!(name, "auto" | "regex") {
         return Err(format!(
             "--pattern goes with --format regex (or no --format), not --format {name}"
         ));
     }
     let patterned =
-        !req.patterns.is_empty() || name == "regex" || formats.formats.contains_key(name);
+        !flags.patterns.is_empty() || name == "regex" || formats.formats.contains_key(name);
     if literals && !patterned {
         return Err(format!(
             "--prefix, --time-format, --action, --target and --weight go with --pattern or a \
@@ -103,15 +104,14 @@ pub fn choose(
             source.years(req.year),
         )))
     };
-    if !req.patterns.is_empty() || name == "regex" {
-        if req.patterns.is_empty() {
+    if !flags.patterns.is_empty() || name == "regex" {
+        if flags.patterns.is_empty() {
             return Err(
                 "--format regex needs --pattern REGEX (with a (?P<actor>...) group)".into(),
             );
         }
-        let spec = FormatSpec::default();
-        let format = build(&req.patterns, &spec, req, |i, why| {
-            format!("--pattern {} ({}): {why}", i + 1, req.patterns[i])
+        let format = build(flags, flags, |i, why| {
+            format!("--pattern {} ({}): {why}", i + 1, flags.patterns[i])
         })?;
         return Ok(Chosen {
             name: "regex".into(),
@@ -119,7 +119,7 @@ pub fn choose(
         });
     }
     if let Some(spec) = formats.formats.get(name) {
-        let format = build(&spec.patterns, spec, req, |i, why| {
+        let format = build(spec, flags, |i, why| {
             format!("[replay.formats.{name}] pattern {}: {why}", i + 1)
         })?;
         return Ok(chosen(lines(format)?));
@@ -143,32 +143,32 @@ pub fn choose(
     }
 }
 
-/// A pattern format from its regexes, the config's literals and the flags over them.
+/// A pattern format from `spec`'s regexes and literals, the flags' literals over them.
 fn build(
-    patterns: &[String],
     spec: &FormatSpec,
-    req: &FormatRequest,
+    flags: &FormatSpec,
     place: impl Fn(usize, String) -> String,
 ) -> Result<LineFormat, String> {
-    let compiled = patterns
+    let compiled = spec
+        .patterns
         .iter()
         .enumerate()
         .map(|(i, p)| Pattern::new(p).map_err(|why| place(i, why)))
         .collect::<Result<Vec<_>, _>>()?;
     let mut format = LineFormat::new(compiled)?;
-    if let Some(prefix) = req.prefix.as_ref().or(spec.prefix.as_ref()) {
+    if let Some(prefix) = flags.prefix.as_ref().or(spec.prefix.as_ref()) {
         format = format.with_prefix(prefix)?;
     }
-    if let Some(t) = req.time_format.as_ref().or(spec.time_format.as_ref()) {
+    if let Some(t) = flags.time_format.as_ref().or(spec.time_format.as_ref()) {
         format = format.with_time_format(TimeFormat::strftime(t)?);
     }
-    if let Some(a) = req.action.as_ref().or(spec.action.as_ref()) {
+    if let Some(a) = flags.action.as_ref().or(spec.action.as_ref()) {
         format = format.with_action(a);
     }
-    if let Some(t) = req.target.as_ref().or(spec.target.as_ref()) {
+    if let Some(t) = flags.target.as_ref().or(spec.target.as_ref()) {
         format = format.with_target(t);
     }
-    if let Some(w) = req.weight.or(spec.weight) {
+    if let Some(w) = flags.weight.or(spec.weight) {
         format = format.with_weight(w);
     }
     Ok(format)
