@@ -192,40 +192,50 @@ weight = 2
         );
     }
 
+    fn refused(text: &str, says: &str) {
+        let err = Config::from_toml_str(text).unwrap_err().to_string();
+        assert!(
+            err.contains(says) && err.starts_with("<string>:"),
+            "{text}: {err}"
+        );
+    }
+
     #[test]
     fn bad_formats_are_refused_with_their_place() {
-        for (text, says) in [
-            (
-                "[replay.formats.sshd]\npattern = '(?P<actor>x)'",
-                "built-in format",
-            ),
-            ("[replay.formats.x]\npattern = []", "at least one regex"),
-            (
-                "[replay.formats.x]\npattern = '(?P<time>x)'",
-                "pattern 1 of 1",
-            ),
-            (
-                "[replay.formats.x]\npattern = '(?P<actor>x'",
-                "unclosed group",
-            ),
-            (
-                "[replay.formats.x]\npattern = '(?P<actor>x)'\ntime_format = 'YYYY'",
-                "no % field",
-            ),
-            (
-                "[replay.formats.x]\npattern = '(?P<actor>x)'\nweight = -1",
-                ">= 0",
-            ),
-            (
-                "[replay.formats.x]\npattern = '(?P<actor>x)'\npatern = 1",
-                "unknown field",
-            ),
-        ] {
-            let err = Config::from_toml_str(text).unwrap_err().to_string();
-            assert!(
-                err.contains(says) && err.starts_with("<string>:"),
-                "{text}: {err}"
-            );
-        }
+        refused(
+            "[replay.formats.sshd]\npattern = '(?P<actor>x)'",
+            "built-in format",
+        );
+        refused("[replay.formats.x]\npattern = []", "at least one regex");
+        refused(
+            "[replay.formats.x]\npattern = '(?P<actor>x)'\nweight = -1",
+            ">= 0",
+        );
+        refused(
+            "[replay.formats.x]\npattern = '(?P<actor>x)'\npatern = 1",
+            "unknown field",
+        );
+    }
+
+    /// With the `input` feature the regexes and the time format are compiled when read.
+    #[cfg(feature = "input")]
+    #[test]
+    fn patterns_and_time_formats_are_compiled_when_read() {
+        refused(
+            "[replay.formats.x]\npattern = '(?P<time>x)'",
+            "pattern 1 of 1",
+        );
+        refused(
+            "[replay.formats.x]\npattern = '(?P<actor>x'",
+            "unclosed group",
+        );
+        refused(
+            "[replay.formats.x]\npattern = '(?P<actor>x)'\ntime_format = 'YYYY'",
+            "no % field",
+        );
+        refused(
+            "[replay.formats.x]\npattern = '(?P<actor>x)'\nprefix = '(?P<actor>y)'",
+            "`actor`",
+        );
     }
 }
