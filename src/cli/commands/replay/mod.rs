@@ -22,6 +22,7 @@
 
 mod formats;
 mod lines;
+mod spark;
 pub mod summary;
 
 use std::fs::File;
