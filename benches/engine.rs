@@ -516,6 +516,41 @@ fn memory() -> (f64, f64, f64) {
     )
 }
 
+/// Throughput on one and two threads, beside what the machine itself scales to.
+fn scaling() {
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    let one = throughput(1, 1_000_000, true);
+    let two = throughput(2, 1_000_000, true);
+    println!(
+        "throughput, one event per actor per minute: 1 thread {:.2} M checks/s, 2 threads {:.2} M checks/s",
+        one / 1e6,
+        two / 1e6
+    );
+    println!(
+        "  scaling: {:.2}x (goal >= 1.6x; {cores} cores here)",
+        two / one
+    );
+    println!(
+        "  for context on this machine: a loop sharing nothing {:.2}x, governor check_key {:.2}x",
+        ceiling(2) / ceiling(1),
+        governor_throughput(2) / governor_throughput(1)
+    );
+    let bytes = heap_per_actor_estimate() * 5_000;
+    println!(
+        "  a loop sharing nothing but touching its own {:.1} MB at random (a thread's actors' memory): {:.2}x",
+        bytes as f64 / 1e6,
+        memory_ceiling(2, bytes) / memory_ceiling(1, bytes)
+    );
+    let one = throughput(1, 1_000_000, false);
+    let two = throughput(2, 1_000_000, false);
+    println!(
+        "  flood: 1 thread {:.2} M/s, 2 threads {:.2} M/s, scaling {:.2}x",
+        one / 1e6,
+        two / 1e6,
+        two / one
+    );
+}
+
 fn summary() {
     println!("\n== pattern-guard engine summary (one run) ==");
     let mut window_ns = vec![];
@@ -564,37 +599,7 @@ fn summary() {
     println!("1,000 events per window: engine {fast:.1} ns, reference {slow:.1} ns");
     println!("  speed-up: {:.0}x (goal >= 100x)", slow / fast);
 
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    let one = throughput(1, 1_000_000, true);
-    let two = throughput(2, 1_000_000, true);
-    println!(
-        "throughput, one event per actor per minute: 1 thread {:.2} M checks/s, 2 threads {:.2} M checks/s",
-        one / 1e6,
-        two / 1e6
-    );
-    println!(
-        "  scaling: {:.2}x (goal >= 1.6x; {cores} cores here)",
-        two / one
-    );
-    println!(
-        "  for context on this machine: a loop sharing nothing {:.2}x, governor check_key {:.2}x",
-        ceiling(2) / ceiling(1),
-        governor_throughput(2) / governor_throughput(1)
-    );
-    let bytes = heap_per_actor_estimate() * 5_000;
-    println!(
-        "  a loop sharing nothing but touching its own {:.1} MB at random (a thread's actors' memory): {:.2}x",
-        bytes as f64 / 1e6,
-        memory_ceiling(2, bytes) / memory_ceiling(1, bytes)
-    );
-    let one = throughput(1, 1_000_000, false);
-    let two = throughput(2, 1_000_000, false);
-    println!(
-        "  flood: 1 thread {:.2} M/s, 2 threads {:.2} M/s, scaling {:.2}x",
-        one / 1e6,
-        two / 1e6,
-        two / one
-    );
+    scaling();
 
     let (heap_small, heap_large) = flood_one_actor();
     println!(
@@ -647,6 +652,11 @@ fn main() {
             "baseline detector, 10,000 actors: off {off:.1} ns, on {on:.1} ns ({:+.1}%, goal <= +10%)",
             (on / off - 1.0) * 100.0
         );
+        return;
+    }
+    // `cargo bench --bench engine -- --scaling`: only the two-thread scaling figures.
+    if std::env::args().any(|a| a == "--scaling") {
+        scaling();
         return;
     }
     if !summary_only {
