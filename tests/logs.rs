@@ -402,6 +402,55 @@ fn a_live_log_gives_its_decisions_line_by_line() {
     );
 }
 
+/// REPLAY.md: "When the script reading the decisions exits, replay stops and sums up what it
+/// read." Its input never ends (`yes`), so only that stop can end it.
+#[test]
+fn replay_stops_and_sums_up_when_the_reader_of_its_decisions_goes_away() {
+    let f = Fixture::new();
+    let errors = f.path("stderr");
+    let bin = assert_cmd::cargo::cargo_bin("pattern-guard");
+    let script = format!(
+        "yes 'Nov 24 10:00:00 web1 sshd[100]: Invalid user u0 from 198.51.100.7 port 50000' | \
+         exec {} --config {DEMO} replay --format sshd --year 2026 --decisions - 2>{}",
+        bin.display(),
+        errors.display()
+    );
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .env("PATTERN_GUARD_STATE_DIR", f.state())
+        .stdout(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader goes away after one decision (the pipe's read end is dropped above).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+    let _ = child.wait();
+    let status = status.expect("replay still running 30 s after the reader went away");
+    let first: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["actor"].as_str(), Some("198.51.100.7"));
+    assert!(status.success(), "exit status {status:?}");
+    let summary = std::fs::read_to_string(&errors).unwrap();
+    assert!(
+        summary.contains("198.51.100.7") && summary.contains("events"),
+        "the summary on standard error: {summary}"
+    );
+}
+
 /// A pattern without a time group stamps each line with the time it is read, for lines piped in
 /// as they are written.
 #[test]
