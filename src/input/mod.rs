@@ -45,6 +45,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use crate::event::Event;
 
 mod combined;
+mod flat_json;
 mod jsonl;
 pub mod pattern;
 pub mod presets;
