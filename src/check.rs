@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::clock::from_nanos;
 use crate::config::Combine;
 use crate::decision::{band, Assessment, Decision};
-use crate::detectors::{self, ratio_risk, Detector, Reading, Readings};
+use crate::detectors::{self, ratio_risk, Detector, Readings};
 use crate::escalation::Escalation;
 use crate::store::ActorState;
 use crate::window::Record;
@@ -60,7 +60,7 @@ impl Outcome {
         out.readings.clear();
         out.readings.extend(
             self.readings
-                .iter()
+                .into_iter()
                 .zip(self.reported)
                 .filter_map(|(r, shown)| shown.then_some(r)),
         );
@@ -158,8 +158,8 @@ fn block_retry_after(state: &ActorState, readings: &Readings, now: u64) -> Durat
         .map_or(now, |ts| ts.saturating_add(policy.window_ns));
     let burst_only = policy.combine == Combine::Max
         && readings
-            .risks()
-            .all(|(d, risk)| d == Detector::Burst || risk < threshold);
+            .iter()
+            .all(|r| r.detector == Detector::Burst || r.risk < threshold);
     let exact = if burst_only && threshold > 0.0 {
         let max = policy.burst_max;
         // Largest count (the next event included) whose burst risk is below the threshold.
@@ -191,7 +191,7 @@ pub(crate) struct Reasons<'a>(pub &'a Readings);
 impl fmt::Display for Reasons<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for r in self.0.iter().filter(Reading::fired) {
+        for r in self.0.iter().filter(|r| r.fired()) {
             if !first {
                 f.write_str("; ")?;
             }

@@ -143,78 +143,16 @@ macro_rules! detectors {
 
         /// Every detector's reading, in [`Detector::ALL`] order.
         pub(crate) fn readings(policy: &Policy, figures: &Figures) -> Readings {
-            let mut learned = None;
-            let raw = [$( {
+            [$( {
                 let read: Read = $read;
-                let r = read(Detector::$variant, policy, figures);
-                if r.learned.is_some() {
-                    learned = r.learned;
-                }
-                Raw::from(r)
-            } ),+];
-            Readings { raw, learned }
+                read(Detector::$variant, policy, figures)
+            } ),+]
         }
     };
 }
 
-/// One reading per detector, in [`Detector::ALL`] order, as the engine carries them: a
-/// [`Reading`] is 72 bytes (the baseline's learned figures take 32 of them) and a check moves
-/// its readings several times, so inside the engine each is its four figures (32 bytes) and the
-/// learned figures are kept once; [`Readings::iter`] gives the public readings.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Readings {
-    raw: [Raw; Detector::COUNT],
-    learned: Option<Learned>,
-}
-
-/// A [`Reading`] without its detector (its place in [`Detector::ALL`]) and learned figures.
-#[derive(Debug, Clone, Copy)]
-struct Raw {
-    observed: f64,
-    limit: f64,
-    risk: f64,
-    samples: u64,
-}
-
-impl From<Reading> for Raw {
-    fn from(r: Reading) -> Raw {
-        Raw {
-            observed: r.observed,
-            limit: r.limit,
-            risk: r.risk,
-            samples: r.samples,
-        }
-    }
-}
-
-impl Readings {
-    /// The readings, in [`Detector::ALL`] order.
-    pub fn iter(&self) -> impl Iterator<Item = Reading> + '_ {
-        Detector::ALL
-            .iter()
-            .zip(&self.raw)
-            .map(|(&detector, r)| Reading {
-                detector,
-                observed: r.observed,
-                limit: r.limit,
-                risk: r.risk,
-                samples: r.samples,
-                learned: if detector == Detector::Baseline {
-                    self.learned
-                } else {
-                    None
-                },
-            })
-    }
-
-    /// Each detector's risk, in [`Detector::ALL`] order.
-    pub fn risks(&self) -> impl Iterator<Item = (Detector, f64)> + '_ {
-        Detector::ALL
-            .iter()
-            .copied()
-            .zip(self.raw.iter().map(|r| r.risk))
-    }
-}
+/// One reading per detector, in [`Detector::ALL`] order.
+pub(crate) type Readings = [Reading; Detector::COUNT];
 
 detectors! {
     /// Too many events in the window.
@@ -419,12 +357,12 @@ fn regularity(detector: Detector, p: &Policy, f: &Figures) -> Reading {
 }
 
 /// The combined risk of an actor's readings.
-pub(crate) fn combine(policy: &Policy, readings: &Readings) -> f64 {
+pub(crate) fn combine(policy: &Policy, readings: &[Reading]) -> f64 {
     match policy.combine {
-        Combine::Max => readings.risks().fold(0.0, |m: f64, (_, r)| m.max(r)),
+        Combine::Max => readings.iter().fold(0.0, |m: f64, r| m.max(r.risk)),
         Combine::WeightedSum => readings
-            .risks()
-            .map(|(d, r)| d.risk_weight(&policy.settings) * r)
+            .iter()
+            .map(|r| r.detector.risk_weight(&policy.settings) * r.risk)
             .sum::<f64>()
             .min(1.0),
     }
@@ -453,7 +391,7 @@ mod tests {
 
     fn reading(policy: &Policy, f: &Figures, d: Detector) -> Reading {
         readings(policy, f)
-            .iter()
+            .into_iter()
             .find(|r| r.detector == d)
             .unwrap()
     }
@@ -595,15 +533,24 @@ mod tests {
             risk_weight_burst: 0.5,
             ..Settings::default()
         });
-        // Burst at 0.4 and hopping at 0.3, the others silent.
-        let mut rs = readings(&p, &figures());
-        for (i, &d) in Detector::ALL.iter().enumerate() {
-            rs.raw[i].risk = match d {
-                Detector::Burst => 0.4,
-                Detector::Hopping => 0.3,
-                _ => 0.0,
-            };
-        }
+        let rs = [
+            Reading {
+                detector: Detector::Burst,
+                observed: 0.0,
+                limit: 0.0,
+                risk: 0.4,
+                samples: 0,
+                learned: None,
+            },
+            Reading {
+                detector: Detector::Hopping,
+                observed: 0.0,
+                limit: 0.0,
+                risk: 0.3,
+                samples: 0,
+                learned: None,
+            },
+        ];
         assert!((combine(&p, &rs) - 0.5).abs() < 1e-12);
         let max = Policy::new(Settings::default());
         assert_eq!(combine(&max, &rs), 0.4);

@@ -94,8 +94,8 @@ impl Handles {
     pub fn check(&self, actor: &str, outcome: &Outcome) {
         let d = index(outcome.decision);
         self.decisions[d].increment(1);
-        for ((_, risk), c) in outcome.readings.risks().zip(&self.firings) {
-            if risk > 0.0 {
+        for (r, c) in outcome.readings.iter().zip(&self.firings) {
+            if r.fired() {
                 c.increment(1);
             }
         }
