@@ -53,6 +53,19 @@ impl Fixture {
         assert!(out.status.success(), "{out:?}");
         serde_json::from_slice(&out.stdout).unwrap()
     }
+
+    /// `sh -c SCRIPT` (a pipeline into the binary) in a process group of its own, its standard
+    /// output piped to the test, its standard error dropped unless the script redirects it.
+    fn pipeline(&self, script: &str) -> std::process::Child {
+        std::process::Command::new("sh")
+            .args(["-c", script])
+            .env("PATTERN_GUARD_STATE_DIR", self.state())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    }
 }
 
 fn lines_of(bytes: &[u8]) -> Vec<Value> {
@@ -337,14 +350,7 @@ fn a_live_log_gives_its_decisions_line_by_line() {
         log.display(),
         bin.display()
     );
-    let mut child = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .env("PATTERN_GUARD_STATE_DIR", f.state())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    let mut child = f.pipeline(&script);
     let pgid = child.id() as i32;
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
@@ -415,13 +421,7 @@ fn replay_stops_and_sums_up_when_the_reader_of_its_decisions_goes_away() {
         bin.display(),
         errors.display()
     );
-    let mut child = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .env("PATTERN_GUARD_STATE_DIR", f.state())
-        .stdout(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    let mut child = f.pipeline(&script);
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap())
