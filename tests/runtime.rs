@@ -38,6 +38,19 @@ fn run(
 const QUIET: &str =
     "[guard]\nburst_max_events = 1000\nrepetition_max_count = 1000\nkill_grace_secs = 1\n";
 
+/// `status --json` under `config`: one row per actor.
+fn status_json(f: &Fixture, config: &std::path::Path) -> Value {
+    let out = f
+        .cmd()
+        .arg("--config")
+        .arg(config)
+        .args(["status", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn a_job_that_hangs_is_stopped_by_the_limit_its_own_runs_taught() {
     let f = Fixture::new();
@@ -63,14 +76,7 @@ fn a_job_that_hangs_is_stopped_by_the_limit_its_own_runs_taught() {
     );
     assert!(err.contains("of the last 10 runs"), "{err}");
     // status shows the typical run and the learned limit.
-    let out = f
-        .cmd()
-        .args(["--config"])
-        .arg(&config)
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = status_json(&f, &config);
     let typical = rows[0]["typical_run_secs"].as_f64().unwrap();
     let limit = rows[0]["learned_max_runtime_secs"].as_f64().unwrap();
     assert!((0.2..1.0).contains(&typical), "{rows}");
@@ -127,14 +133,7 @@ fn a_stopped_run_does_not_teach_and_a_bad_flag_is_refused() {
     }
     let (code, err, _) = run(&f, &config, &["--max-runtime", "auto"], "sleep 30");
     assert_eq!(code, 124, "{err}");
-    let out = f
-        .cmd()
-        .args(["--config"])
-        .arg(&config)
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = status_json(&f, &config);
     assert!(
         rows[0]["typical_run_secs"].as_f64().unwrap() < 1.0,
         "{rows}"

@@ -26,7 +26,12 @@ fn settings(server: &RedisServer, prefix: &str) -> StoreSettings {
 }
 
 fn shared(server: &RedisServer, prefix: &str) -> SharedGuard {
-    let guard = Guard::from_toml_str(CONFIG).unwrap();
+    shared_with(server, prefix, CONFIG)
+}
+
+/// A process's guard on the store under `config`.
+fn shared_with(server: &RedisServer, prefix: &str, config: &str) -> SharedGuard {
+    let guard = Guard::from_toml_str(config).unwrap();
     SharedGuard::new(guard, &settings(server, prefix)).unwrap()
 }
 
@@ -266,13 +271,7 @@ async fn a_new_process_rebuilds_a_trimmed_log_and_escalation_exactly() {
     let prefix = "trim:";
     let config = "[guard]\nwindow_secs = 2\nburst_max_events = 10\nrepetition_max_count = 1000\n\
                   escalation_cooldown_secs = 600\n";
-    let open = || {
-        SharedGuard::new(
-            Guard::from_toml_str(config).unwrap(),
-            &settings(&server, prefix),
-        )
-        .unwrap()
-    };
+    let open = || shared_with(&server, prefix, config);
     let alone = Guard::from_toml_str(config).unwrap();
     // Events an hour ago, 50 ms apart (explicit times: the store keeps them), so the 2 s window
     // passes many times over and the log is trimmed behind the checkpoints.
@@ -320,13 +319,7 @@ async fn a_new_process_rebuilds_the_learned_baseline_from_the_checkpoint() {
     let prefix = "baseline:";
     let config = "[guard]\nwindow_secs = 2\nburst_max_events = 1000\nrepetition_max_count = 1000\n\
                   baseline_max_z = 3\nbaseline_bucket_secs = 1\nbaseline_min_samples = 5\n";
-    let open = || {
-        SharedGuard::new(
-            Guard::from_toml_str(config).unwrap(),
-            &settings(&server, prefix),
-        )
-        .unwrap()
-    };
+    let open = || shared_with(&server, prefix, config);
     let alone = Guard::from_toml_str(config).unwrap();
     let t0 = SystemTime::now() - Duration::from_secs(3600);
     let baseline = |a: &pattern_guard::Assessment| {
