@@ -37,6 +37,20 @@ fn crate_deps(text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
     deps
 }
 
+/// The `.rs` files under `dir`, at any depth (`input/time/by_hand.rs` belongs to `input`).
+fn rs_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rs_files(&path));
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
 fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     fn visit(
         node: &str,
@@ -77,8 +91,8 @@ fn library_modules_depend_one_way() {
         let path = entry.unwrap().path();
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         if path.is_dir() && name != "cli" {
-            for inner in fs::read_dir(&path).unwrap() {
-                files.push((name.clone(), inner.unwrap().path()));
+            for inner in rs_files(&path) {
+                files.push((name.clone(), inner));
             }
         } else if path.extension().is_some_and(|x| x == "rs") && !["lib", "main"].contains(&&*name)
         {
