@@ -72,6 +72,21 @@ pub(crate) struct Slot {
     pub state: ActorState,
 }
 
+impl Slot {
+    /// Reads the slot's first line, changing nothing (the value only keeps the read from being
+    /// optimized away). See [`Guard::assess_batch`](crate::Guard::assess_batch).
+    pub fn warm_head(&self) -> u64 {
+        self.hash
+    }
+
+    /// Reads the lines a check will need beyond the slot's first (the other two, the window's
+    /// records), changing nothing.
+    pub fn warm_rest(&self) -> u64 {
+        let state = &self.state;
+        state.window.warm() ^ state.escalation.since ^ u64::from(state.baseline.count)
+    }
+}
+
 /// An actor id: up to 22 bytes inline in the slot (user ids, IPv4 addresses), longer on the heap.
 /// Comparing an inline id reads no memory beyond the slot, which a lookup has loaded anyway.
 pub(crate) enum ActorId {
@@ -164,6 +179,13 @@ impl Shard {
                 state: ActorState::new(policy()),
             });
         &mut entry.into_mut().state
+    }
+
+    /// The first slot whose hash tag matches `hash`'s, found reading only the table's control
+    /// bytes: nearly always the slot of the actor with that hash, if the shard holds it (a
+    /// 7-bit tag; the id is not compared). For [`Slot::warm`], which only reads.
+    pub fn candidate(&self, hash: u64) -> Option<&Slot> {
+        self.table.find(hash, |_| true)
     }
 
     pub fn get(&self, hash: u64, id: &str) -> Option<&ActorState> {
@@ -272,12 +294,49 @@ impl Store {
     /// The shard of an actor hash, locked. A poisoned lock (a panic elsewhere while holding it)
     /// is recovered: the shard's data is always consistent between operations.
     pub fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
-        // Middle bits: hashbrown uses the low bits for buckets and the top seven for tags.
-        lock(&self.shards[(hash >> 32) as usize & self.mask].0)
+        lock(&self.shards[self.index(hash)].0)
     }
 
     pub fn shards(&self) -> impl Iterator<Item = MutexGuard<'_, Shard>> + '_ {
         self.shards.iter().map(|p| lock(&p.0))
+    }
+
+    /// The shards of all of `hashes`, each locked once, in ascending order (so two batches
+    /// never wait for each other in a circle; a single check holds one lock at a time).
+    pub fn lock_for(&self, hashes: impl Iterator<Item = u64>) -> Locked<'_> {
+        // At most 64 shards: one bit each.
+        let wanted = hashes.fold(0u64, |bits, hash| bits | 1 << self.index(hash));
+        Locked {
+            store: self,
+            held: (0..self.shards.len())
+                .map(|i| (wanted & 1 << i != 0).then(|| lock(&self.shards[i].0)))
+                .collect(),
+        }
+    }
+
+    /// Middle bits: hashbrown uses the low bits for buckets and the top seven for tags.
+    fn index(&self, hash: u64) -> usize {
+        (hash >> 32) as usize & self.mask
+    }
+}
+
+/// Shards locked together by [`Store::lock_for`], released on drop.
+pub(crate) struct Locked<'a> {
+    store: &'a Store,
+    held: Vec<Option<MutexGuard<'a, Shard>>>,
+}
+
+impl Locked<'_> {
+    /// The shard of `hash`, if `lock_for` was told of it.
+    pub fn get(&self, hash: u64) -> Option<&Shard> {
+        self.held[self.store.index(hash)].as_deref()
+    }
+
+    /// The shard of `hash` (locked now if `lock_for` was not told of it).
+    pub fn shard(&mut self, hash: u64) -> &mut Shard {
+        let store = self.store;
+        let index = store.index(hash);
+        self.held[index].get_or_insert_with(|| lock(&store.shards[index].0))
     }
 }
 

@@ -153,6 +153,18 @@ impl Window {
     }
 
     /// Timestamp of the newest record.
+    /// Reads what the next check reads (the figures, and the records it scans: every one while
+    /// the window counts by scanning, else the oldest and newest), changing nothing.
+    pub fn warm(&self) -> u64 {
+        let ends = |r: &Record| r.ts ^ r.key;
+        let records = if self.counts.is_none() {
+            self.records.iter().fold(0, |x, r| x ^ ends(r))
+        } else {
+            self.records.front().map_or(0, ends) ^ self.records.back().map_or(0, ends)
+        };
+        records ^ self.gap_sq_sum.0[1] ^ u64::from(self.switches)
+    }
+
     pub fn newest_ts(&self) -> Option<u64> {
         (!self.records.is_empty()).then_some(self.newest_ts)
     }

@@ -179,6 +179,51 @@ proptest! {
     }
 
     #[test]
+    fn a_batch_decides_like_one_event_at_a_time(
+        config in config(),
+        max_actors in prop_oneof![Just(6u64), Just(40), Just(5_000)],
+        batches in prop::collection::vec((prop::collection::vec((op(), 0usize..60), 0..40), 0u64..30_000_000_000), 1..12),
+    ) {
+        // Many actors (some ids too long to store inline), a cap that evicts or several shards:
+        // what a batch must get exactly as single checks do, with the clock where it stands
+        // during the batch.
+        let mut config = config;
+        config.max_actors = max_actors;
+        let actor = |op: &Op, n: usize| match n % 3 {
+            0 => ACTORS[op.actor].to_string(),
+            1 => format!("ip:10.0.{}.{}", n / 7, n % 7),
+            _ => format!("a-long-actor-id-stored-on-the-heap:{n}"),
+        };
+        let clock = ManualClock::new(UNIX_EPOCH + Duration::from_nanos(START));
+        let one = Guard::from_config(config.clone()).unwrap().with_clock(clock.clone());
+        let batched = Guard::from_config(config).unwrap().with_clock(clock.clone());
+        // One hash seed: the same shards, so the same sweeps and evictions.
+        batched.restore(&one.export()).unwrap();
+        let mut now = START;
+        let mut out = vec![pattern_guard::Assessment::default(); 3];
+        for (b, (ops, advance)) in batches.iter().enumerate() {
+            now += advance;
+            clock.set(UNIX_EPOCH + Duration::from_nanos(now));
+            let ids: Vec<String> = ops.iter().map(|(op, n)| actor(op, *n)).collect();
+            let mut ts = now;
+            let events: Vec<Event> = ops.iter().zip(&ids).map(|((op, _), id)| {
+                // Within the clock's reach or past it (capped), in order or not.
+                ts = ts.saturating_sub(op.advance / 4).saturating_add_signed(op.skew);
+                Event::new(id, ACTIONS[op.action], TARGETS[op.target], UNIX_EPOCH + Duration::from_nanos(ts))
+                    .with_weight(op.weight)
+            }).collect();
+            let singly: Vec<_> = events.iter().map(|e| one.assess(e)).collect();
+            batched.assess_batch(&events, &mut out);
+            prop_assert_eq!(out.len(), events.len());
+            for (i, (a, want)) in out.iter().zip(&singly).enumerate() {
+                prop_assert_eq!(a, want, "batch {} event {} ({})", b, i, events[i].actor());
+            }
+            prop_assert_eq!(batched.stats().actors, one.stats().actors, "batch {}", b);
+        }
+        prop_assert_eq!(batched.export(), one.export());
+    }
+
+    #[test]
     fn risk_stays_in_unit_range_and_decision_is_monotone_in_risk(
         config in config(), ops in prop::collection::vec(op(), 1..200)
     ) {

@@ -37,11 +37,17 @@ use crate::event::Event;
 use crate::hash::{event_hashes, id_hash, random_seed, weight_micros, ActorKey};
 use crate::policy::Policy;
 use crate::snapshot::{damaged, ActorSnapshot, Snapshot};
-use crate::store::{ActorState, Store};
+use crate::store::{ActorState, Shard, Store};
 use crate::window::Record;
 
 #[cfg(feature = "redis")]
 mod log_view;
+
+/// The shard's actor count and evictions before and after a check, for the metrics.
+#[cfg(feature = "metrics")]
+type ActorsChange = ((usize, u64), (usize, u64));
+#[cfg(not(feature = "metrics"))]
+type ActorsChange = ();
 
 /// The behaviour guard. See the [crate documentation](crate) for an overview.
 pub struct Guard {
@@ -299,9 +305,23 @@ impl Guard {
 
     /// `explain`: also work out `retry_after` for a block, which reads deeper into the window.
     pub(crate) fn evaluate(&self, event: &Event<'_>, explain: bool) -> Outcome {
-        let seed = self.seed();
-        let actor = ActorKey::new(event.actor(), seed);
-        let (key, target) = event_hashes(event.action(), event.target(), seed);
+        let actor = ActorKey::new(event.actor(), self.seed());
+        let mut shard = self.store.shard(actor.hash);
+        let (outcome, change) = self.evaluate_in(&mut shard, &actor, event, explain);
+        drop(shard);
+        self.report(event, &outcome, change);
+        outcome
+    }
+
+    /// The part of a check under the shard's lock.
+    fn evaluate_in(
+        &self,
+        shard: &mut Shard,
+        actor: &ActorKey<'_>,
+        event: &Event<'_>,
+        explain: bool,
+    ) -> (Outcome, ActorsChange) {
+        let (key, target) = event_hashes(event.action(), event.target(), self.seed());
         let record = Record {
             ts: to_nanos(event.timestamp()),
             key,
@@ -309,7 +329,6 @@ impl Guard {
             weight: weight_micros(event.weight()),
         };
         let clock_now = self.clock_for(record.ts);
-        let mut shard = self.store.shard(actor.hash);
         #[cfg(feature = "metrics")]
         let before = (shard.len(), shard.evicted);
         let state = shard.actor(actor.hash, &actor.id, record.ts, &*self.clock, || {
@@ -317,10 +336,20 @@ impl Guard {
         });
         let outcome = observe(state, record, clock_now, explain);
         #[cfg(feature = "metrics")]
-        let after = (shard.len(), shard.evicted);
-        drop(shard);
+        let change = (before, (shard.len(), shard.evicted));
+        #[cfg(not(feature = "metrics"))]
+        let change = ();
+        (outcome, change)
+    }
+
+    /// What a check tells the world once its shard is unlocked: metrics, and a log line for
+    /// anything but allow.
+    #[cfg_attr(not(feature = "metrics"), allow(clippy::unused_self))]
+    fn report(&self, event: &Event<'_>, outcome: &Outcome, change: ActorsChange) {
         #[cfg(feature = "metrics")]
-        self.record_metrics(event.actor(), &outcome, before, after);
+        self.record_metrics(event.actor(), outcome, change.0, change.1);
+        #[cfg(not(feature = "metrics"))]
+        let () = change;
         if outcome.decision != Decision::Allow {
             tracing::info!(
                 actor = event.actor(),
@@ -334,7 +363,66 @@ impl Guard {
                 "unusual behaviour"
             );
         }
-        outcome
+    }
+
+    /// [`assess_into`](Guard::assess_into) for each of `events` in order, into `out` (resized to
+    /// `events.len()`, its buffers reused): the same assessments, each event recorded before the
+    /// next is checked, for a loop with many events at hand (a replay, a queue consumer).
+    ///
+    /// Faster when the events come from many actors: the shards they fall in are locked once
+    /// for the whole batch, and every actor's state is read from memory before the first check,
+    /// so the waits for memory overlap instead of following one another (a replay of 65,536
+    /// actors in batches of 32 spends a third less time checking; docs/REPLAY.md). Checks by
+    /// other threads on those shards wait until the batch is done: keep batches to a few dozen
+    /// events.
+    ///
+    /// ```
+    /// # use pattern_guard::{Assessment, Event, Guard};
+    /// # use std::time::{Duration, UNIX_EPOCH};
+    /// let (batched, one_by_one) = (Guard::new(), Guard::new());
+    /// let events: Vec<Event> = (0..8)
+    ///     .map(|i| Event::new(["a", "b"][i % 2], "GET", "/", UNIX_EPOCH + Duration::from_secs(i as u64)))
+    ///     .collect();
+    /// let mut out = Vec::new();
+    /// batched.assess_batch(&events, &mut out);
+    /// for (event, a) in events.iter().zip(&out) {
+    ///     assert_eq!(*a, one_by_one.assess(event));
+    /// }
+    /// ```
+    pub fn assess_batch(&self, events: &[Event<'_>], out: &mut Vec<Assessment>) {
+        out.truncate(events.len());
+        out.resize_with(events.len(), Assessment::default);
+        let seed = self.seed();
+        let actors: Vec<ActorKey<'_>> = events
+            .iter()
+            .map(|e| ActorKey::new(e.actor(), seed))
+            .collect();
+        let mut shards = self.store.lock_for(actors.iter().map(|a| a.hash));
+        // Every actor's lines are read before the first check, in passes of loads that do not
+        // depend on each other (the tables' control bytes; the slots they point to; the slots'
+        // other lines and the windows' records), so the core has many in flight at once instead
+        // of one actor's chain at a time; the checks below then find their lines in cache.
+        let slots: Vec<_> = actors
+            .iter()
+            .filter_map(|a| shards.get(a.hash)?.candidate(a.hash))
+            .collect();
+        for slot in &slots {
+            std::hint::black_box(slot.warm_head());
+        }
+        for slot in &slots {
+            std::hint::black_box(slot.warm_rest());
+        }
+        drop(slots);
+        let outcomes: Vec<(Outcome, ActorsChange)> = events
+            .iter()
+            .zip(&actors)
+            .map(|(event, actor)| self.evaluate_in(shards.shard(actor.hash), actor, event, true))
+            .collect();
+        drop(shards);
+        for ((event, (outcome, change)), out) in events.iter().zip(outcomes).zip(out) {
+            self.report(event, &outcome, change);
+            outcome.write_into(out);
+        }
     }
 
     /// What `actor`'s next event would get if it repeated its latest event (same action and

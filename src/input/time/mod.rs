@@ -137,7 +137,7 @@ pub(crate) fn clf_time(text: &str) -> Result<u64, String> {
 
 /// Where a year-less time (syslog's `Jun 21 16:47:48`) takes its year, with the roll-over at
 /// New Year (see the [module docs](self)).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Years {
     /// The year of the first time read.
     start: i16,

@@ -2,6 +2,7 @@
 //! resolved against the built-in formats, the presets and the config's `[replay.formats]`; for
 //! `auto`, the format recognized from the first lines.
 
+use std::cell::Cell;
 use std::time::SystemTime;
 
 use pattern_guard::config::{FormatSpec, ReplaySettings, BUILT_IN_FORMATS};
@@ -15,20 +16,23 @@ use crate::cli::options::FormatRequest;
 pub enum Reader {
     Jsonl,
     Combined(CombinedOptions),
-    /// Patterns (`regex`, a preset, a config format), with the year of year-less times.
-    Lines(Box<LineFormat>, Years),
+    /// Patterns (`regex`, a preset, a config format), with the year of year-less times (in a
+    /// cell: events borrow the format's literals while later lines move the year on).
+    Lines(Box<LineFormat>, Cell<Years>),
 }
 
 impl Reader {
     /// The event on `line`: `Ok(None)` for a line that is not an event (patterns only).
-    pub fn parse<'l>(
-        &'l mut self,
-        line: &'l str,
-    ) -> Result<Option<input::ParsedEvent<'l>>, String> {
+    pub fn parse<'l>(&'l self, line: &'l str) -> Result<Option<input::ParsedEvent<'l>>, String> {
         match self {
             Reader::Jsonl => input::parse_jsonl(line).map(Some),
             Reader::Combined(opts) => input::parse_combined(line, *opts).map(Some),
-            Reader::Lines(format, years) => format.parse(line, years),
+            Reader::Lines(format, years) => {
+                let mut moved = years.get();
+                let event = format.parse(line, &mut moved);
+                years.set(moved);
+                event
+            }
         }
     }
 }
@@ -101,7 +105,7 @@ pub fn choose(
         }
         Ok(Some(Reader::Lines(
             Box::new(format),
-            source.years(req.year),
+            Cell::new(source.years(req.year)),
         )))
     };
     if !flags.patterns.is_empty() || name == "regex" {
@@ -186,7 +190,7 @@ pub fn recognized(
         Some(Recognized::Combined) => ("combined", Reader::Combined(combined)),
         Some(Recognized::Preset(p)) => (
             p.name(),
-            Reader::Lines(Box::new(p.format()), source.years(year)),
+            Reader::Lines(Box::new(p.format()), Cell::new(source.years(year))),
         ),
         Some(_) | None => {
             return Err(

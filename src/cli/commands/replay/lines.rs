@@ -20,8 +20,8 @@ pub trait Sink {
     fn line(&mut self, line: &[u8]) -> Result<(), Stop>;
     /// A line over [`MAX_LINE`], found before its end (which is skipped). `Err` stops.
     fn too_long(&mut self) -> Result<(), Stop>;
-    /// After each chunk: the bytes read so far.
-    fn progress(&mut self, bytes: u64);
+    /// After each chunk: the bytes read so far. `Err` stops.
+    fn progress(&mut self, bytes: u64) -> Result<(), Stop>;
 }
 
 /// Why reading stopped before the end.
@@ -94,7 +94,9 @@ pub fn read(
             carry.extend_from_slice(rest);
         }
         chunks.recycle(chunk);
-        sink.progress(bytes);
+        if let Err(stop) = sink.progress(bytes) {
+            return Ok(Some(stop));
+        }
     }
     if !skipping && !carry.is_empty() {
         if let Err(stop) = sink.line(&carry) {
@@ -162,7 +164,9 @@ mod tests {
             self.long += 1;
             Ok(())
         }
-        fn progress(&mut self, _: u64) {}
+        fn progress(&mut self, _: u64) -> Result<(), Stop> {
+            Ok(())
+        }
     }
 
     fn lines_of(input: Vec<u8>) -> Collect {

@@ -20,6 +20,7 @@
 //! reported with its line number (`--strict` makes the first one fatal). Ctrl-C stops reading and
 //! prints the summary so far (a second Ctrl-C ends at once).
 
+mod batch;
 mod formats;
 mod lines;
 mod spark;
@@ -35,14 +36,15 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use indicatif::ProgressBar;
 use pattern_guard::input::time::format_rfc3339;
 use pattern_guard::input::ParsedEvent;
-use pattern_guard::{Assessment, Config, Guard, ManualClock};
+use pattern_guard::{Assessment, Config, Event, Guard, ManualClock};
 use serde_json::{json, Value};
 
 use crate::cli::exit_code::{Exit, Failure};
 use crate::cli::options::ReplayPlan;
 use crate::cli::output::{delay_secs, human, reasons, Printer};
 use crate::cli::progress::{self, Progress};
-use formats::{Chosen, Source};
+use batch::Batch;
+use formats::{Chosen, Reader, Source};
 use lines::{Sink, Stop};
 use summary::{Report, Summary};
 
@@ -107,7 +109,8 @@ pub fn run(
         decisions,
         closed: false,
         explained: (plan.json && plan.explain.is_some()).then(Vec::new),
-        assessment: Assessment::default(),
+        batch: Batch::default(),
+        assessments: Vec::new(),
         out: BufWriter::new(out),
     };
     let started = Instant::now();
@@ -116,7 +119,13 @@ pub fn run(
         bar: progress_bar(Progress::new(printer.is_quiet()), input.size),
         sized: input.size.is_some(),
     };
-    let outcome = lines::read(input.reader, &stop, &mut feed);
+    let mut outcome = lines::read(input.reader, &stop, &mut feed);
+    // The lines still held are checked whatever ended the reading, but a refusal.
+    if let Ok(None | Some(Stop::Interrupted)) = outcome {
+        if let Err(stop) = feed.replayer.check_batch() {
+            outcome = Ok(Some(stop));
+        }
+    }
     progress::finish(feed.bar.as_ref());
     let interrupted_at = match outcome {
         // The end, or the reader of the decisions went away: what was read is summed up.
@@ -212,6 +221,8 @@ impl Sink for Feed<'_, '_> {
 
     fn too_long(&mut self) -> Result<(), Stop> {
         let r = &mut *self.replayer;
+        // The lines before it first, so rejects stay in line order.
+        r.check_batch()?;
         r.summary.lines += 1;
         let why = format!("longer than {} MiB", lines::MAX_LINE >> 20);
         if r.plan.strict {
@@ -221,8 +232,9 @@ impl Sink for Feed<'_, '_> {
         Ok(())
     }
 
-    fn progress(&mut self, bytes: u64) {
-        // What a chunk decided is out before the next read waits.
+    fn progress(&mut self, bytes: u64) -> Result<(), Stop> {
+        // What a chunk decided is out before the next read waits (which may be long on a pipe).
+        self.replayer.check_batch()?;
         if let Some(d) = self.replayer.decisions.as_mut() {
             if d.stdout && d.out.flush().is_err() {
                 self.replayer.closed = true;
@@ -235,6 +247,7 @@ impl Sink for Feed<'_, '_> {
                 self.replayer.summary.events
             });
         }
+        Ok(())
     }
 }
 
@@ -262,15 +275,18 @@ struct Replayer<'a> {
     /// The reader of `--decisions -` went away.
     closed: bool,
     explained: Option<Vec<Value>>,
-    /// Reused for every event, so assessing allocates nothing.
-    assessment: Assessment,
+    /// Lines read and not checked yet.
+    batch: Batch,
+    /// Reused for every batch, so assessing allocates nothing per event.
+    assessments: Vec<Assessment>,
     /// The summary and `--explain` (standard error when the decisions take standard output).
     out: BufWriter<Box<dyn Write>>,
 }
 
 impl Replayer<'_> {
-    /// One line (without its newline). `Err` under `--strict`, or when the decisions' reader
-    /// went away.
+    /// One line (without its newline), checked with the lines after it once the batch is
+    /// full (at once with `--parse-only`). `Err` under `--strict`, or when the decisions'
+    /// reader went away.
     fn line(&mut self, line: &[u8]) -> Result<(), Stop> {
         if self.closed {
             return Err(Stop::Closed);
@@ -281,9 +297,73 @@ impl Replayer<'_> {
         if line.iter().all(u8::is_ascii_whitespace) {
             return Ok(());
         }
-        let Some(reader) = self.format.reader.as_mut() else {
-            return Err(Stop::Unreadable("no format chosen".into()));
-        };
+        if self.plan.parse_only {
+            let reader = self.reader()?;
+            let parsed = self.parse(&reader, line_no, line).map(|e| e.map(|e| e.ts));
+            self.format.reader = Some(reader);
+            if let Some(ts) = parsed? {
+                self.summary.saw(ts);
+            }
+            return Ok(());
+        }
+        if self.batch.push(line_no, line) {
+            return self.check_batch();
+        }
+        Ok(())
+    }
+
+    /// Parses and checks the lines held, and empties the batch. `Err` as for [`Self::line`];
+    /// the summary then counts the lines up to the one that stopped it.
+    fn check_batch(&mut self) -> Result<(), Stop> {
+        if self.batch.is_empty() || self.closed {
+            return Ok(());
+        }
+        // Taken out while the batch's events borrow from them.
+        let reader = self.reader()?;
+        let batch = std::mem::take(&mut self.batch);
+        let mut events = Vec::with_capacity(batch::LINES);
+        let mut refused = None;
+        for (line_no, line) in batch.iter() {
+            match self.parse(&reader, line_no, line) {
+                Ok(Some(event)) => events.push((line_no, event)),
+                Ok(None) => {}
+                Err(stop) => {
+                    refused = Some((line_no, stop));
+                    break;
+                }
+            }
+        }
+        let checked = self.check(&events);
+        drop(events);
+        self.format.reader = Some(reader);
+        self.batch = batch;
+        self.batch.clear();
+        checked?;
+        match refused {
+            Some((line_no, stop)) => {
+                self.summary.lines = line_no;
+                Err(stop)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The format's reader, taken out of `self.format` (put it back after use).
+    fn reader(&mut self) -> Result<Reader, Stop> {
+        self.format
+            .reader
+            .take()
+            .ok_or_else(|| Stop::Unreadable("no format chosen".into()))
+    }
+
+    /// A line's event; `Ok(None)` for a line that holds none (counted as not an event, or as
+    /// rejected unless `--strict` refuses it).
+    fn parse<'l>(
+        &mut self,
+        reader: &'l Reader,
+        line_no: u64,
+        line: &'l [u8],
+    ) -> Result<Option<ParsedEvent<'l>>, Stop> {
         let parsed = match std::str::from_utf8(line) {
             Ok(text) => reader.parse(text),
             Err(e) => Err(format!(
@@ -291,48 +371,69 @@ impl Replayer<'_> {
                 e.valid_up_to() + 1
             )),
         };
-        let event = match parsed {
-            Ok(Some(event)) => event,
+        match parsed {
+            Ok(Some(event)) => Ok(Some(event)),
             Ok(None) => {
                 self.summary.not_events += 1;
-                return Ok(());
+                Ok(None)
             }
-            Err(why) if self.plan.strict => return Err(Stop::Refused(why)),
+            Err(why) if self.plan.strict => Err(Stop::Refused(why)),
             Err(why) => {
                 self.summary.reject(line_no, why);
-                return Ok(());
+                Ok(None)
             }
-        };
-        self.summary.saw(event.ts);
-        if self.plan.parse_only {
+        }
+    }
+
+    /// Checks `events` (with their line numbers) in order, and records and writes out what the
+    /// guard decided. `Err(Closed)` when the reader of the decisions went away; the summary
+    /// then ends with the event whose decision could not be written.
+    fn check(&mut self, events: &[(u64, ParsedEvent<'_>)]) -> Result<(), Stop> {
+        if events.is_empty() {
             return Ok(());
         }
-        self.newest = self.newest.max(event.ts);
+        // The replay's clock stands at the newest time read. Set once to the batch's newest, it
+        // decides nothing differently: the guard reads the clock only to cap events stamped in
+        // its future, and no event here is stamped after the batch's newest.
+        for (_, event) in events {
+            self.newest = self.newest.max(event.ts);
+        }
+        self.summary.warm(events.iter().map(|(_, e)| &*e.actor));
         self.clock
             .set(UNIX_EPOCH + Duration::from_nanos(self.newest));
-        let mut a = std::mem::take(&mut self.assessment);
-        self.guard.assess_into(&event.to_event(), &mut a);
-        self.summary.record(&event.actor, event.ts, &a);
-        if let Some(d) = self.decisions.as_mut() {
-            if let Err(e) = write_decision(d, line_no, &event, &a) {
-                if d.stdout {
-                    self.closed = true;
-                } else {
-                    eprintln!("pattern-guard: cannot write the decisions file: {e}");
+        let list: Vec<Event<'_>> = events.iter().map(|(_, e)| e.to_event()).collect();
+        let mut assessments = std::mem::take(&mut self.assessments);
+        self.guard.assess_batch(&list, &mut assessments);
+        let mut written = Ok(());
+        for ((line_no, event), a) in events.iter().zip(&assessments) {
+            self.summary.saw(event.ts);
+            self.summary.record(&event.actor, event.ts, a);
+            if let Some(d) = self.decisions.as_mut() {
+                if let Err(e) = write_decision(d, *line_no, event, a) {
+                    if d.stdout {
+                        self.closed = true;
+                        self.summary.lines = *line_no;
+                        written = Err(Stop::Closed);
+                    } else {
+                        eprintln!("pattern-guard: cannot write the decisions file: {e}");
+                    }
+                    self.decisions = None;
                 }
-                self.decisions = None;
+            }
+            if self.plan.explain.as_deref() == Some(&*event.actor) {
+                match self.explained.as_mut() {
+                    Some(list) => list.push(decision_line(*line_no, event, a)),
+                    None => {
+                        let _ = writeln!(self.out, "{}", explain_line(*line_no, event, a));
+                    }
+                }
+            }
+            if written.is_err() {
+                break;
             }
         }
-        if self.plan.explain.as_deref() == Some(&*event.actor) {
-            match self.explained.as_mut() {
-                Some(list) => list.push(decision_line(line_no, &event, &a)),
-                None => {
-                    let _ = writeln!(self.out, "{}", explain_line(line_no, &event, &a));
-                }
-            }
-        }
-        self.assessment = a;
-        Ok(())
+        self.assessments = assessments;
+        written
     }
 
     /// Prints the report.

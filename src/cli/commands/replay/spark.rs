@@ -27,6 +27,11 @@ impl Default for Spark {
 }
 
 impl Spark {
+    /// Reads the lines [`Self::add`] reads, changing nothing.
+    pub(super) fn warm(&self) -> f32 {
+        self.max[0] + self.max[BUCKETS - 1] + self.width as f32
+    }
+
     pub(super) fn add(&mut self, ts: u64, risk: f64) {
         if self.width == 0 {
             self.start = ts;
