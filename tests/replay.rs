@@ -144,6 +144,64 @@ fn strict_makes_the_first_bad_line_fatal_with_its_number() {
         .stderr(predicate::str::contains("bad.jsonl:3: not a JSON object"));
 }
 
+/// Replay checks its lines in batches: a bad line in the middle of one is still reported in line
+/// order among the others, and `--strict` stops after exactly the lines before it.
+#[test]
+fn bad_lines_inside_a_batch_keep_their_order_and_strict_stops_right_before_them() {
+    let f = Fixture::new();
+    let long = format!(
+        r#"{{"actor":"x","action":"run","target":"{}","timestamp":{T0}}}"#,
+        "y".repeat(1 << 20)
+    );
+    let text: Vec<String> = (1..=150u64)
+        .map(|n| match n {
+            // 70 is held in the second batch when the over-long 80 is found.
+            70 | 120 => "not json".to_string(),
+            80 => long.clone(),
+            _ => jsonl(&format!("user:{}", n % 9), "/", T0 + n),
+        })
+        .collect();
+    let input = f.write("mixed.jsonl", text.join("\n").as_bytes());
+    let out = f.path("decisions.jsonl");
+    let s = f.summary(&[
+        input.to_str().unwrap(),
+        "--decisions",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        (s["lines"].as_u64(), s["events"].as_u64()),
+        (Some(150), Some(147))
+    );
+    let rejected: Vec<u64> = s["rejected_first"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rejected, [70, 80, 120]);
+    let lines: Vec<u64> = decisions(&out)
+        .iter()
+        .map(|d| d["line"].as_u64().unwrap())
+        .collect();
+    let want: Vec<u64> = (1..=150).filter(|n| ![70, 80, 120].contains(n)).collect();
+    assert_eq!(lines, want);
+
+    f.cmd()
+        .args(["replay", "--strict", "--decisions"])
+        .arg(&out)
+        .arg(&input)
+        .assert()
+        .code(125)
+        .stderr(predicate::str::contains(
+            "mixed.jsonl:70: not a JSON object",
+        ));
+    let lines: Vec<u64> = decisions(&out)
+        .iter()
+        .map(|d| d["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, (1..70).collect::<Vec<_>>());
+}
+
 #[test]
 fn combined_logs_replay_with_query_and_size_options() {
     let f = Fixture::new();

@@ -69,6 +69,10 @@ pub fn read(
                 Ok(())
             } else if carry.is_empty() {
                 sink.line(&chunk[start..end])
+            } else if carry.len() + (end - start) > MAX_LINE {
+                // Its end came in this chunk, past the limit.
+                carry.clear();
+                sink.too_long()
             } else {
                 carry.extend_from_slice(&chunk[start..end]);
                 let fed = sink.line(&carry);
@@ -194,5 +198,17 @@ mod tests {
         let sink = lines_of(input);
         assert_eq!(sink.long, 1);
         assert_eq!(sink.lines, [b"first".to_vec(), b"last".to_vec()]);
+    }
+
+    #[test]
+    fn the_limit_holds_to_the_byte_when_a_line_ends_in_a_later_chunk() {
+        for (len, long) in [(MAX_LINE, 0), (MAX_LINE + 1, 1), (MAX_LINE + 100, 1)] {
+            let mut input = b"first\n".to_vec();
+            input.extend(std::iter::repeat_n(b'y', len));
+            input.extend(b"\nlast\n");
+            let sink = lines_of(input);
+            assert_eq!(sink.long, long, "a line of {len} bytes");
+            assert_eq!(sink.lines.len(), 3 - long, "a line of {len} bytes");
+        }
     }
 }

@@ -4,8 +4,11 @@
 //! guard runs on a [`ManualClock`] set to the newest time read so far, so nothing sleeps and the
 //! wall clock plays no part. Lines are read by [`pattern_guard::input`]; each event
 //! ([`ParsedEvent::to_event`]: actor, action, target, weight, the line's own time) is checked with
-//! [`Guard::assess`], the call `check` makes on the event it builds from its flags, so a replay and
-//! live checks of the same events agree (a test in `tests/replay.rs` feeds both and compares).
+//! [`Guard::assess_batch`], which assesses exactly as [`Guard::assess`] (the call `check` makes on
+//! the event it builds from its flags) one event after another, so a replay and live checks of the
+//! same events agree (a test in `tests/replay.rs` feeds both and compares). Lines are held in a
+//! [`batch`] of 64 and checked together, which overlaps the memory waits of many actors; the
+//! batch is also checked at the end of every chunk read, so a live stream waits for nothing.
 //! Nothing is written to the state directory.
 //!
 //! Lines are read by the format [`formats`] resolves: JSON Lines, access logs, a preset (sshd,
