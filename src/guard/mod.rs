@@ -372,9 +372,9 @@ impl Guard {
     /// Faster when the events come from many actors: the shards they fall in are locked once
     /// for the whole batch, and every actor's state is read from memory before the first check,
     /// so the waits for memory overlap instead of following one another (a replay of 65,536
-    /// actors in batches of 32 spends a third less time checking; docs/REPLAY.md). Checks by
-    /// other threads on those shards wait until the batch is done: keep batches to a few dozen
-    /// events.
+    /// live actors in batches of 64 takes a third less time; docs/ENGINE.md, "Batches"). Checks
+    /// by other threads on those shards wait until the batch is done: keep batches to a few
+    /// dozen events.
     ///
     /// ```
     /// # use pattern_guard::{Assessment, Event, Guard};
