@@ -193,19 +193,27 @@ impl Summary {
     }
 
     /// The `n` actors with the highest peak risk (then most blocks, then most events).
+    ///
+    /// The `n` are selected first and only they are sorted: a replay can track 100,000 actors,
+    /// and the report shows ten.
     pub fn top(&self, n: usize) -> Vec<(&str, &ActorSummary)> {
         let mut all: Vec<(&str, &ActorSummary)> = self
             .actors
             .iter()
             .map(|t| (&*t.actor, &t.summary))
             .collect();
-        all.sort_by(|a, b| {
+        // A total order: ids are distinct, so no two actors compare equal.
+        let rank = |a: &(&str, &ActorSummary), b: &(&str, &ActorSummary)| {
             b.1.score()
                 .partial_cmp(&a.1.score())
                 .unwrap_or(Ordering::Equal)
                 .then_with(|| a.0.cmp(b.0))
-        });
-        all.truncate(n);
+        };
+        if n < all.len() {
+            all.select_nth_unstable_by(n, rank);
+            all.truncate(n);
+        }
+        all.sort_unstable_by(rank);
         all
     }
 }
@@ -535,6 +543,35 @@ mod tests {
         assert_eq!(s.actors_forgotten, 5);
         let kept: Vec<&str> = s.top(10).iter().map(|(k, _)| *k).collect();
         assert_eq!(kept, ["a9", "a8", "a7", "a6", "a5"]);
+    }
+
+    #[test]
+    fn the_top_actors_are_the_first_of_the_whole_ranking() {
+        let mut s = Summary::default();
+        let mut a = Assessment::default();
+        // Few distinct scores, so ties are broken by the id.
+        for i in 0..2_000u64 {
+            a.risk = (i * 7 % 5) as f64 / 5.0;
+            a.decision = if i % 3 == 0 {
+                pattern_guard::Decision::Block
+            } else {
+                pattern_guard::Decision::Allow
+            };
+            s.record(&format!("actor-{}", i % 500), i, &a);
+        }
+        // The ranking, worked out the slow way: every actor, one full sort.
+        let mut everyone: Vec<(&str, &ActorSummary)> =
+            s.actors.iter().map(|t| (&*t.actor, &t.summary)).collect();
+        everyone.sort_by(|x, y| {
+            let (sx, sy) = (x.1.score(), y.1.score());
+            sy.partial_cmp(&sx).unwrap().then_with(|| x.0.cmp(y.0))
+        });
+        let everyone: Vec<&str> = everyone.iter().map(|(k, _)| *k).collect();
+        assert_eq!(everyone.len(), 500);
+        for n in [0, 1, 10, 100, 250, 499, 500, 501] {
+            let top: Vec<&str> = s.top(n).iter().map(|(k, _)| *k).collect();
+            assert_eq!(top, everyone[..n.min(500)], "top {n}");
+        }
     }
 
     #[test]
