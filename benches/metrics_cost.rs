@@ -1,42 +1,107 @@
-//! What the `metrics` feature costs a check, in one run: the same loop (checks over 10,000
-//! actors with the clock advancing, the engine's steady case) timed
+//! What the `metrics` feature costs a check, in one run. Three workloads over 10,000 actors:
+//!
+//! - `engine`: the engine bench's own check (`benches/engine.rs`, "check over 10,000 actors"):
+//!   actors in turn, one event each a minute (6 ms apart), 64 targets, the clock far ahead, every
+//!   check allowed at risk zero;
+//! - `normal`: 1,000 checks a second to actors and targets (100) picked at random, risk zero;
+//! - `hot`: every check at risk (`burst_max_events = 2`), so each records a histogram sample
+//!   and its detectors' firings.
+//!
+//! Each is timed
 //!   - as built (without the feature: "off"; with it: no recorder installed, every handle a no-op),
-//!   - and, with the feature, after installing the Prometheus recorder
-//!     (metrics-exporter-prometheus), with a guard built after it.
+//!   - and, with the feature, with a guard whose handles are the Prometheus recorder's
+//!     (metrics-exporter-prometheus). Its upkeep (which drains the histogram's buffered samples,
+//!     as a server runs it every few seconds) runs between rounds, outside the timing.
 //!
 //! `bash scripts/bench-metrics.sh` runs it both ways and prints the differences;
 //! `cargo bench --bench metrics_cost [--features metrics]` runs one.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use pattern_guard::{Event, Guard};
+use pattern_guard::{Event, Guard, ManualClock};
 
 const ACTORS: u64 = 10_000;
-/// Each actor's events go to targets among these.
-const TARGETS: u64 = 100;
+/// Checks per round and rounds; `--checks N --rounds N` change them (for counting
+/// instructions with callgrind: `--only engine --alone --rounds 1 --checks 200000`).
 const CHECKS: u64 = 2_000_000;
 const ROUNDS: usize = 7;
-/// Normal traffic: 1,000 checks a second over 10,000 actors and 100 targets, nobody near a limit
-/// (the risk is zero); `HOT` gives every check a risk (everyone over the burst limit).
-const CONFIG: &str = "[guard]\n";
-const HOT: &str = "[guard]\nburst_max_events = 2\n";
+/// The engine bench's start time (ns since the epoch) and its number of targets.
+const START: u64 = 1_700_000_000_000_000_000;
+const ENGINE_TARGETS: u64 = 64;
+/// Normal traffic's targets.
+const TARGETS: u64 = 100;
 
-fn at(ns: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_nanos(ns)
+#[derive(Clone, Copy, PartialEq)]
+enum Workload {
+    Engine,
+    Normal,
+    Hot,
 }
 
-/// One round: nanoseconds per check over CHECKS checks, the clock going on from `now`.
-fn round(guard: &Guard, actors: &[String], targets: &[String], now: &mut u64) -> f64 {
-    let start = Instant::now();
-    for i in 0..CHECKS {
-        *now += 1_000_000; // 1,000 checks a second, spread over the actors
+impl Workload {
+    /// Its name for `--only`.
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Engine => "engine",
+            Workload::Normal => "normal",
+            Workload::Hot => "hot",
+        }
+    }
+
+    /// How the script finds the workload's lines.
+    fn label(self) -> &'static str {
+        match self {
+            Workload::Engine => "engine bench's check",
+            Workload::Normal => "normal traffic",
+            Workload::Hot => "every check at risk",
+        }
+    }
+
+    fn guard(self) -> Guard {
+        match self {
+            // The engine bench's clock: far ahead, so the future-timestamp cap stays out of the way.
+            Workload::Engine => Guard::new().with_clock(ManualClock::new(
+                UNIX_EPOCH + Duration::from_nanos(START) + Duration::from_secs(1_000_000),
+            )),
+            Workload::Normal => Guard::from_toml_str("[guard]\n").unwrap(),
+            Workload::Hot => Guard::from_toml_str("[guard]\nburst_max_events = 2\n").unwrap(),
+        }
+    }
+
+    /// The `i`th event's actor, target and time.
+    fn event(self, i: u64) -> (u64, u64, SystemTime) {
+        if self == Workload::Engine {
+            let ts = UNIX_EPOCH + Duration::from_nanos(START + i * 6_000_000);
+            return (i % ACTORS, i % ENGINE_TARGETS, ts);
+        }
+        // 1,000 checks a second, spread over the actors.
         let pick = i.wrapping_mul(2_654_435_761);
-        let actor = &actors[(pick % ACTORS) as usize];
-        let target = &targets[(pick / ACTORS % TARGETS) as usize];
-        let event = Event::new(actor.as_str(), "GET", target.as_str(), at(*now));
+        let ts = UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_millis(i);
+        (pick % ACTORS, pick / ACTORS % TARGETS, ts)
+    }
+}
+
+/// One round: nanoseconds per check over CHECKS checks, the events going on from `next`.
+#[inline(never)]
+fn round(guard: &Guard, workload: Workload, names: &Names, next: &mut u64, checks: u64) -> f64 {
+    let start = Instant::now();
+    for _ in 0..checks {
+        *next += 1;
+        let (actor, target, ts) = workload.event(*next);
+        let event = Event::new(
+            names.actors[actor as usize].as_str(),
+            "GET",
+            names.targets[target as usize].as_str(),
+            ts,
+        );
         std::hint::black_box(guard.check(&event));
     }
-    start.elapsed().as_nanos() as f64 / CHECKS as f64
+    start.elapsed().as_nanos() as f64 / checks as f64
+}
+
+struct Names {
+    actors: Vec<String>,
+    targets: Vec<String>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -45,18 +110,50 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Nanoseconds per check of each guard (the median of ROUNDS rounds), the guards taking turns
-/// round by round so the host's drift hits them alike.
-fn per_check(guards: &[&Guard]) -> Vec<f64> {
-    let actors: Vec<String> = (0..ACTORS).map(|i| format!("user:{i}")).collect();
-    let targets: Vec<String> = (0..TARGETS).map(|i| format!("/items/{i}")).collect();
-    let mut now = vec![0u64; guards.len()];
+/// round by round so the host's drift hits them alike; `between` runs after each round.
+fn per_check(guards: &[&Guard], workload: Workload, opts: &Opts, between: &dyn Fn()) -> Vec<f64> {
+    let names = Names {
+        actors: (0..ACTORS).map(|i| format!("user:{i}")).collect(),
+        targets: (0..TARGETS).map(|i| format!("/api/items/{i}")).collect(),
+    };
+    let mut next = vec![0u64; guards.len()];
     let mut times = vec![Vec::new(); guards.len()];
-    for _ in 0..ROUNDS {
+    for _ in 0..opts.rounds {
         for (g, guard) in guards.iter().enumerate() {
-            times[g].push(round(guard, &actors, &targets, &mut now[g]));
+            times[g].push(round(guard, workload, &names, &mut next[g], opts.checks));
+            between();
         }
     }
     times.into_iter().map(median).collect()
+}
+
+struct Opts {
+    only: Option<String>,
+    /// Only the guard as built (no recorder), for counting its instructions.
+    alone: bool,
+    rounds: usize,
+    checks: u64,
+}
+
+fn opts() -> Opts {
+    let mut opts = Opts {
+        only: None,
+        alone: false,
+        rounds: ROUNDS,
+        checks: CHECKS,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().expect("a value after the option");
+        match arg.as_str() {
+            "--only" => opts.only = Some(value()),
+            "--alone" => opts.alone = true,
+            "--rounds" => opts.rounds = value().parse().expect("--rounds N"),
+            "--checks" => opts.checks = value().parse().expect("--checks N"),
+            _ => {} // cargo bench's own (--bench)
+        }
+    }
+    opts
 }
 
 fn main() {
@@ -64,34 +161,49 @@ fn main() {
         println!("metrics_cost: bench");
         return;
     }
-    for (config, case) in [(CONFIG, ""), (HOT, ", every check at risk")] {
-        let plain = Guard::from_toml_str(config).unwrap();
+    let opts = opts();
+    for workload in [Workload::Engine, Workload::Normal, Workload::Hot] {
+        if opts.only.as_ref().is_some_and(|o| o != workload.name()) {
+            continue;
+        }
+        let case = workload.label();
+        let plain = workload.guard();
+        if opts.alone {
+            let t = per_check(&[&plain], workload, &opts, &|| ());
+            println!("as built, alone, {case}: {:.1} ns per check", t[0]);
+            continue;
+        }
+        if workload != Workload::Hot {
+            let (actor, target, ts) = workload.event(1);
+            let probe = workload.guard();
+            let (actor, target) = (format!("user:{actor}"), format!("/api/items/{target}"));
+            let event = Event::new(&actor, "GET", &target, ts);
+            assert_eq!(probe.assess(&event).risk, 0.0, "{case} is not at risk");
+        }
         // Two guards take turns in every build, so each round starts with the same caches.
         #[cfg(not(feature = "metrics"))]
         {
-            let other = Guard::from_toml_str(config).unwrap();
-            let t = per_check(&[&plain, &other]);
-            println!("metrics off{case}: {:.1} ns per check", t[0]);
+            let other = workload.guard();
+            let t = per_check(&[&plain, &other], workload, &opts, &|| ());
+            println!("metrics off, {case}: {:.1} ns per check", t[0]);
         }
         #[cfg(feature = "metrics")]
         {
-            if config == CONFIG {
-                let probe = Guard::from_toml_str(config).unwrap();
-                let a = probe.assess(&Event::new("user:1", "GET", "/items/1", at(1)));
-                assert_eq!(a.risk, 0.0, "normal traffic is not at risk");
-            }
             // The Prometheus recorder, scoped to the guard that registers its handles with it.
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
             let exported = metrics::with_local_recorder(&recorder, || {
-                let g = Guard::from_toml_str(config).unwrap();
-                g.check(&Event::new("warm-up", "GET", "/", at(0)));
+                let g = workload.guard();
+                let (_, _, ts) = workload.event(0);
+                g.check(&Event::new("warm-up", "GET", "/", ts));
                 g
             });
-            let t = per_check(&[&plain, &exported]);
-            println!("metrics on, no recorder{case}: {:.1} ns per check", t[0]);
+            let t = per_check(&[&plain, &exported], workload, &opts, &|| {
+                handle.run_upkeep();
+            });
+            println!("metrics on, no recorder, {case}: {:.1} ns per check", t[0]);
             println!(
-                "metrics on, Prometheus recorder{case}: {:.1} ns per check ({:+.1} ns)",
+                "metrics on, Prometheus recorder, {case}: {:.1} ns per check ({:+.1} ns)",
                 t[1],
                 t[1] - t[0]
             );

@@ -17,8 +17,9 @@
 //!
 //! The guard registers its handles at its first check: install the recorder before it (as the
 //! `metrics` crate asks of every library that caches handles). A check of normal traffic then
-//! costs one atomic addition; one with a risk adds a histogram sample and one per detector that
-//! fired.
+//! costs one counter increment (two atomic additions with the Prometheus exporter); one with a
+//! risk adds a histogram sample and one increment per detector that fired. docs/METRICS.md
+//! has the measured cost.
 //!
 //! [`Guard::with_metrics_actors`]: crate::Guard::with_metrics_actors
 
@@ -28,7 +29,7 @@ use ::metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
 use crate::check::Outcome;
 use crate::decision::Decision;
-use crate::detectors::Detector;
+use crate::detectors::{Detector, Reading};
 
 /// The names, for code that reads them back (tests, dashboards).
 pub const DECISIONS: &str = "pattern_guard_decisions_total";
@@ -94,9 +95,12 @@ impl Handles {
     pub fn check(&self, actor: &str, outcome: &Outcome) {
         let d = index(outcome.decision);
         self.decisions[d].increment(1);
-        for (r, c) in outcome.readings.iter().zip(&self.firings) {
-            if r.fired() {
-                c.increment(1);
+        // Most checks fire nothing: one pass without branches tells, before any handle is read.
+        if outcome.readings.iter().any(Reading::fired) {
+            for (r, c) in outcome.readings.iter().zip(&self.firings) {
+                if r.fired() {
+                    c.increment(1);
+                }
             }
         }
         // Most checks carry no risk at all: sampling only those that do keeps a check of normal

@@ -53,7 +53,8 @@ fn counters_equal_the_decisions_made() {
                 .unwrap()
                 .with_clock(clock.clone());
             let mut decisions: BTreeMap<&str, u64> = BTreeMap::new();
-            let (mut escalations, mut fired, mut at_risk) = (0, 0, 0);
+            let (mut escalations, mut at_risk) = (0, 0);
+            let mut fired: BTreeMap<&str, u64> = BTreeMap::new();
             for i in 0..40 {
                 clock.advance(Duration::from_millis(700));
                 let actor = if i % 4 == 0 { "calm" } else { "busy" };
@@ -61,7 +62,9 @@ fn counters_equal_the_decisions_made() {
                 let before = level(&guard);
                 let a = guard.assess(&Event::new(actor, "GET", "/", clock.time()));
                 escalations += u64::from(level(&guard) > before);
-                fired += u64::from(a.reasons().iter().any(|r| r.detector.name() == "burst"));
+                for r in a.reasons() {
+                    *fired.entry(r.detector.name()).or_default() += 1;
+                }
                 at_risk += usize::from(a.risk > 0.0);
                 *decisions.entry(a.decision.name()).or_default() += 1;
             }
@@ -89,14 +92,20 @@ fn counters_equal_the_decisions_made() {
         escalations
     );
     assert!(escalations > 0);
-    assert_eq!(
-        counter(
-            &s,
-            "pattern_guard_detector_firings_total",
-            &[("detector", "burst")]
-        ),
-        fired
-    );
+    // Every detector's firings, and none for a detector that never fired.
+    assert!(fired.contains_key("burst"), "{fired:?}");
+    for d in pattern_guard::Detector::ALL {
+        assert_eq!(
+            counter(
+                &s,
+                "pattern_guard_detector_firings_total",
+                &[("detector", d.name())]
+            ),
+            fired.get(d.name()).copied().unwrap_or(0),
+            "{}: {fired:?}",
+            d.name()
+        );
+    }
     match s.get(&("pattern_guard_risk".to_string(), vec![])) {
         Some(DebugValue::Histogram(samples)) => {
             // One sample per check with a risk (the rest are the decisions' count minus these).
