@@ -183,7 +183,8 @@ impl Shard {
 
     /// The first slot whose hash tag matches `hash`'s, found reading only the table's control
     /// bytes: nearly always the slot of the actor with that hash, if the shard holds it (a
-    /// 7-bit tag; the id is not compared). For [`Slot::warm`], which only reads.
+    /// 7-bit tag; the id is not compared). For [`Slot::warm_head`] and [`Slot::warm_rest`],
+    /// which only read.
     pub fn candidate(&self, hash: u64) -> Option<&Slot> {
         self.table.find(hash, |_| true)
     }
@@ -332,11 +333,13 @@ impl Locked<'_> {
         self.held[self.store.index(hash)].as_deref()
     }
 
-    /// The shard of `hash` (locked now if `lock_for` was not told of it).
+    /// The shard of `hash`, which `lock_for` must have been told of: locking another one now,
+    /// out of the ascending order, could wait in a circle with another batch.
     pub fn shard(&mut self, hash: u64) -> &mut Shard {
-        let store = self.store;
-        let index = store.index(hash);
-        self.held[index].get_or_insert_with(|| lock(&store.shards[index].0))
+        let index = self.store.index(hash);
+        self.held[index]
+            .as_deref_mut()
+            .expect("Store::lock_for was told of every hash the batch checks")
     }
 }
 

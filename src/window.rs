@@ -152,7 +152,6 @@ impl Window {
         self.records.reserve(additional);
     }
 
-    /// Timestamp of the newest record.
     /// Reads what the next check reads (the figures, and the records it scans: every one while
     /// the window counts by scanning, else the oldest and newest), changing nothing.
     pub fn warm(&self) -> u64 {
@@ -165,6 +164,7 @@ impl Window {
         records ^ self.gap_sq_sum.0[1] ^ u64::from(self.switches)
     }
 
+    /// Timestamp of the newest record.
     pub fn newest_ts(&self) -> Option<u64> {
         (!self.records.is_empty()).then_some(self.newest_ts)
     }

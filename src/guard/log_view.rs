@@ -8,9 +8,7 @@ use std::sync::Arc;
 
 use super::Guard;
 use crate::check::{observe, Outcome};
-use crate::clock::to_nanos;
-use crate::event::Event;
-use crate::hash::{event_hashes, weight_micros, ActorKey};
+use crate::hash::ActorKey;
 use crate::store::ActorState;
 use crate::window::Record;
 
@@ -97,16 +95,5 @@ impl Guard {
         shard
             .get(key.hash, &key.id)
             .map(|s| (s.escalation, s.baseline, s.last_seen()))
-    }
-
-    /// An event's record before the store gives it a time.
-    pub(crate) fn record_of(&self, event: &Event<'_>) -> Record {
-        let (key, target) = event_hashes(event.action(), event.target(), self.seed());
-        Record {
-            ts: to_nanos(event.timestamp()),
-            key,
-            target,
-            weight: weight_micros(event.weight()),
-        }
     }
 }

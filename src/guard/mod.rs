@@ -306,11 +306,31 @@ impl Guard {
     /// `explain`: also work out `retry_after` for a block, which reads deeper into the window.
     pub(crate) fn evaluate(&self, event: &Event<'_>, explain: bool) -> Outcome {
         let actor = ActorKey::new(event.actor(), self.seed());
+        let (record, clock_now) = self.record_and_clock(event);
         let mut shard = self.store.shard(actor.hash);
-        let (outcome, change) = self.evaluate_in(&mut shard, &actor, event, explain);
+        let (outcome, change) =
+            self.evaluate_in(&mut shard, &actor, event, record, clock_now, explain);
         drop(shard);
         self.report(event, &outcome, change);
         outcome
+    }
+
+    /// An event as the window keeps it (before a check caps its time).
+    pub(crate) fn record_of(&self, event: &Event<'_>) -> Record {
+        let (key, target) = event_hashes(event.action(), event.target(), self.seed());
+        Record {
+            ts: to_nanos(event.timestamp()),
+            key,
+            target,
+            weight: weight_micros(event.weight()),
+        }
+    }
+
+    /// [`Guard::record_of`], and the clock reading its timestamp is capped by: worked out
+    /// before the shard is locked, so the lock is held for the check alone.
+    fn record_and_clock(&self, event: &Event<'_>) -> (Record, u64) {
+        let record = self.record_of(event);
+        (record, self.clock_for(record.ts))
     }
 
     /// The part of a check under the shard's lock.
@@ -319,16 +339,10 @@ impl Guard {
         shard: &mut Shard,
         actor: &ActorKey<'_>,
         event: &Event<'_>,
+        record: Record,
+        clock_now: u64,
         explain: bool,
     ) -> (Outcome, ActorsChange) {
-        let (key, target) = event_hashes(event.action(), event.target(), self.seed());
-        let record = Record {
-            ts: to_nanos(event.timestamp()),
-            key,
-            target,
-            weight: weight_micros(event.weight()),
-        };
-        let clock_now = self.clock_for(record.ts);
         #[cfg(feature = "metrics")]
         let before = (shard.len(), shard.evicted);
         let state = shard.actor(actor.hash, &actor.id, record.ts, &*self.clock, || {
@@ -393,18 +407,21 @@ impl Guard {
         out.truncate(events.len());
         out.resize_with(events.len(), Assessment::default);
         let seed = self.seed();
-        let actors: Vec<ActorKey<'_>> = events
+        let actors: Vec<(ActorKey<'_>, Record, u64)> = events
             .iter()
-            .map(|e| ActorKey::new(e.actor(), seed))
+            .map(|e| {
+                let (record, clock_now) = self.record_and_clock(e);
+                (ActorKey::new(e.actor(), seed), record, clock_now)
+            })
             .collect();
-        let mut shards = self.store.lock_for(actors.iter().map(|a| a.hash));
+        let mut shards = self.store.lock_for(actors.iter().map(|(a, ..)| a.hash));
         // Every actor's lines are read before the first check, in passes of loads that do not
         // depend on each other (the tables' control bytes; the slots they point to; the slots'
         // other lines and the windows' records), so the core has many in flight at once instead
         // of one actor's chain at a time; the checks below then find their lines in cache.
         let slots: Vec<_> = actors
             .iter()
-            .filter_map(|a| shards.get(a.hash)?.candidate(a.hash))
+            .filter_map(|(a, ..)| shards.get(a.hash)?.candidate(a.hash))
             .collect();
         for slot in &slots {
             std::hint::black_box(slot.warm_head());
@@ -416,7 +433,10 @@ impl Guard {
         let outcomes: Vec<(Outcome, ActorsChange)> = events
             .iter()
             .zip(&actors)
-            .map(|(event, actor)| self.evaluate_in(shards.shard(actor.hash), actor, event, true))
+            .map(|(event, (actor, record, clock_now))| {
+                let shard = shards.shard(actor.hash);
+                self.evaluate_in(shard, actor, event, *record, *clock_now, true)
+            })
             .collect();
         drop(shards);
         for ((event, (outcome, change)), out) in events.iter().zip(outcomes).zip(out) {
