@@ -14,10 +14,17 @@
 //! keeps no map at all: a check counts by scanning the few records, which sit together in one
 //! buffer, instead of probing a map in memory of its own: a cache miss or two fewer per check,
 //! and less memory per actor.
+//!
+//! A window whose records all share one (action, target) key (a cron job's one command, a client
+//! polling one route) keeps no map either, however long it grows: every count is then the
+//! window's length. The first record with another key builds the map from the records, once:
+//! the next push that finds one key left drops the map again, and by then every record the
+//! build counted has left, so each record is counted into a map at most once: O(1) amortized
+//! per push.
 
 use std::collections::VecDeque;
 
-use crate::hash::HashMap;
+use crate::hash::{HashMap, TARGET_BIT};
 use crate::policy::Policy;
 
 /// One event as the engine keeps it.
@@ -62,15 +69,21 @@ impl Sum {
 pub(crate) struct Window {
     records: VecDeque<Record>,
     /// Occurrences per (action, target) key and per target, in the window, past [`SMALL`]
-    /// records; `None` while the window counts by scanning. Boxed: a map's header is 32 bytes,
-    /// a pointer 8, and most windows have no map (the slot stays at three cache lines).
+    /// records; `None` while the window counts by scanning (at most [`SMALL`] records) or while
+    /// every record has one key (more than [`SMALL`]: see [`Window::uniform`]). Boxed: a map's
+    /// header is 32 bytes, a pointer 8, and most windows have no map (the slot stays at three
+    /// cache lines).
     counts: Option<Box<Counts>>,
     /// Timestamp of the newest record ever pushed: kept when the window empties.
     newest_ts: u64,
     oldest_ts: u64,
     newest_target: u64,
+    /// Distinct targets in the window. While the window is uniform this and `switches` are
+    /// known (1 and 0) and the two words hold the window's one key instead
+    /// ([`Window::uniform_key`]): a check then tells that its record continues the window from
+    /// these lines alone, without reading a record (a cache miss per check).
     distinct_targets: u32,
-    /// Consecutive pairs in the window whose targets differ.
+    /// Consecutive pairs in the window whose targets differ (see `distinct_targets`).
     switches: u32,
     /// Consecutive pairs whose gap matches `interval_secs` within the tolerance.
     interval_hits: u32,
@@ -156,7 +169,7 @@ impl Window {
     /// the window counts by scanning, else the oldest and newest), changing nothing.
     pub fn warm(&self) -> u64 {
         let ends = |r: &Record| r.ts ^ r.key;
-        let records = if self.counts.is_none() {
+        let records = if self.counts.is_none() && self.records.len() <= SMALL {
             self.records.iter().fold(0, |x, r| x ^ ends(r))
         } else {
             self.records.front().map_or(0, ends) ^ self.records.back().map_or(0, ends)
@@ -205,20 +218,40 @@ impl Window {
         while self.records.len() >= policy.max_events {
             self.pop_front(policy);
         }
+        if self.counts.as_ref().is_some_and(|c| c.len() == 2) {
+            // One key and one target are left: every record has them.
+            self.unmap_counts();
+        }
+        if self.uniform() {
+            if self.uniform_key() == rec.key && self.newest_target == rec.target {
+                // Its key and target again: no switch, no new target, every record counts.
+                self.add_gap(rec.ts, policy);
+                self.newest_ts = rec.ts;
+                self.weight_total
+                    .set(self.weight_total.get() + u128::from(rec.weight));
+                self.records.push_back(rec);
+                return self.records.len() as u32;
+            }
+            self.leave_uniform();
+        }
+        // At exactly SMALL records, all of this one's key: the window turns uniform.
+        let turns_uniform = !self.mapped()
+            && self.records.len() == SMALL
+            && self
+                .records
+                .iter()
+                .all(|r| r.key == rec.key && r.target == rec.target);
         if self.records.is_empty() {
             self.oldest_ts = rec.ts;
         } else {
-            let gap = rec.ts - self.newest_ts;
-            self.gap_sq_sum
-                .set(self.gap_sq_sum.get() + u128::from(gap) * u128::from(gap));
-            self.interval_hits += u32::from(policy.interval_hit(gap));
+            self.add_gap(rec.ts, policy);
             self.switches += u32::from(self.newest_target != rec.target);
         }
         self.newest_ts = rec.ts;
         self.newest_target = rec.target;
         self.weight_total
             .set(self.weight_total.get() + u128::from(rec.weight));
-        if !self.mapped() && self.records.len() >= SMALL {
+        if !self.mapped() && self.records.len() >= SMALL && !turns_uniform {
             self.map_counts();
         }
         let key_count = if let Some(counts) = self.counts.as_deref_mut() {
@@ -241,7 +274,41 @@ impl Window {
             same_key
         };
         self.records.push_back(rec);
+        if turns_uniform {
+            self.set_uniform_key(rec.key);
+        }
         key_count
+    }
+
+    /// The gap from the newest record to one at `ts`, added to the gap figures.
+    fn add_gap(&mut self, ts: u64, policy: &Policy) {
+        let gap = ts - self.newest_ts;
+        self.gap_sq_sum
+            .set(self.gap_sq_sum.get() + u128::from(gap) * u128::from(gap));
+        self.interval_hits += u32::from(policy.interval_hit(gap));
+    }
+
+    /// Whether the window counts without a map past [`SMALL`] records: then every record has
+    /// one key and one target, and `distinct_targets` and `switches` hold that key.
+    fn uniform(&self) -> bool {
+        !self.mapped() && self.records.len() > SMALL
+    }
+
+    /// The one key of a uniform window.
+    fn uniform_key(&self) -> u64 {
+        u64::from(self.distinct_targets) | (u64::from(self.switches) << 32)
+    }
+
+    /// Keeps `key` as the window's one key, in the words of the figures it makes known.
+    fn set_uniform_key(&mut self, key: u64) {
+        self.distinct_targets = key as u32;
+        self.switches = (key >> 32) as u32;
+    }
+
+    /// The figures a uniform window has, back in their words (before it stops being uniform).
+    fn leave_uniform(&mut self) {
+        self.distinct_targets = 1;
+        self.switches = 0;
     }
 
     /// Moves to counting with the map: every record's key and target counted once.
@@ -254,10 +321,17 @@ impl Window {
         self.counts = Some(Box::new(counts));
     }
 
-    /// Back to counting by scanning, once the window is small again (`distinct_targets` is
-    /// already right).
+    /// Back to counting without the map, once the window is small again or has one key left
+    /// (`distinct_targets` and `switches` are already right; past [`SMALL`] records they make
+    /// way for the key).
     fn unmap_counts(&mut self) {
-        self.counts = None;
+        let Some(counts) = self.counts.take() else {
+            return;
+        };
+        if self.records.len() > SMALL {
+            let key = counts.keys().find(|&&h| h & TARGET_BIT == 0);
+            self.set_uniform_key(*key.expect("a uniform window's map holds its key"));
+        }
     }
 
     /// Whether the count map holds the counts: it is never empty while it does, since every
@@ -271,7 +345,11 @@ impl Window {
     /// run of equal keys and targets: restoring a saved window of one repeated command costs a
     /// few nanoseconds an event.
     pub fn extend(&mut self, records: impl Iterator<Item = Record>, policy: &Policy) {
-        // Counting runs of equal keys needs the map; a window left small drops it at the end.
+        // Counting runs of equal keys needs the map; a window left small or uniform drops it at
+        // the end.
+        if self.uniform() {
+            self.leave_uniform();
+        }
         if !self.mapped() {
             self.map_counts();
         }
@@ -347,12 +425,15 @@ impl Window {
             self.counts.get_or_insert_with(Box::default),
             Some(&mut self.distinct_targets),
         );
-        if self.records.len() <= SMALL {
+        // One key and one target entry: every record has them, and the window can count
+        // without the map (small, or uniform).
+        if self.records.len() <= SMALL || self.counts.as_ref().is_some_and(|c| c.len() == 2) {
             self.unmap_counts();
         }
     }
 
     fn pop_front(&mut self, policy: &Policy) {
+        let was_uniform = self.uniform();
         let Some(old) = self.records.pop_front() else {
             return;
         };
@@ -363,6 +444,8 @@ impl Window {
             if self.decrement(old.target) {
                 self.distinct_targets -= 1;
             }
+        } else if was_uniform {
+            // The records left all have its target.
         } else if !self.records.iter().any(|r| r.target == old.target) {
             self.distinct_targets -= 1;
         }
@@ -372,7 +455,12 @@ impl Window {
             self.gap_sq_sum
                 .set(self.gap_sq_sum.get() - u128::from(gap) * u128::from(gap));
             self.interval_hits -= u32::from(policy.interval_hit(gap));
-            self.switches -= u32::from(old.target != next.target);
+            if !was_uniform {
+                self.switches -= u32::from(old.target != next.target);
+            }
+        }
+        if was_uniform && !self.uniform() {
+            self.leave_uniform();
         }
         if self.records.is_empty() {
             // Give back the memory of a burst once it has passed.
@@ -406,11 +494,16 @@ impl Window {
         } else {
             self.newest_ts - self.oldest_ts
         };
+        let uniform = self.uniform();
         Figures {
             events: self.records.len() as u64,
             key_count: u64::from(key_count),
-            distinct_targets: u64::from(self.distinct_targets),
-            switches: u64::from(self.switches),
+            distinct_targets: if uniform {
+                1
+            } else {
+                u64::from(self.distinct_targets)
+            },
+            switches: if uniform { 0 } else { u64::from(self.switches) },
             interval_hits: u64::from(self.interval_hits),
             gaps: self.records.len().saturating_sub(1) as u64,
             gap_sum,
@@ -434,7 +527,6 @@ impl Window {
 mod tests {
     use super::*;
     use crate::config::Settings;
-    use crate::hash::TARGET_BIT;
 
     /// The figures recounted from the records, as the detectors need them.
     fn recount(w: &Window, key: u64) -> (u64, u64, u64) {
@@ -509,5 +601,83 @@ mod tests {
         window.expire(ts + 3_600_000_000_000, &policy);
         assert_eq!((window.len(), window.mapped()), (0, false));
         assert_eq!(window.heap_bytes(), std::mem::size_of::<Record>());
+    }
+
+    #[test]
+    fn a_window_of_one_key_keeps_no_map_until_another_key_arrives() {
+        let policy = Policy::new(Settings {
+            window_secs: 10.0,
+            max_events_per_actor: Some(400),
+            burst_max_events: 200,
+            ..Settings::default()
+        });
+        let one = |ts| Record {
+            ts,
+            key: 7,
+            target: TARGET_BIT | 7,
+            weight: 1_000_000,
+        };
+        let check = |window: &Window, rec: Record, key_count: u32, at: &str| {
+            let f = window.figures(key_count);
+            assert_eq!(
+                (f.key_count, f.distinct_targets, f.switches),
+                recount(window, rec.key),
+                "{at}: {} records, mapped {}",
+                window.len(),
+                window.mapped()
+            );
+        };
+        let mut window = Window::new();
+        let mut ts = 0;
+        // Rounds of one key at 0.1 s, each ending with a different key or not, and pauses that
+        // expire part of the window (it slides while uniform) or all of it.
+        for round in 0..40u64 {
+            let uniform_run = 5 + round * 13 % 90;
+            for i in 0..uniform_run {
+                ts += 100_000_000;
+                window.expire(ts, &policy);
+                let key_count = window.push(one(ts), &policy);
+                check(
+                    &window,
+                    one(ts),
+                    key_count,
+                    &format!("round {round}, push {i}"),
+                );
+                if window.records().all(|r| r.key == 7) {
+                    assert!(
+                        !window.mapped(),
+                        "round {round}: {} records of one key kept a map",
+                        window.len()
+                    );
+                }
+            }
+            if round % 3 == 0 {
+                ts += 100_000_000;
+                let other = Record {
+                    key: round % 4,
+                    target: TARGET_BIT | (round % 2),
+                    ..one(ts)
+                };
+                window.expire(ts, &policy);
+                let key_count = window.push(other, &policy);
+                check(
+                    &window,
+                    other,
+                    key_count,
+                    &format!("round {round}, other key"),
+                );
+                assert_eq!(window.mapped(), window.len() > SMALL, "round {round}");
+            }
+            ts += 1_000_000_000 * (round % 14);
+            window.expire(ts, &policy);
+        }
+        // A restored window of one key keeps no map, and counts on as the original does.
+        let mut window = Window::new();
+        window.extend((1..=100).map(|i| one(i * 100_000_000)), &policy);
+        assert_eq!((window.len(), window.mapped()), (100, false));
+        window.expire(10_100_000_000, &policy);
+        let key_count = window.push(one(10_100_000_000), &policy);
+        check(&window, one(10_100_000_000), key_count, "after restore");
+        assert_eq!(key_count, 100, "one expired, one pushed");
     }
 }

@@ -26,6 +26,30 @@ struct Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
+    op_over(0..ACTIONS.len(), 0..TARGETS.len())
+}
+
+/// Events that nearly all carry one (action, target) key, as a cron job's or a polling client's
+/// do: long windows of one key, now and then another.
+fn repeating_op() -> impl Strategy<Value = Op> {
+    op_over(
+        prop_oneof![19 => Just(0), 1 => 0..ACTIONS.len()],
+        prop_oneof![19 => Just(0), 1 => 0..TARGETS.len()],
+    )
+}
+
+/// Half the cases varied keys, half nearly all one key.
+fn any_ops(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Op>> {
+    prop_oneof![
+        prop::collection::vec(op(), len.clone()),
+        prop::collection::vec(repeating_op(), len),
+    ]
+}
+
+fn op_over(
+    action: impl Strategy<Value = usize>,
+    target: impl Strategy<Value = usize>,
+) -> impl Strategy<Value = Op> {
     let advance = prop_oneof![
         3 => Just(0u64),
         4 => 0u64..2_000_000_000,
@@ -43,22 +67,16 @@ fn op() -> impl Strategy<Value = Op> {
         3 => 0.0f64..10.0,
         1 => prop_oneof![Just(f64::NAN), Just(-1.0), Just(f64::INFINITY), Just(1e30)],
     ];
-    (
-        0..ACTORS.len(),
-        0..ACTIONS.len(),
-        0..TARGETS.len(),
-        advance,
-        skew,
-        weight,
-    )
-        .prop_map(|(actor, action, target, advance, skew, weight)| Op {
+    (0..ACTORS.len(), action, target, advance, skew, weight).prop_map(
+        |(actor, action, target, advance, skew, weight)| Op {
             actor,
             action,
             target,
             advance,
             skew,
             weight,
-        })
+        },
+    )
 }
 
 fn config() -> impl Strategy<Value = Config> {
@@ -140,42 +158,102 @@ fn near(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-5
 }
 
+/// Every event of `ops` assessed by the fast engine and the reference: the same readings,
+/// risks, levels and decisions (a decision on a threshold's edge may round either way).
+fn matches_reference(config: &Config, ops: &[Op]) -> Result<(), TestCaseError> {
+    let clock = ManualClock::new(UNIX_EPOCH + Duration::from_nanos(START));
+    let guard = Guard::from_config(config.clone())
+        .unwrap()
+        .with_clock(clock.clone());
+    let mut reference = Reference::new(config.clone());
+    let mut now = START;
+    for (i, op) in ops.iter().enumerate() {
+        now += op.advance;
+        clock.set(UNIX_EPOCH + Duration::from_nanos(now));
+        let ts = now.saturating_add_signed(op.skew);
+        let event = Event::new(
+            ACTORS[op.actor],
+            ACTIONS[op.action],
+            TARGETS[op.target],
+            UNIX_EPOCH + Duration::from_nanos(ts),
+        )
+        .with_weight(op.weight);
+        let fast = guard.assess(&event);
+        let slow = reference.check(
+            ACTORS[op.actor],
+            ACTIONS[op.action],
+            TARGETS[op.target],
+            ts,
+            op.weight,
+            now,
+        );
+        let baseline_on = config
+            .settings_for(ACTORS[op.actor])
+            .baseline_max_z
+            .is_some();
+        let close = |a: f64, b: f64| if baseline_on { near(a, b) } else { close(a, b) };
+        for reading in &fast.readings {
+            let want = slow.risks.get(&reading.detector).copied();
+            prop_assert!(
+                want.is_some_and(|w| close(w, reading.risk)),
+                "event {i}: {} risk {} vs reference {:?}",
+                reading.detector,
+                reading.risk,
+                want
+            );
+            let obs = slow.observed[&reading.detector];
+            prop_assert!(
+                close(obs, reading.observed) || (obs - reading.observed).abs() <= 1e-9 * obs.abs(),
+                "event {i}: {} observed {} vs reference {}",
+                reading.detector,
+                reading.observed,
+                obs
+            );
+        }
+        prop_assert_eq!(
+            fast.readings.len(),
+            slow.risks.len(),
+            "event {}: same detectors reported",
+            i
+        );
+        prop_assert!(
+            close(fast.raw_risk, slow.raw_risk),
+            "event {}: raw {} vs {}",
+            i,
+            fast.raw_risk,
+            slow.raw_risk
+        );
+        prop_assert_eq!(fast.escalation_level, slow.level, "event {}", i);
+        prop_assert!(
+            close(fast.risk, slow.risk),
+            "event {}: risk {} vs {}",
+            i,
+            fast.risk,
+            slow.risk
+        );
+        let s = config.settings_for(ACTORS[op.actor]);
+        let on_edge = [s.allow_below, s.warn_below, s.delay_below]
+            .iter()
+            .any(|&b| close(b, slow.risk));
+        if !on_edge {
+            prop_assert_eq!(fast.decision, slow.decision, "event {}", i);
+        }
+    }
+    Ok(())
+}
+
 proptest! {
 
     #[test]
     fn fast_engine_matches_the_reference(config in config(), ops in prop::collection::vec(op(), 1..250)) {
-        let clock = ManualClock::new(UNIX_EPOCH + Duration::from_nanos(START));
-        let guard = Guard::from_config(config.clone()).unwrap().with_clock(clock.clone());
-        let mut reference = Reference::new(config.clone());
-        let mut now = START;
-        for (i, op) in ops.iter().enumerate() {
-            now += op.advance;
-            clock.set(UNIX_EPOCH + Duration::from_nanos(now));
-            let ts = now.saturating_add_signed(op.skew);
-            let event = Event::new(ACTORS[op.actor], ACTIONS[op.action], TARGETS[op.target],
-                UNIX_EPOCH + Duration::from_nanos(ts)).with_weight(op.weight);
-            let fast = guard.assess(&event);
-            let slow = reference.check(ACTORS[op.actor], ACTIONS[op.action], TARGETS[op.target], ts, op.weight, now);
-            let baseline_on = config.settings_for(ACTORS[op.actor]).baseline_max_z.is_some();
-            let close = |a: f64, b: f64| if baseline_on { near(a, b) } else { close(a, b) };
-            for reading in &fast.readings {
-                let want = slow.risks.get(&reading.detector).copied();
-                prop_assert!(want.is_some_and(|w| close(w, reading.risk)),
-                    "event {i}: {} risk {} vs reference {:?}", reading.detector, reading.risk, want);
-                let obs = slow.observed[&reading.detector];
-                prop_assert!(close(obs, reading.observed) || (obs - reading.observed).abs() <= 1e-9 * obs.abs(),
-                    "event {i}: {} observed {} vs reference {}", reading.detector, reading.observed, obs);
-            }
-            prop_assert_eq!(fast.readings.len(), slow.risks.len(), "event {}: same detectors reported", i);
-            prop_assert!(close(fast.raw_risk, slow.raw_risk), "event {}: raw {} vs {}", i, fast.raw_risk, slow.raw_risk);
-            prop_assert_eq!(fast.escalation_level, slow.level, "event {}", i);
-            prop_assert!(close(fast.risk, slow.risk), "event {}: risk {} vs {}", i, fast.risk, slow.risk);
-            let s = config.settings_for(ACTORS[op.actor]);
-            let on_edge = [s.allow_below, s.warn_below, s.delay_below].iter().any(|&b| close(b, slow.risk));
-            if !on_edge {
-                prop_assert_eq!(fast.decision, slow.decision, "event {}", i);
-            }
-        }
+        matches_reference(&config, &ops)?;
+    }
+
+    #[test]
+    fn fast_engine_matches_the_reference_on_one_repeated_key(
+        config in config(), ops in prop::collection::vec(repeating_op(), 1..250)
+    ) {
+        matches_reference(&config, &ops)?;
     }
 
     #[test]
@@ -225,7 +303,7 @@ proptest! {
 
     #[test]
     fn risk_stays_in_unit_range_and_decision_is_monotone_in_risk(
-        config in config(), ops in prop::collection::vec(op(), 1..200)
+        config in config(), ops in any_ops(1..200)
     ) {
         let clock = ManualClock::new(UNIX_EPOCH + Duration::from_nanos(START));
         let guard = Guard::from_config(config).unwrap().with_clock(clock.clone());
@@ -303,7 +381,7 @@ proptest! {
     #[test]
     fn a_snapshot_plus_merged_tails_decides_like_the_original(
         config in config(),
-        ops in prop::collection::vec(op(), 2..160),
+        ops in any_ops(2..160),
         cut in 0.0f64..1.0,
         split in 0.0f64..1.0,
     ) {
