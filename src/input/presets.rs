@@ -72,7 +72,15 @@ const SSHD: [(&str, &str); 10] = [
 
 const NGINX_ERROR: &str = r#"^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<action>emerg|alert|crit|error|warn|notice|info|debug)\] \d+#\d+: (?:\*\d+ )?.*?, client: (?P<actor>[^,\s]+)(?:, server: [^,]*)?(?:, request: "(?:[A-Z]+ )?(?P<target>[^ "]*))?"#;
 
-const APACHE_ERROR: &str = r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] \[(?:[\w.-]+:)?(?P<action>[a-z]+\d?)\](?: \[pid \d+(?::tid \d+)?\])?(?: [^\[]*)? \[client (?P<actor>[^\]\s]+?)(?::\d+)?\] (?P<target>.*?)(?:, referer: .*)?$";
+/// Apache's error log, two shapes. 2.4 names the module beside the level (`[core:error]`) and
+/// always writes the client's port (`[client 2001:db8::5:51234]`), which is dropped; 2.2 writes
+/// the level alone and never a port, so its client (`[client 2001:db8::1]`, an IPv6 address
+/// whose last group would read as a port) is kept whole, but for an IPv4 address with a port
+/// (a 2.4 server whose `ErrorLogFormat` leaves the module out).
+const APACHE_ERROR: [&str; 2] = [
+    r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] \[[\w.-]+:(?P<action>[a-z]+\d?)\](?: \[pid \d+(?::tid \d+)?\])?(?: [^\[]*)? \[client (?P<actor>[^\]\s]+?)(?::\d+)?\] (?P<target>.*?)(?:, referer: .*)?$",
+    r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] \[(?P<action>[a-z]+\d?)\](?: \[pid \d+(?::tid \d+)?\])?(?: [^\[]*)? \[client (?P<actor>(?:\d{1,3}\.){3}\d{1,3}|[^\]\s]+)(?::\d+)?\] (?P<target>.*?)(?:, referer: .*)?$",
+];
 
 /// A preset log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +126,7 @@ impl Preset {
             Preset::NginxError => LineFormat::new(vec![compile(NGINX_ERROR)]).map(|f| {
                 f.with_time_format(TimeFormat::strftime("%Y/%m/%d %H:%M:%S").expect("valid"))
             }),
-            Preset::ApacheError => LineFormat::new(vec![compile(APACHE_ERROR)]).map(|f| {
+            Preset::ApacheError => LineFormat::new(APACHE_ERROR.map(compile).to_vec()).map(|f| {
                 f.with_time_format(TimeFormat::strftime("%a %b %d %H:%M:%S%.f %Y").expect("valid"))
             }),
         };
@@ -330,8 +338,9 @@ mod tests {
         assert_eq!(e.ts, local(2012, 4, 9, 11, 53, 29));
     }
 
-    /// Apache 2.2 (the loghub corpus) and 2.4 (with module, pid, tid, client port and
-    /// `referer`), as real servers wrote them.
+    /// Apache 2.2 (the loghub corpus; IPv6 and host-name clients, which 2.2 writes without a
+    /// port) and 2.4 (with module, pid, tid, client port and `referer`), as real servers wrote
+    /// them.
     #[test]
     fn apache_error_reads_both_client_shapes() {
         check(Preset::ApacheError, 2000, &[
@@ -343,6 +352,10 @@ mod tests {
             ("[Wed May 09 07:29:22.641776 2018] [proxy_fcgi:error] [pid 155:tid 140240559003392] (104)Connection reset by peer: [client 172.18.0.1:60048] AH01075: Error dispatching request to :81:", Some(("172.18.0.1", "error", "AH01075: Error dispatching request to :81:", 1.0))),
             ("[Sat May 03 09:24:30.034338 2025] [proxy_fcgi:error] [pid 613811] [client 127.0.0.1:58558] AH01071: Got error 'x', referer: https://the-scent.com/index.php?page=login", Some(("127.0.0.1", "error", "AH01071: Got error 'x'", 1.0))),
             ("[Tue Nov 24 10:00:00.000001 2026] [auth_basic:error] [pid 10:tid 11] [client 2001:db8::5:51234] AH01618: user bob not found: /admin", Some(("2001:db8::5", "error", "AH01618: user bob not found: /admin", 1.0))),
+            ("[Sun Dec 04 05:15:09 2005] [error] [client 2001:db8::1] File does not exist: /var/www/html/x", Some(("2001:db8::1", "error", "File does not exist: /var/www/html/x", 1.0))),
+            ("[Sun Dec 04 05:15:09 2005] [error] [client ::1] File does not exist: /var/www/html/x", Some(("::1", "error", "File does not exist: /var/www/html/x", 1.0))),
+            ("[Sun Dec 04 05:15:09 2005] [error] [client host-7.example.net] client denied by server configuration: /srv", Some(("host-7.example.net", "error", "client denied by server configuration: /srv", 1.0))),
+            ("[Fri Sep 30 13:26:51.015401 2022] [error] [pid 7] [client 10.1.2.3:40000] AH00128: File does not exist: /x", Some(("10.1.2.3", "error", "AH00128: File does not exist: /x", 1.0))),
             ("[Sat May 03 09:20:10.664596 2025] [ssl:warn] [pid 613809] AH01906: the-scent.com:443:0 server certificate is a CA certificate", None),
         ]);
         let format = Preset::ApacheError.format();
