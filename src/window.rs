@@ -551,14 +551,31 @@ mod tests {
         }
     }
 
-    #[test]
-    fn counts_stay_exact_as_a_window_grows_past_small_and_shrinks_back() {
-        let policy = Policy::new(Settings {
+    /// A 10 s window holding at most 400 records.
+    fn ten_seconds() -> Policy {
+        Policy::new(Settings {
             window_secs: 10.0,
             max_events_per_actor: Some(400),
             burst_max_events: 200,
             ..Settings::default()
-        });
+        })
+    }
+
+    /// The figures after pushing `rec` (which returned `key_count`) equal a recount.
+    fn assert_counts(window: &Window, rec: &Record, key_count: u32, at: &str) {
+        let f = window.figures(key_count);
+        assert_eq!(
+            (f.key_count, f.distinct_targets, f.switches),
+            recount(window, rec.key),
+            "{at}: {} records, mapped {}",
+            window.len(),
+            window.mapped()
+        );
+    }
+
+    #[test]
+    fn counts_stay_exact_as_a_window_grows_past_small_and_shrinks_back() {
+        let policy = ten_seconds();
         let mut window = Window::new();
         let mut ts = 0;
         let mut i = 0u64;
@@ -572,14 +589,7 @@ mod tests {
                 let rec = record(ts, i >> 33);
                 window.expire(ts, &policy);
                 let key_count = window.push(rec, &policy);
-                let f = window.figures(key_count);
-                assert_eq!(
-                    (f.key_count, f.distinct_targets, f.switches),
-                    recount(&window, rec.key),
-                    "round {round}, {} records, mapped {}",
-                    window.len(),
-                    window.mapped()
-                );
+                assert_counts(&window, &rec, key_count, &format!("round {round}"));
             }
             ts += 1_000_000_000 * (round % 12);
         }
@@ -605,27 +615,12 @@ mod tests {
 
     #[test]
     fn a_window_of_one_key_keeps_no_map_until_another_key_arrives() {
-        let policy = Policy::new(Settings {
-            window_secs: 10.0,
-            max_events_per_actor: Some(400),
-            burst_max_events: 200,
-            ..Settings::default()
-        });
+        let policy = ten_seconds();
         let one = |ts| Record {
             ts,
             key: 7,
             target: TARGET_BIT | 7,
             weight: 1_000_000,
-        };
-        let check = |window: &Window, rec: Record, key_count: u32, at: &str| {
-            let f = window.figures(key_count);
-            assert_eq!(
-                (f.key_count, f.distinct_targets, f.switches),
-                recount(window, rec.key),
-                "{at}: {} records, mapped {}",
-                window.len(),
-                window.mapped()
-            );
         };
         let mut window = Window::new();
         let mut ts = 0;
@@ -637,9 +632,9 @@ mod tests {
                 ts += 100_000_000;
                 window.expire(ts, &policy);
                 let key_count = window.push(one(ts), &policy);
-                check(
+                assert_counts(
                     &window,
-                    one(ts),
+                    &one(ts),
                     key_count,
                     &format!("round {round}, push {i}"),
                 );
@@ -660,9 +655,9 @@ mod tests {
                 };
                 window.expire(ts, &policy);
                 let key_count = window.push(other, &policy);
-                check(
+                assert_counts(
                     &window,
-                    other,
+                    &other,
                     key_count,
                     &format!("round {round}, other key"),
                 );
@@ -677,7 +672,7 @@ mod tests {
         assert_eq!((window.len(), window.mapped()), (100, false));
         window.expire(10_100_000_000, &policy);
         let key_count = window.push(one(10_100_000_000), &policy);
-        check(&window, one(10_100_000_000), key_count, "after restore");
+        assert_counts(&window, &one(10_100_000_000), key_count, "after restore");
         assert_eq!(key_count, 100, "one expired, one pushed");
     }
 }
