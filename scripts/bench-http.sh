@@ -4,11 +4,15 @@
 #      at once, bare, after the engine's own check, and behind GuardLayer (10,000 keys, 64 tasks);
 #   2. end to end on loopback: requests per second of examples/http_server.rs with and without the
 #      layer, measured by wrk (64 connections, 2 threads, DURATION each, alternating; the
-#      median of ROUNDS rounds' ratios, as the shared host's speed moves between rounds); each request carries one of KEYS (default 10,000) client keys (an `x-client`
-#      header, the layer's key), under a configuration that refuses nobody, so every request
-#      takes the whole path.
+#      median of ROUNDS rounds' ratios, as the shared host's speed moves between rounds), two
+#      workloads:
+#      - served: each request carries one of KEYS (default 10,000) client keys (an `x-client`
+#        header, the layer's key), under a configuration that refuses nobody, so every request
+#        takes the whole path;
+#      - flood: one client (the peer address, the default key) under the built-in defaults, so
+#        after its first requests every one is refused with a 429: what refusing costs.
 #
-#   bash scripts/bench-http.sh                 # about three minutes
+#   bash scripts/bench-http.sh                 # about five minutes
 #   DURATION=5s ROUNDS=1 KEYS=100000 bash scripts/bench-http.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,28 +34,36 @@ request = function()
 end
 LUA
 
-rps() { # port -> requests/s
-  wrk -t2 -c64 -d"$duration" -s "$work/clients.lua" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'
+printf 'request = function()\n  return wrk.format("GET", "/items/17")\nend\n' > "$work/one.lua"
+
+rps() { # port, script -> requests/s
+  wrk -t2 -c64 -d"$duration" -s "$work/$2" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'
 }
 start() { # port, flags...
   local port=$1; shift
-  target/release/examples/http_server --config "$work/open.toml" --listen "127.0.0.1:$port" "$@" 2>/dev/null &
+  target/release/examples/http_server --listen "127.0.0.1:$port" "$@" 2>/dev/null &
   for _ in $(seq 50); do curl -s "http://127.0.0.1:$port/" >/dev/null && return; sleep 0.1; done
   echo "the server on $port did not start" >&2; exit 1
 }
-start 18481
-start 18482 --no-guard
+start 18481 --config "$work/open.toml"
+start 18482 --config "$work/open.toml" --no-guard
+start 18483
+start 18484 --no-guard
 for _ in $(seq "$rounds"); do
-  echo "$(rps 18481) $(rps 18482)" >> "$work/rounds"
+  echo "$(rps 18481 clients.lua) $(rps 18482 clients.lua)" >> "$work/served"
+  echo "$(rps 18483 one.lua) $(rps 18484 one.lua)" >> "$work/flood"
 done
-python3 - "$work/rounds" "$duration" "${KEYS:-10000}" <<'PY'
+python3 - "$work" "$duration" "${KEYS:-10000}" <<'PY'
 import statistics, sys
-rounds = [tuple(map(float, l.split())) for l in open(sys.argv[1])]
-ratios = sorted(w / wo for w, wo in rounds)
-print(f"end to end, wrk -t2 -c64 -d{sys.argv[2]} on loopback, {sys.argv[3]} client keys, "
-      f"{len(rounds)} rounds (each: with, then without):")
-for w, wo in rounds:
-    print(f"  with the layer {w:9.0f} requests/s, without {wo:9.0f}: {w / wo:.0%}")
-print(f"  median ratio {statistics.median(ratios):.0%} (goal >= 90%), "
-      f"best with / best without {max(w for w, _ in rounds) / max(wo for _, wo in rounds):.0%}")
+work, duration, keys = sys.argv[1:]
+for name, what in (("served", f"{keys} client keys, nobody refused"),
+                   ("flood", "one client, the built-in defaults, refused with 429")):
+    rounds = [tuple(map(float, l.split())) for l in open(f"{work}/{name}")]
+    ratios = sorted(w / wo for w, wo in rounds)
+    print(f"end to end ({name}: {what}), wrk -t2 -c64 -d{duration} on loopback, "
+          f"{len(rounds)} rounds (each: with, then without):")
+    for w, wo in rounds:
+        print(f"  with the layer {w:9.0f} requests/s, without {wo:9.0f}: {w / wo:.0%}")
+    print(f"  median ratio {statistics.median(ratios):.0%} (goal >= 90%), "
+          f"best with / best without {max(w for w, _ in rounds) / max(wo for _, wo in rounds):.0%}")
 PY
