@@ -20,7 +20,7 @@
 //! key, when it is on, how it reads the window's [`Figures`] and how its reading reads in a
 //! sentence. The [`Detector`] enum, [`Detector::ALL`], the readings array, the risk weights and
 //! the reports are generated from it. Beside the entry a new detector needs its figure (kept
-//! running in `window.rs`), its limit (a key in `config.rs`'s `settings!` table, compiled in
+//! running in `window/mod.rs`), its limit (a key in `config.rs`'s `settings!` table, compiled in
 //! `policy.rs`), its `risk_weight_<name>` key, and its oracle in `tests/common`.
 
 use std::fmt;
