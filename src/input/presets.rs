@@ -77,10 +77,20 @@ const NGINX_ERROR: &str = r#"^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?P<act
 /// the level alone and never a port, so its client (`[client 2001:db8::1]`, an IPv6 address
 /// whose last group would read as a port) is kept whole, but for an IPv4 address with a port
 /// (a 2.4 server whose `ErrorLogFormat` leaves the module out).
-const APACHE_ERROR: [&str; 2] = [
-    r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] \[[\w.-]+:(?P<action>[a-z]+\d?)\](?: \[pid \d+(?::tid \d+)?\])?(?: [^\[]*)? \[client (?P<actor>[^\]\s]+?)(?::\d+)?\] (?P<target>.*?)(?:, referer: .*)?$",
-    r"^\[(?P<time>[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d \d\d:\d\d:\d\d(?:\.\d+)? \d{4})\] \[(?P<action>[a-z]+\d?)\](?: \[pid \d+(?::tid \d+)?\])?(?: [^\[]*)? \[client (?P<actor>(?:\d{1,3}\.){3}\d{1,3}|[^\]\s]+)(?::\d+)?\] (?P<target>.*?)(?:, referer: .*)?$",
+const APACHE_ERROR: [(&str, &str); 2] = [
+    // 2.4: `[module:level]`, the client up to its port.
+    (r"[\w.-]+:", r"[^\]\s]+?"),
+    // 2.2: `[level]`, the client whole, or an IPv4 address before a port.
+    ("", r"(?:\d{1,3}\.){3}\d{1,3}|[^\]\s]+"),
 ];
+
+/// One Apache error-log pattern: `module` before the level, `client` the actor's shape (the
+/// port after it, if any, is dropped).
+fn apache_error((module, client): (&str, &str)) -> String {
+    format!(
+        r"^\[(?P<time>[A-Z][a-z]{{2}} [A-Z][a-z]{{2}} \d\d \d\d:\d\d:\d\d(?:\.\d+)? \d{{4}})\] \[{module}(?P<action>[a-z]+\d?)\](?: \[pid \d+(?::tid \d+)?\])?(?: [^\[]*)? \[client (?P<actor>{client})(?::\d+)?\] (?P<target>.*?)(?:, referer: .*)?$"
+    )
+}
 
 /// A preset log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,9 +136,13 @@ impl Preset {
             Preset::NginxError => LineFormat::new(vec![compile(NGINX_ERROR)]).map(|f| {
                 f.with_time_format(TimeFormat::strftime("%Y/%m/%d %H:%M:%S").expect("valid"))
             }),
-            Preset::ApacheError => LineFormat::new(APACHE_ERROR.map(compile).to_vec()).map(|f| {
-                f.with_time_format(TimeFormat::strftime("%a %b %d %H:%M:%S%.f %Y").expect("valid"))
-            }),
+            Preset::ApacheError => {
+                LineFormat::new(APACHE_ERROR.map(|p| compile(&apache_error(p))).to_vec()).map(|f| {
+                    f.with_time_format(
+                        TimeFormat::strftime("%a %b %d %H:%M:%S%.f %Y").expect("valid"),
+                    )
+                })
+            }
         };
         format.expect("a preset has patterns")
     }
