@@ -9,6 +9,7 @@
 //!   after them is trusted. Without trusted proxies the headers are ignored.
 //! - `key:VALUE` for a header key.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use http::HeaderMap;
@@ -85,15 +86,110 @@ fn parse_node(node: &str) -> Option<IpAddr> {
 
 /// The actor id of a client address.
 pub fn ip_actor(ip: IpAddr, ipv6_prefix: u8) -> String {
-    match canonical(ip) {
-        IpAddr::V4(v4) => format!("ip:{v4}"),
+    let mut id = String::new();
+    write_ip_actor(&mut id, ip, ipv6_prefix);
+    id
+}
+
+/// [`ip_actor`], written into `out`.
+fn write_ip_actor(out: &mut impl fmt::Write, ip: IpAddr, ipv6_prefix: u8) {
+    // Writing to a `ClientKey` or a `String` cannot fail.
+    let _ = match canonical(ip) {
+        IpAddr::V4(v4) => write!(out, "ip:{v4}"),
         IpAddr::V6(v6) => {
             let mask = u128::MAX
                 .checked_shl(128 - u32::from(ipv6_prefix))
                 .unwrap_or(0);
             let net = Ipv6Addr::from(u128::from(v6) & mask);
-            format!("ip:{net}/{ipv6_prefix}")
+            write!(out, "ip:{net}/{ipv6_prefix}")
         }
+    };
+}
+
+/// A request's actor id, made for one check: in place while it fits in [`ClientKey::INLINE`]
+/// bytes (every IPv4 and IPv6 key, most header keys), so a request's key costs no allocation
+/// (two per request with a `String`, in a server that answers in microseconds).
+pub(crate) enum ClientKey {
+    Inline {
+        len: u8,
+        bytes: [u8; ClientKey::INLINE],
+    },
+    Heap(String),
+}
+
+impl ClientKey {
+    /// Bytes kept in place: the longest IPv6 key (`ip:` + 39 + `/128`) and then some.
+    pub const INLINE: usize = 62;
+
+    pub fn new() -> ClientKey {
+        ClientKey::Inline {
+            len: 0,
+            bytes: [0; ClientKey::INLINE],
+        }
+    }
+
+    /// The client address's key ([`ip_actor`]).
+    pub fn ip(ip: IpAddr, ipv6_prefix: u8) -> ClientKey {
+        let mut key = ClientKey::new();
+        write_ip_actor(&mut key, ip, ipv6_prefix);
+        key
+    }
+
+    /// A header key: `key:` and the header's value (invalid UTF-8 replaced).
+    pub fn header(value: &[u8]) -> ClientKey {
+        let mut key = ClientKey::new();
+        key.push_str("key:");
+        key.push_str(&String::from_utf8_lossy(value));
+        key
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Only whole `&str`s are ever copied in, so the bytes are UTF-8.
+            ClientKey::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            ClientKey::Heap(s) => s,
+        }
+    }
+
+    pub fn into_string(self) -> String {
+        match self {
+            ClientKey::Inline { .. } => self.as_str().to_owned(),
+            ClientKey::Heap(s) => s,
+        }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        match self {
+            ClientKey::Inline { len, bytes } => {
+                let at = usize::from(*len);
+                if let Some(room) = bytes.get_mut(at..at + s.len()) {
+                    room.copy_from_slice(s.as_bytes());
+                    // At most INLINE (62): fits a u8.
+                    *len = (at + s.len()) as u8;
+                } else {
+                    let mut heap = String::with_capacity(at + s.len());
+                    heap.push_str(self.as_str());
+                    heap.push_str(s);
+                    *self = ClientKey::Heap(heap);
+                }
+            }
+            ClientKey::Heap(heap) => heap.push_str(s),
+        }
+    }
+}
+
+impl From<String> for ClientKey {
+    fn from(s: String) -> ClientKey {
+        ClientKey::Heap(s)
+    }
+}
+
+impl fmt::Write for ClientKey {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.push_str(s);
+        Ok(())
     }
 }
 
@@ -213,5 +309,41 @@ mod tests {
         );
         assert_eq!(ip_actor(ip("2001:db8:1:2::1"), 48), "ip:2001:db8:1::/48");
         assert_eq!(ip_actor(ip("2001:db8::1"), 128), "ip:2001:db8::1/128");
+    }
+
+    #[test]
+    fn a_client_key_is_the_same_id_in_place_or_on_the_heap() {
+        // The longest IPv6 key fits in place, and reads as ip_actor's.
+        let longest = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+        let key = ClientKey::ip(ip(longest), 128);
+        assert!(matches!(key, ClientKey::Inline { .. }));
+        assert_eq!(key.as_str(), ip_actor(ip(longest), 128));
+        assert_eq!(key.as_str(), format!("ip:{longest}/128"));
+        assert_eq!(
+            ClientKey::ip(ip("203.0.113.7"), 64).as_str(),
+            "ip:203.0.113.7"
+        );
+
+        // A header key up to the room left after `key:` stays in place; one byte more moves
+        // the whole id to the heap, unchanged.
+        for len in [0, 1, ClientKey::INLINE - 4, ClientKey::INLINE - 3, 500] {
+            let value = "v".repeat(len);
+            let key = ClientKey::header(value.as_bytes());
+            assert_eq!(
+                matches!(key, ClientKey::Inline { .. }),
+                len <= ClientKey::INLINE - 4,
+                "{len} bytes"
+            );
+            assert_eq!(key.as_str(), format!("key:{value}"));
+            assert_eq!(key.into_string(), format!("key:{value}"));
+        }
+
+        // Invalid UTF-8 is replaced, as in a String built from the value; a multi-byte
+        // character that would straddle the in-place room is never split.
+        let key = ClientKey::header(b"abc\xffdef");
+        assert_eq!(key.as_str(), "key:abc\u{fffd}def");
+        let straddling = format!("{}é", "v".repeat(ClientKey::INLINE - 5));
+        let key = ClientKey::header(straddling.as_bytes());
+        assert_eq!(key.as_str(), format!("key:{straddling}"));
     }
 }

@@ -66,6 +66,7 @@ use tower_service::Service;
 
 use crate::config::{HttpKey, HttpSettings, UnknownKey};
 use crate::{Assessment, Decision, Event, Guard};
+use key::ClientKey;
 
 /// What the layer's closures see of a request.
 #[derive(Debug, Clone, Copy)]
@@ -366,6 +367,12 @@ where
         let future = ready.call(req);
         return Box::pin(async move { future.await.map(|r| r.map(passed)) });
     };
+    // The check is awaited: the event goes with the call, so it owns its strings.
+    let event = (
+        event.actor.into_string(),
+        event.route.to_owned(),
+        event.weight,
+    );
     let clone = ready.clone();
     let mut inner = std::mem::replace(ready, clone);
     let shared = shared.clone();
@@ -390,6 +397,14 @@ where
     })
 }
 
+/// A request's event as the layer reads it: the actor's key, and the route borrowed from the
+/// request.
+struct RequestEvent<'r> {
+    actor: ClientKey,
+    route: &'r str,
+    weight: f64,
+}
+
 /// What the layer does with a request.
 enum Verdict {
     Pass,
@@ -400,7 +415,7 @@ enum Verdict {
 impl Shared {
     /// The request's actor, route and weight; `None`: pass it unchecked (no key, and
     /// `[http] unknown = "pass"`).
-    fn event_of<B>(&self, req: &Request<B>) -> Option<(String, String, f64)> {
+    fn event_of<'r, B>(&self, req: &'r Request<B>) -> Option<RequestEvent<'r>> {
         let peer = req
             .extensions()
             .get::<axum::extract::ConnectInfo<SocketAddr>>()
@@ -416,24 +431,34 @@ impl Shared {
         let actor = match self.key(&info) {
             Some(actor) => actor,
             None if self.settings.unknown == UnknownKey::Pass => return None,
-            None => "unknown".to_string(),
+            None => ClientKey::from("unknown".to_owned()),
         };
         let route = req
             .extensions()
             .get::<axum::extract::MatchedPath>()
             .map_or_else(|| req.uri().path(), |m| m.as_str());
         let weight = self.weight_fn.as_ref().map_or(1.0, |f| f(&info));
-        Some((actor, route.to_string(), weight))
+        Some(RequestEvent {
+            actor,
+            route,
+            weight,
+        })
     }
 
     fn judge<B>(&self, req: &Request<B>) -> Verdict {
-        let Some((actor, route, weight)) = self.event_of(req) else {
+        let Some(RequestEvent {
+            actor,
+            route,
+            weight,
+        }) = self.event_of(req)
+        else {
             return Verdict::Pass;
         };
+        let actor = actor.as_str();
         let event = Event::new(
-            actor.as_str(),
+            actor,
             req.method().as_str(),
-            route.as_str(),
+            route,
             self.guard.clock().now(),
         )
         .with_weight(weight);
@@ -443,7 +468,7 @@ impl Shared {
         if outcome.decision == Decision::Allow {
             return Verdict::Pass;
         }
-        self.verdict(&outcome.into_assessment(), &actor, req.method(), &route)
+        self.verdict(&outcome.into_assessment(), actor, req.method(), route)
     }
 
     /// What a decision comes to for a request.
@@ -470,19 +495,19 @@ impl Shared {
         }
     }
 
-    fn key(&self, info: &RequestInfo<'_>) -> Option<String> {
+    fn key(&self, info: &RequestInfo<'_>) -> Option<ClientKey> {
         if let Some(f) = &self.key_fn {
-            return f(info);
+            return f(info).map(ClientKey::from);
         }
         match &self.settings.key {
             HttpKey::Ip => {
                 let peer = info.peer?;
                 let ip = key::client_ip(peer.ip(), info.headers, &self.settings)?;
-                Some(key::ip_actor(ip, self.settings.ipv6_prefix))
+                Some(ClientKey::ip(ip, self.settings.ipv6_prefix))
             }
             HttpKey::Header(name) => {
                 let value = info.headers.get(name.as_str())?;
-                Some(format!("key:{}", String::from_utf8_lossy(value.as_bytes())))
+                Some(ClientKey::header(value.as_bytes()))
             }
         }
     }
