@@ -153,6 +153,8 @@ impl ClientKey {
         }
     }
 
+    /// The id as a `String` (a check through the shared store outlives the request).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub fn into_string(self) -> String {
         match self {
             ClientKey::Inline { .. } => self.as_str().to_owned(),

@@ -61,6 +61,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Extensions, HeaderMap, Method, Request, Response, Uri};
 use http_body_util::{Either, Full};
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -264,6 +265,71 @@ pub type GuardedBody<B> = Either<B, Full<Bytes>>;
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
+pin_project! {
+    /// The future of a guarded call, answering `Response<T>` (`T` the service's body `R`, or
+    /// [`GuardedBody<R>`]). A request that passes at once runs the service's own future `F`,
+    /// and a refused one answers its 429 as it stands: neither allocates. A delayed request
+    /// (and any request checked through a shared store) is one boxed future.
+    pub struct ResponseFuture<F, R, T, E> {
+        #[pin]
+        state: State<F, R, T, E>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, R, T, E> {
+        Passed { #[pin] future: F, passed: fn(R) -> T },
+        Refused { response: Option<Response<T>> },
+        Later { future: BoxFuture<Response<T>, E> },
+    }
+}
+
+impl<F, R, T, E> ResponseFuture<F, R, T, E> {
+    fn passed(future: F, passed: fn(R) -> T) -> Self {
+        ResponseFuture {
+            state: State::Passed { future, passed },
+        }
+    }
+
+    fn refused(response: Response<T>) -> Self {
+        ResponseFuture {
+            state: State::Refused {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn later(future: BoxFuture<Response<T>, E>) -> Self {
+        ResponseFuture {
+            state: State::Later { future },
+        }
+    }
+}
+
+impl<F, R, T, E> Future for ResponseFuture<F, R, T, E>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = Result<Response<T>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Passed { future, passed } => {
+                let passed = *passed;
+                future
+                    .poll(cx)
+                    .map(|r| r.map(|response| response.map(passed)))
+            }
+            // Polled again after it answered: a misuse of any future; it stays pending.
+            StateProj::Refused { response } => response
+                .take()
+                .map_or(Poll::Pending, |r| Poll::Ready(Ok(r))),
+            StateProj::Later { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
 impl<S, B, R> Service<Request<B>> for GuardService<S, FromBytes>
 where
     S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
@@ -273,7 +339,7 @@ where
 {
     type Response = Response<R>;
     type Error = S::Error;
-    type Future = BoxFuture<Response<R>, S::Error>;
+    type Future = ResponseFuture<S::Future, R, R, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -293,7 +359,7 @@ where
 {
     type Response = Response<GuardedBody<R>>;
     type Error = S::Error;
-    type Future = BoxFuture<Response<GuardedBody<R>>, S::Error>;
+    type Future = ResponseFuture<S::Future, R, GuardedBody<R>, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
@@ -314,7 +380,7 @@ fn guarded_call<S, B, R, T>(
     req: Request<B>,
     passed: fn(R) -> T,
     refused: fn(Bytes) -> T,
-) -> BoxFuture<Response<T>, S::Error>
+) -> ResponseFuture<S::Future, R, T, S::Error>
 where
     S: Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -324,24 +390,28 @@ where
 {
     #[cfg(feature = "redis")]
     if let Some(store) = &shared.store {
-        return stored_call(shared, store.clone(), ready, req, passed, refused);
+        return ResponseFuture::later(stored_call(
+            shared,
+            store.clone(),
+            ready,
+            req,
+            passed,
+            refused,
+        ));
     }
     match shared.judge(&req) {
         // The service was made ready for this call: call it now.
-        Verdict::Pass => {
-            let future = ready.call(req);
-            Box::pin(async move { future.await.map(|r| r.map(passed)) })
-        }
+        Verdict::Pass => ResponseFuture::passed(ready.call(req), passed),
         // Called later: the ready service goes with the call, a clone takes its place.
         Verdict::Wait(pause) => {
             let clone = ready.clone();
             let mut inner = std::mem::replace(ready, clone);
-            Box::pin(async move {
+            ResponseFuture::later(Box::pin(async move {
                 tokio::time::sleep(pause).await;
                 inner.call(req).await.map(|r| r.map(passed))
-            })
+            }))
         }
-        Verdict::Refuse(response) => Box::pin(async move { Ok(response.map(refused)) }),
+        Verdict::Refuse(response) => ResponseFuture::refused(response.map(refused)),
     }
 }
 
