@@ -10,7 +10,7 @@
 //! - `key:VALUE` for a header key.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use http::HeaderMap;
 
@@ -95,7 +95,7 @@ pub fn ip_actor(ip: IpAddr, ipv6_prefix: u8) -> String {
 fn write_ip_actor(out: &mut impl fmt::Write, ip: IpAddr, ipv6_prefix: u8) {
     // Writing to a `ClientKey` or a `String` cannot fail.
     let _ = match canonical(ip) {
-        IpAddr::V4(v4) => write!(out, "ip:{v4}"),
+        IpAddr::V4(v4) => out.write_str(dotted(v4, &mut [0; 18])),
         IpAddr::V6(v6) => {
             let mask = u128::MAX
                 .checked_shl(128 - u32::from(ipv6_prefix))
@@ -104,6 +104,31 @@ fn write_ip_actor(out: &mut impl fmt::Write, ip: IpAddr, ipv6_prefix: u8) {
             write!(out, "ip:{net}/{ipv6_prefix}")
         }
     };
+}
+
+/// `ip:` and the address in dotted decimal, written into `buf`: what `Ipv4Addr`'s `Display`
+/// writes, without the formatting machinery (a fifth of what refusing a flood cost the layer).
+fn dotted(ip: Ipv4Addr, buf: &mut [u8; 18]) -> &str {
+    buf[..3].copy_from_slice(b"ip:");
+    let mut at = 3;
+    for (i, octet) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            buf[at] = b'.';
+            at += 1;
+        }
+        if octet >= 100 {
+            buf[at] = b'0' + octet / 100;
+            at += 1;
+        }
+        if octet >= 10 {
+            buf[at] = b'0' + octet / 10 % 10;
+            at += 1;
+        }
+        buf[at] = b'0' + octet % 10;
+        at += 1;
+    }
+    // ASCII digits and dots only.
+    std::str::from_utf8(&buf[..at]).unwrap_or_default()
 }
 
 /// A request's actor id, made for one check: in place while it fits in [`ClientKey::INLINE`]
@@ -311,6 +336,21 @@ mod tests {
         );
         assert_eq!(ip_actor(ip("2001:db8:1:2::1"), 48), "ip:2001:db8:1::/48");
         assert_eq!(ip_actor(ip("2001:db8::1"), 128), "ip:2001:db8::1/128");
+    }
+
+    #[test]
+    fn an_ipv4_key_is_written_as_display_writes_the_address() {
+        // Every octet value in the first and third places, edge values in the second.
+        for a in 0..=255u8 {
+            for &b in &[0u8, 7, 10, 100, 255] {
+                let v4 = Ipv4Addr::new(a, b, 255 - a, a / 3);
+                assert_eq!(dotted(v4, &mut [0; 18]), format!("ip:{v4}"));
+            }
+        }
+        assert_eq!(
+            dotted(Ipv4Addr::BROADCAST, &mut [0; 18]),
+            "ip:255.255.255.255"
+        );
     }
 
     #[test]
