@@ -37,8 +37,8 @@ thread_local! {
     /// The last refusal built on this thread. A flood from one client at its window's cap is
     /// refused with the same document again and again, and formatting it (the detail's
     /// sentences, the JSON) was most of what a refusal cost: an equal assessment takes the same
-    /// bytes (a reference count) instead.
-    static LAST: RefCell<Option<(Inputs, Bytes)>> = const { RefCell::new(None) };
+    /// bytes and `Retry-After` value (reference counts) instead.
+    static LAST: RefCell<Option<(Inputs, Bytes, HeaderValue)>> = const { RefCell::new(None) };
 }
 
 /// The problem document, serialized straight from borrowed fields: a refusal is the answer a
@@ -78,28 +78,30 @@ pub fn too_many_requests(a: &Assessment, retry: Duration) -> Response<Bytes> {
     };
     let cached = LAST.with_borrow(|last| {
         last.as_ref()
-            .filter(|(inputs, _)| same(inputs))
-            .map(|(_, body)| body.clone())
+            .filter(|(inputs, ..)| same(inputs))
+            .map(|(_, body, retry)| (body.clone(), retry.clone()))
     });
-    let body = cached.unwrap_or_else(|| {
+    let (body, retry) = cached.unwrap_or_else(|| {
         let body = document(a, secs);
+        let retry = HeaderValue::from(secs);
         let inputs = Inputs {
             retry_after_secs: secs,
             risk: a.risk,
             escalation_level: a.escalation_level,
             readings: a.readings.clone(),
         };
-        LAST.set(Some((inputs, body.clone())));
-        body
+        LAST.set(Some((inputs, body.clone(), retry.clone())));
+        (body, retry)
     });
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
     let headers = response.headers_mut();
+    headers.reserve(2);
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
     );
-    headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    headers.insert(header::RETRY_AFTER, retry);
     response
 }
 
@@ -193,5 +195,13 @@ mod tests {
             .last()
             .unwrap();
         assert_eq!(body(&first), seen[4]);
+
+        // The same assessment retried after another time: its own header and document.
+        for (ms, secs) in [(2_500, 3), (10_000, 10), (10_000, 10), (2_500, 3), (1, 1)] {
+            let response = too_many_requests(&first, Duration::from_millis(ms));
+            assert_eq!(response.headers()[header::RETRY_AFTER], secs.to_string());
+            let doc: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+            assert_eq!(doc["retry_after_secs"], secs, "{doc}");
+        }
     }
 }
