@@ -486,11 +486,18 @@ impl Shared {
     /// The request's actor, route and weight; `None`: pass it unchecked (no key, and
     /// `[http] unknown = "pass"`).
     fn event_of<'r, B>(&self, req: &'r Request<B>) -> Option<RequestEvent<'r>> {
-        let peer = req
-            .extensions()
-            .get::<axum::extract::ConnectInfo<SocketAddr>>()
-            .map(|c| c.0)
-            .or_else(|| req.extensions().get::<SocketAddr>().copied());
+        // Two lookups in the request's extensions, made only when something reads the peer.
+        let wants_peer = self.key_fn.is_some()
+            || self.weight_fn.is_some()
+            || matches!(self.settings.key, HttpKey::Ip);
+        let peer = wants_peer
+            .then(|| {
+                req.extensions()
+                    .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0)
+                    .or_else(|| req.extensions().get::<SocketAddr>().copied())
+            })
+            .flatten();
         let info = RequestInfo {
             method: req.method(),
             uri: req.uri(),
