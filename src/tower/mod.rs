@@ -508,7 +508,7 @@ impl Shared {
         let actor = match self.key(&info) {
             Some(actor) => actor,
             None if self.settings.unknown == UnknownKey::Pass => return None,
-            None => ClientKey::from("unknown".to_owned()),
+            None => ClientKey::literal("unknown"),
         };
         let route = req
             .extensions()
