@@ -11,7 +11,9 @@
 # one inside a process (no recorder against the Prometheus recorder) holds still. So, where
 # valgrind is installed, the script also counts the instructions a check of the engine bench's
 # workload executes in each build (callgrind, the guard as built alone, two lengths of run so
-# set-up cancels out): the feature's own cost with no recorder, exactly.
+# set-up cancels out): the feature's own cost with no recorder, exactly. For context it also
+# times a Prometheus counter handle's increment alone in a loop: the exporter's own share, which
+# no change of ours can lower.
 #
 #   bash scripts/bench-metrics.sh                   # about ten minutes
 #   ONLY=engine bash scripts/bench-metrics.sh       # one workload: engine, normal or hot
@@ -32,8 +34,8 @@ for l in sys.stdin:
 cp "$(build)" "$work/off"
 cp "$(build --features metrics)" "$work/on"
 for _ in $(seq "$rounds"); do
-  "$work/off" --bench ${ONLY:+--only "$ONLY"} | grep 'per check' >> "$work/out"
-  "$work/on" --bench ${ONLY:+--only "$ONLY"} | grep 'per check' >> "$work/out"
+  "$work/off" --bench ${ONLY:+--only "$ONLY"} | grep -E 'per check|per increment' >> "$work/out"
+  "$work/on" --bench ${ONLY:+--only "$ONLY"} | grep -E 'per check|per increment' >> "$work/out"
 done
 cat "$work/out"
 python3 - "$work/out" <<'PY'
@@ -51,6 +53,12 @@ for case in ["engine bench's check", "normal traffic", "every check at risk"]:
     print(f"{case}, medians: off {off:.1f} ns per check; on, no recorder {noop:.1f} "
           f"({noop-off:+.1f}); on, Prometheus recorder {prom:.1f} ({prom-noop:+.1f} over no "
           f"recorder, {prom-off:+.1f} over off; goal <= +20 ns)")
+alone = [l for l in lines if l.startswith("for context, a counter increment alone")]
+if alone:
+    got = lambda what: statistics.median(
+        float(re.search(what + r" ([0-9.]+) ns", l).group(1)) for l in alone)
+    print(f"a counter increment alone, medians: Prometheus {got('Prometheus'):.1f} ns, "
+          f"a no-op handle {got('a no-op handle'):.1f} ns")
 PY
 if command -v valgrind >/dev/null; then
   count() { # binary checks -> instructions inside the timed loop

@@ -27,6 +27,9 @@ pub(crate) struct Outcome {
     /// This check's strike raised the actor's escalation level (read by the metrics).
     #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub escalated: bool,
+    /// Some reading fired (read by the metrics, which skip the readings when none did).
+    #[cfg(feature = "metrics")]
+    pub fired: bool,
     pub readings: Readings,
     /// Only filled in when asked to explain.
     retry_after: Option<Duration>,
@@ -101,6 +104,8 @@ pub(crate) fn observe(
     }
     let readings = detectors::readings(policy, &figures);
     let raw_risk = detectors::combine(policy, &readings);
+    #[cfg(feature = "metrics")]
+    let fired = detectors::any_fired(policy, &readings, raw_risk);
     escalation.cool_down(now, policy);
     let level = escalation.level(policy);
     let risk = Escalation::raise(raw_risk, level, policy);
@@ -133,6 +138,8 @@ pub(crate) fn observe(
         raw_risk,
         level,
         escalated,
+        #[cfg(feature = "metrics")]
+        fired,
         readings,
         retry_after,
         at: now,

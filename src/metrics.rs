@@ -29,7 +29,7 @@ use ::metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
 use crate::check::Outcome;
 use crate::decision::Decision;
-use crate::detectors::{Detector, Reading};
+use crate::detectors::Detector;
 
 /// The names, for code that reads them back (tests, dashboards).
 pub const DECISIONS: &str = "pattern_guard_decisions_total";
@@ -91,26 +91,47 @@ impl Handles {
         }
     }
 
-    /// One check: its decision, the detectors that fired, its risk, whether it escalated.
-    pub fn check(&self, actor: &str, outcome: &Outcome) {
+    /// One check: its decision, the detectors that fired, its risk, whether it escalated, and
+    /// how it changed the actors tracked (`change`: actors added, less removed; actors evicted).
+    ///
+    /// A check of normal traffic (no risk, nothing fired, no escalation, no actor came or went,
+    /// no series of its own) is a few tests and one counter increment; anything else goes
+    /// out of line to [`Handles::check_unusual`].
+    #[inline]
+    pub fn check(&self, actor: &str, outcome: &Outcome, change: (i64, u64)) {
+        let d = index(outcome.decision);
+        if outcome.fired
+            || outcome.risk > 0.0
+            || outcome.escalated
+            || change != (0, 0)
+            || !self.by_actor.is_empty()
+        {
+            self.check_unusual(actor, outcome, change);
+        } else {
+            self.decisions[d].increment(1);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn check_unusual(&self, actor: &str, outcome: &Outcome, change: (i64, u64)) {
         let d = index(outcome.decision);
         self.decisions[d].increment(1);
-        // Most checks fire nothing: one pass without branches tells, before any handle is read.
-        if outcome.readings.iter().any(Reading::fired) {
+        if outcome.fired {
             for (r, c) in outcome.readings.iter().zip(&self.firings) {
                 if r.fired() {
                     c.increment(1);
                 }
             }
         }
-        // Most checks carry no risk at all: sampling only those that do keeps a check of normal
-        // traffic to a few atomic additions (the histogram is the costly part).
+        // Only checks with a risk are sampled: the histogram is the costly handle.
         if outcome.risk > 0.0 {
             self.risk.record(outcome.risk);
         }
         if outcome.escalated {
             self.escalations.increment(1);
         }
+        self.actors(change.0, change.1);
         if !self.by_actor.is_empty() {
             if let Some(counters) = self.by_actor.get(actor) {
                 counters[d].increment(1);

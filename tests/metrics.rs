@@ -43,36 +43,60 @@ fn counter(s: &Series, name: &str, labels: &[(&str, &str)]) -> u64 {
 
 const CONFIG: &str = "[guard]\nburst_max_events = 3\nescalation_strikes = 2\n";
 
-#[test]
-fn counters_equal_the_decisions_made() {
-    let recorder = DebuggingRecorder::new();
-    let (decisions, escalations, fired, at_risk, tracked) =
-        metrics::with_local_recorder(&recorder, || {
-            let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-            let guard = Guard::from_toml_str(CONFIG)
-                .unwrap()
-                .with_clock(clock.clone());
-            let mut decisions: BTreeMap<&str, u64> = BTreeMap::new();
-            let (mut escalations, mut at_risk) = (0, 0);
-            let mut fired: BTreeMap<&str, u64> = BTreeMap::new();
-            for i in 0..40 {
-                clock.advance(Duration::from_millis(700));
-                let actor = if i % 4 == 0 { "calm" } else { "busy" };
-                let level = |g: &Guard| g.status(actor, None).map_or(0, |s| s.escalation_level);
-                let before = level(&guard);
-                let a = guard.assess(&Event::new(actor, "GET", "/", clock.time()));
-                escalations += u64::from(level(&guard) > before);
-                for r in a.reasons() {
-                    *fired.entry(r.detector.name()).or_default() += 1;
-                }
-                at_risk += usize::from(a.risk > 0.0);
-                *decisions.entry(a.decision.name()).or_default() += 1;
+/// Burst fires but weighs nothing: its firings happen at risk zero, and count all the same.
+const WEIGHTLESS_BURST: &str = "[guard]\nburst_max_events = 3\nrisk_combine = \"weighted_sum\"\n\
+                                risk_weight_burst = 0.0\nescalation_strikes = 2\n";
+
+/// What a sequence of checks decided, as the test counted it from the assessments.
+struct Made {
+    decisions: BTreeMap<&'static str, u64>,
+    escalations: u64,
+    fired: BTreeMap<&'static str, u64>,
+    at_risk: usize,
+    /// Checks on which a detector fired and the risk stayed zero.
+    fired_at_zero: usize,
+    tracked: usize,
+}
+
+/// Forty checks by two actors, 700 ms apart, under `config`, recorded by `recorder`.
+fn run(recorder: &DebuggingRecorder, config: &str) -> Made {
+    metrics::with_local_recorder(recorder, || {
+        let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let guard = Guard::from_toml_str(config)
+            .unwrap()
+            .with_clock(clock.clone());
+        let mut made = Made {
+            decisions: BTreeMap::new(),
+            escalations: 0,
+            fired: BTreeMap::new(),
+            at_risk: 0,
+            fired_at_zero: 0,
+            tracked: 0,
+        };
+        for i in 0..40 {
+            clock.advance(Duration::from_millis(700));
+            let actor = if i % 4 == 0 { "calm" } else { "busy" };
+            let level = |g: &Guard| g.status(actor, None).map_or(0, |s| s.escalation_level);
+            let before = level(&guard);
+            let a = guard.assess(&Event::new(actor, "GET", "/", clock.time()));
+            made.escalations += u64::from(level(&guard) > before);
+            for r in a.reasons() {
+                *made.fired.entry(r.detector.name()).or_default() += 1;
             }
-            guard.reset("calm");
-            (decisions, escalations, fired, at_risk, guard.stats().actors)
-        });
-    let s = series(&recorder);
-    for (decision, n) in &decisions {
+            made.at_risk += usize::from(a.risk > 0.0);
+            made.fired_at_zero += usize::from(a.risk == 0.0 && !a.reasons().is_empty());
+            *made.decisions.entry(a.decision.name()).or_default() += 1;
+        }
+        guard.reset("calm");
+        made.tracked = guard.stats().actors;
+        made
+    })
+}
+
+/// Every series `recorder` holds equals what `made` counted.
+fn assert_recorded(recorder: &DebuggingRecorder, made: &Made) {
+    let s = series(recorder);
+    for (decision, n) in &made.decisions {
         assert_eq!(
             counter(
                 &s,
@@ -83,17 +107,12 @@ fn counters_equal_the_decisions_made() {
             "{decision}: {s:?}"
         );
     }
-    assert!(
-        decisions.len() >= 3,
-        "the sequence walks the bands: {decisions:?}"
-    );
     assert_eq!(
         counter(&s, "pattern_guard_escalations_total", &[]),
-        escalations
+        made.escalations
     );
-    assert!(escalations > 0);
     // Every detector's firings, and none for a detector that never fired.
-    assert!(fired.contains_key("burst"), "{fired:?}");
+    assert!(made.fired.contains_key("burst"), "{:?}", made.fired);
     for d in pattern_guard::Detector::ALL {
         assert_eq!(
             counter(
@@ -101,30 +120,53 @@ fn counters_equal_the_decisions_made() {
                 "pattern_guard_detector_firings_total",
                 &[("detector", d.name())]
             ),
-            fired.get(d.name()).copied().unwrap_or(0),
-            "{}: {fired:?}",
-            d.name()
+            made.fired.get(d.name()).copied().unwrap_or(0),
+            "{}: {:?}",
+            d.name(),
+            made.fired
         );
     }
     match s.get(&("pattern_guard_risk".to_string(), vec![])) {
+        // One sample per check with a risk (the rest are the decisions' count minus these).
         Some(DebugValue::Histogram(samples)) => {
-            // One sample per check with a risk (the rest are the decisions' count minus these).
-            assert_eq!(samples.len(), at_risk);
-            assert!(at_risk > 0 && at_risk < 40, "{at_risk}");
+            assert_eq!(samples.len(), made.at_risk);
             assert!(samples
                 .iter()
                 .all(|r| r.into_inner() > 0.0 && r.into_inner() <= 1.0));
         }
-        other => panic!("no risk histogram: {other:?}"),
+        None => assert_eq!(made.at_risk, 0),
+        other => panic!("the risk is not a histogram: {other:?}"),
     }
     match s.get(&("pattern_guard_actors".to_string(), vec![])) {
-        Some(DebugValue::Gauge(n)) => assert_eq!(n.into_inner(), tracked as f64),
+        Some(DebugValue::Gauge(n)) => assert_eq!(n.into_inner(), made.tracked as f64),
         other => panic!("no actors gauge: {other:?}"),
     }
     // No series carries an actor unless asked.
     assert!(s
         .keys()
         .all(|(_, labels)| labels.iter().all(|(k, _)| k != "actor")));
+}
+
+#[test]
+fn counters_equal_the_decisions_made() {
+    let recorder = DebuggingRecorder::new();
+    let made = run(&recorder, CONFIG);
+    assert!(
+        made.decisions.len() >= 3,
+        "the sequence walks the bands: {:?}",
+        made.decisions
+    );
+    assert!(made.escalations > 0);
+    assert!(made.at_risk > 0 && made.at_risk < 40, "{}", made.at_risk);
+    assert_recorded(&recorder, &made);
+}
+
+#[test]
+fn a_detector_firing_at_risk_zero_is_counted() {
+    let recorder = DebuggingRecorder::new();
+    let made = run(&recorder, WEIGHTLESS_BURST);
+    assert!(made.fired_at_zero > 0, "burst never fired at risk zero");
+    assert_recorded(&recorder, &made);
 }
 
 #[test]

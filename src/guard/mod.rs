@@ -43,9 +43,9 @@ use crate::window::Record;
 mod log_view;
 mod memory;
 
-/// The shard's actor count and evictions before and after a check, for the metrics.
+/// How a check changed its shard's actor count, and the actors it evicted, for the metrics.
 #[cfg(feature = "metrics")]
-type ActorsChange = ((usize, u64), (usize, u64));
+type ActorsChange = (i64, u64);
 #[cfg(not(feature = "metrics"))]
 type ActorsChange = ();
 
@@ -200,18 +200,20 @@ impl Guard {
     /// One check's metrics: out of line, so the check itself stays as the compiler had it.
     #[cfg(feature = "metrics")]
     #[inline(never)]
-    fn record_metrics(
-        &self,
-        actor: &str,
-        outcome: &Outcome,
-        before: (usize, u64),
-        after: (usize, u64),
-    ) {
-        let m = self.metrics();
-        if after != before {
-            m.actors(after.0 as i64 - before.0 as i64, after.1 - before.1);
+    fn record_metrics(&self, actor: &str, outcome: &Outcome, change: ActorsChange) {
+        match self.metrics.get() {
+            Some(handles) => handles.check(actor, outcome, change),
+            // Out of line, so that a check after the first saves no registers for it.
+            None => self.first_metrics(actor, outcome, change),
         }
-        m.check(actor, outcome);
+    }
+
+    /// The first check's metrics: registers the handles, then records the check.
+    #[cfg(feature = "metrics")]
+    #[cold]
+    #[inline(never)]
+    fn first_metrics(&self, actor: &str, outcome: &Outcome, change: ActorsChange) {
+        self.metrics().check(actor, outcome, change);
     }
 
     #[cfg(feature = "metrics")]
@@ -350,7 +352,10 @@ impl Guard {
         });
         let outcome = observe(state, record, clock_now, explain);
         #[cfg(feature = "metrics")]
-        let change = (before, (shard.len(), shard.evicted));
+        let change = (
+            shard.len() as i64 - before.0 as i64,
+            shard.evicted - before.1,
+        );
         #[cfg(not(feature = "metrics"))]
         let change = ();
         (outcome, change)
@@ -361,7 +366,7 @@ impl Guard {
     #[cfg_attr(not(feature = "metrics"), allow(clippy::unused_self))]
     fn report(&self, event: &Event<'_>, outcome: &Outcome, change: ActorsChange) {
         #[cfg(feature = "metrics")]
-        self.record_metrics(event.actor(), outcome, change.0, change.1);
+        self.record_metrics(event.actor(), outcome, change);
         #[cfg(not(feature = "metrics"))]
         let () = change;
         if outcome.decision != Decision::Allow {
