@@ -175,7 +175,7 @@ fn main() {
     }
     let (engine, layer) = (&results[1], &results[2]);
     println!(
-        "  the layer over the engine: median +{} ns (goal <= 1000), p99 +{} ns (goal <= 10000)",
+        "  the layer over the engine: median {:+} ns (goal <= +1000), p99 {:+} ns (goal <= +10000)",
         layer.1 as i64 - engine.1 as i64,
         layer.2 as i64 - engine.2 as i64
     );
