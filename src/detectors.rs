@@ -356,7 +356,6 @@ fn regularity(detector: Detector, p: &Policy, f: &Figures) -> Reading {
     }
 }
 
-/// The combined risk of an actor's readings.
 /// Whether any of `readings` fired, given their combined risk `raw`: under `max` the combined
 /// risk says so (it is the highest reading's); a weighted sum can hide a reading of weight zero.
 #[cfg(feature = "metrics")]
@@ -367,6 +366,7 @@ pub(crate) fn any_fired(policy: &Policy, readings: &[Reading], raw: f64) -> bool
     }
 }
 
+/// The combined risk of an actor's readings.
 pub(crate) fn combine(policy: &Policy, readings: &[Reading]) -> f64 {
     match policy.combine {
         Combine::Max => readings.iter().fold(0.0, |m: f64, r| m.max(r.risk)),

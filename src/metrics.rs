@@ -112,6 +112,7 @@ impl Handles {
         }
     }
 
+    /// [`Handles::check`] for a check with anything more than its decision to record.
     #[cold]
     #[inline(never)]
     fn check_unusual(&self, actor: &str, outcome: &Outcome, change: (i64, u64)) {
