@@ -74,22 +74,23 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .expect("the example starts");
-        // Its first line names the address it listens on.
-        let mut log = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        log.read_line(&mut first).unwrap();
-        // "listening on http://ADDR", then " (no guard)" for a server without the layer.
-        let addr = first
+        // Held from here on, so a failure below still kills it.
+        let mut running = Running {
+            log: BufReader::new(child.stderr.take().unwrap()),
+            child,
+            addr: ([127, 0, 0, 1], 0).into(),
+            banner: String::new(),
+        };
+        // Its first line names the address it listens on: "listening on http://ADDR", then
+        // " (no guard)" for a server without the layer.
+        running.log.read_line(&mut running.banner).unwrap();
+        running.addr = running
+            .banner
             .strip_prefix("listening on http://")
             .and_then(|rest| rest.split_whitespace().next())
             .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("the example's first line: {first:?}"));
-        Running {
-            child,
-            log,
-            addr,
-            banner: first,
-        }
+            .unwrap_or_else(|| panic!("the example's first line: {:?}", running.banner));
+        running
     }
 
     /// Stops it and returns what it logged after its first line.
