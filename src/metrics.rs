@@ -99,7 +99,6 @@ impl Handles {
     /// out of line to [`Handles::check_unusual`].
     #[inline]
     pub fn check(&self, actor: &str, outcome: &Outcome, change: (i64, u64)) {
-        let d = index(outcome.decision);
         if outcome.fired
             || outcome.risk > 0.0
             || outcome.escalated
@@ -108,7 +107,7 @@ impl Handles {
         {
             self.check_unusual(actor, outcome, change);
         } else {
-            self.decisions[d].increment(1);
+            self.decisions[index(outcome.decision)].increment(1);
         }
     }
 
