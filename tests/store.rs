@@ -559,6 +559,56 @@ fn repeat_check_at_and_status_work_against_the_store() {
     );
 }
 
+/// `max_runtime = "auto"` learns from the runs of every host: each run's duration is added to
+/// the store's list, the next run on any host reads it, and a hang is stopped at the limit.
+#[test]
+fn a_limit_learned_from_runs_on_two_hosts_stops_a_hang_on_either() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let fx = Fixture::new();
+    let config = fx.path("auto.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[guard]\nburst_max_events = 1000\nrepetition_max_count = 1000\n\
+             kill_grace_secs = 1\nmax_runtime = \"auto\"\nruntime_min_runs = 4\n\
+             runtime_floor_secs = 0.5\n{STORE}"
+        ),
+    )
+    .unwrap();
+    let run = |host_name: &str, script: &str| {
+        let started = Instant::now();
+        let out = host(&fx, host_name, &url)
+            .arg("--config")
+            .arg(&config)
+            .args(["--actor", "job", "--", "sh", "-c", script])
+            .output()
+            .unwrap();
+        (out.status.code(), stderr_of(&out), started.elapsed())
+    };
+    for i in 0..4 {
+        let (code, err, _) = run(["host-a", "host-b"][i % 2], "sleep 0.2");
+        assert_eq!(code, Some(0), "run {i}: {err}");
+    }
+    // Four runs, two on each host: the limit is learned from all four.
+    let out = host(&fx, "host-a", &url)
+        .arg("--config")
+        .arg(&config)
+        .args(["status", "--json", "job"])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let typical = rows[0]["typical_run_secs"].as_f64().unwrap_or(-1.0);
+    let limit = rows[0]["learned_max_runtime_secs"].as_f64().unwrap_or(-1.0);
+    assert!((0.2..1.0).contains(&typical), "{rows}");
+    assert!((0.5..3.0).contains(&limit), "{rows}");
+    // A hang on the host that ran half of them is stopped at that limit.
+    let (code, err, took) = run("host-b", "sleep 30");
+    assert_eq!(code, Some(124), "{err}");
+    assert!(took < Duration::from_secs(10), "stopped after {took:?}");
+    assert!(err.contains("of the last 4 runs"), "{err}");
+}
+
 #[test]
 fn a_unix_socket_store_is_the_same_store() {
     let server = RedisServer::start();

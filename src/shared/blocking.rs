@@ -293,6 +293,22 @@ impl SharedLog {
         lease: Option<LeaseRequest<'_>>,
         notes: &[(&str, &[u8])],
     ) -> Result<Checked, Error> {
+        self.check_reading(guard, event, explicit, lease, notes, &[])
+            .map(|(checked, _)| checked)
+    }
+
+    /// [`check`](SharedLog::check), also returning the notes named in `read` (in the order
+    /// asked, after this call's own `notes` are written; empty when not kept): what a process
+    /// keeps beside the history comes back with the check, in the same round trip.
+    pub fn check_reading(
+        &self,
+        guard: &Guard,
+        event: &Event<'_>,
+        explicit: bool,
+        lease: Option<LeaseRequest<'_>>,
+        notes: &[(&str, &[u8])],
+        read: &[&str],
+    ) -> Result<(Checked, Vec<Vec<u8>>), Error> {
         let actor = event.actor();
         let reply = self.call(guard, actor, &|guard| Call {
             actor,
@@ -302,21 +318,23 @@ impl SharedLog {
             lease_max: lease.map_or(0, |l| l.max as u64),
             lease_us: lease.map_or(0, |l| l.length.as_micros() as u64),
             notes,
+            read,
             ..Self::limits(guard, actor, Op::Check)
         })?;
         if !reply.admitted {
             self.view.apply(guard, actor, &reply, None);
-            return Ok(Checked::Busy(reply.leases.len()));
+            return Ok((Checked::Busy(reply.leases.len()), reply.notes));
         }
         let own = reply.seq;
         self.due
             .set(own.saturating_sub(reply.base) > CHECKPOINT_AFTER);
         let mine = self.view.apply(guard, actor, &reply, Some(own));
-        Ok(Checked::Assessed(mine.unwrap_or_else(|| {
+        let assessment = mine.unwrap_or_else(|| {
             guard
                 .preview(actor, Some(from_nanos(reply.now_us * 1000)))
                 .unwrap_or_default()
-        })))
+        });
+        Ok((Checked::Assessed(assessment), reply.notes))
     }
 
     /// Whether the last check left many events past the log's checkpoint: a short-lived

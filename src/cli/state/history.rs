@@ -7,7 +7,7 @@ use pattern_guard::shared::blocking::{Checked, LeaseRequest, SharedLog};
 use pattern_guard::{Assessment, Decision, Event, Guard};
 
 use super::instances::Instance;
-use super::meta::{note, ConfigId, LastStop, Meta};
+use super::meta::{from_note, note, ConfigId, LastStop, Meta};
 use super::recovery::Notice;
 
 /// What went wrong with the state; every message says what to do.
@@ -232,12 +232,18 @@ impl<'g> Txn<'g> {
             max,
             ..shared.lease
         });
-        match shared.log.check(self.guard, event, explicit, lease, &notes) {
-            Ok(Checked::Assessed(a)) => {
+        // The job's recent durations come back with the check (`max_runtime = "auto"`).
+        let checked =
+            shared
+                .log
+                .check_reading(self.guard, event, explicit, lease, &notes, &["durations"]);
+        match checked {
+            Ok((Checked::Assessed(a), read)) => {
                 shared.release = lease.is_some() && a.decision == Decision::Block;
+                self.durations = read.first().and_then(|d| from_note(d)).unwrap_or_default();
                 Ok(a)
             }
-            Ok(Checked::Busy(n)) => Err(n),
+            Ok((Checked::Busy(n), _)) => Err(n),
             Err(e) => {
                 shared.error = Some(e);
                 Ok(Assessment::default())

@@ -23,6 +23,7 @@ use super::history::{Entry, History, Shared, StateError, Txn};
 use super::instances::Instance;
 use super::meta::{from_note, note, Meta};
 use super::recovery::Notice;
+use crate::cli::runtime;
 
 /// Histories in a Redis store.
 pub struct SharedStore {
@@ -103,7 +104,25 @@ impl SharedStore {
         self.remember_seed();
         let release = txn.left || shared.release;
         let stop = txn.last_stop.as_ref().map(note);
-        let durations = txn.durations_changed.then(|| note(&txn.durations));
+        let durations = if !txn.durations_changed {
+            None
+        } else if txn.recorded() > 0 {
+            // The check brought the store's durations; this run's are added to them.
+            Some(note(&txn.durations))
+        } else {
+            // No check here (the transaction after a run): the transaction began with no
+            // durations, so what it holds is this run's, added to the store's list.
+            let loaded = self.log.load(guard, actor, &["durations"])?;
+            let mut kept: Vec<u64> = loaded
+                .notes
+                .first()
+                .and_then(|d| from_note(d))
+                .unwrap_or_default();
+            for &ms in &txn.durations {
+                runtime::keep(&mut kept, Duration::from_millis(ms));
+            }
+            Some(note(&kept))
+        };
         // The call that gives a lease back or notes a stop also carries this run's checkpoint;
         // when neither is needed, a checkpoint every few dozen runs keeps the next runs' replay
         // short.
