@@ -609,6 +609,45 @@ fn a_limit_learned_from_runs_on_two_hosts_stops_a_hang_on_either() {
     assert!(err.contains("of the last 4 runs"), "{err}");
 }
 
+/// `--metrics-file` with a store counts the actor's runs on every host: each host writes its own
+/// file, and each file's runs by decision hold the other host's runs too.
+#[test]
+fn the_metrics_file_counts_the_runs_of_every_host() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let fx = Fixture::new();
+    let demo = demo(&fx);
+    let files = [fx.path("a.prom"), fx.path("b.prom")];
+    // guard.toml.demo: allow, allow, allow, warn, delay; runs by decision after each run.
+    let after = [
+        [1, 0, 0, 0],
+        [2, 0, 0, 0],
+        [3, 0, 0, 0],
+        [3, 1, 0, 0],
+        [3, 1, 1, 0],
+    ];
+    for (i, want) in after.iter().enumerate() {
+        let (name, file) = (["host-a", "host-b"][i % 2], &files[i % 2]);
+        let out = host(&fx, name, &url)
+            .args(["--config", &demo, "--actor", "job", "--metrics-file"])
+            .arg(file)
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "run {i}: {}", stderr_of(&out));
+        let text = std::fs::read_to_string(file).unwrap();
+        for (decision, n) in ["allow", "warn", "delay", "block"].iter().zip(want) {
+            let series = format!(
+                "pattern_guard_runs_in_window{{actor=\"job\",decision=\"{decision}\"}} {n}"
+            );
+            assert!(
+                text.lines().any(|l| l == series),
+                "run {i} on {name}: no `{series}` in\n{text}"
+            );
+        }
+    }
+}
+
 #[test]
 fn a_unix_socket_store_is_the_same_store() {
     let server = RedisServer::start();

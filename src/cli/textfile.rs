@@ -38,8 +38,7 @@ pub struct LastRun<'a> {
     pub exit: u8,
     /// How long the command ran (zero when it did not).
     pub duration: Duration,
-    /// The actor's runs in its window by decision (this one included); `None` when unknown (the
-    /// shared store does not keep them).
+    /// The actor's runs in its window by decision (this one included); `None` when unknown.
     pub in_window: Option<[u64; 4]>,
 }
 

@@ -264,6 +264,7 @@ impl Runner<'_> {
                                     nanos(assessment.at),
                                     textfile::code(assessment.decision),
                                     window_ns,
+                                    self.plan.metrics_file.is_some(),
                                 )
                             })
                             .flatten(),

@@ -95,6 +95,8 @@ pub struct Txn<'g> {
     pub durations: Vec<u64>,
     /// `durations` changed in this transaction (a shared store then keeps them).
     pub durations_changed: bool,
+    /// `decisions` changed in this transaction (a shared store then keeps them).
+    pub(super) decisions_changed: bool,
     recorded: usize,
     /// This run took itself off the running instances ([`Txn::leave`]).
     pub(super) left: bool,
@@ -125,6 +127,7 @@ impl<'g> Txn<'g> {
             decisions: meta.decisions,
             durations: meta.durations,
             durations_changed: false,
+            decisions_changed: false,
             recorded: 0,
             left: false,
             shared: None,
@@ -181,11 +184,20 @@ impl<'g> Txn<'g> {
 
     /// Keeps this run's decision with the history (its runs in the window, for
     /// `--metrics-file`) and returns the runs in the window by decision (0 allow, 1 warn,
-    /// 2 delay, 3 block), this one included. `None` with a shared store, which does not keep
-    /// them.
-    pub fn note_decision(&mut self, at_ns: u64, code: u8, window_ns: u64) -> Option<[u64; 4]> {
+    /// 2 delay, 3 block), this one included. A shared store keeps them only when `wanted`
+    /// (there it costs a call after the check; `None` otherwise): its runs on every host.
+    pub fn note_decision(
+        &mut self,
+        at_ns: u64,
+        code: u8,
+        window_ns: u64,
+        wanted: bool,
+    ) -> Option<[u64; 4]> {
         if self.shared.is_some() {
-            return None;
+            if !wanted {
+                return None;
+            }
+            self.decisions_changed = true;
         }
         let since = at_ns.saturating_sub(window_ns);
         self.decisions.retain(|(at, _)| *at > since);
@@ -232,15 +244,22 @@ impl<'g> Txn<'g> {
             max,
             ..shared.lease
         });
-        // The job's recent durations come back with the check (`max_runtime = "auto"`).
-        let checked =
-            shared
-                .log
-                .check_reading(self.guard, event, explicit, lease, &notes, &["durations"]);
+        // What is kept beside the history comes back with the check: the job's recent
+        // durations (`max_runtime = "auto"`) and its runs' decisions (`--metrics-file`).
+        let checked = shared.log.check_reading(
+            self.guard,
+            event,
+            explicit,
+            lease,
+            &notes,
+            &["durations", "decisions"],
+        );
         match checked {
             Ok((Checked::Assessed(a), read)) => {
                 shared.release = lease.is_some() && a.decision == Decision::Block;
-                self.durations = read.first().and_then(|d| from_note(d)).unwrap_or_default();
+                let note = |i: usize| read.get(i).map_or(&[][..], Vec::as_slice);
+                self.durations = from_note(note(0)).unwrap_or_default();
+                self.decisions = from_note(note(1)).unwrap_or_default();
                 Ok(a)
             }
             Ok((Checked::Busy(n), _)) => Err(n),

@@ -126,11 +126,18 @@ impl SharedStore {
         // The call that gives a lease back or notes a stop also carries this run's checkpoint;
         // when neither is needed, a checkpoint every few dozen runs keeps the next runs' replay
         // short.
-        if release || stop.is_some() || durations.is_some() || self.log.checkpoint_due() {
+        let decisions = txn.decisions_changed.then(|| note(&txn.decisions));
+        if release
+            || stop.is_some()
+            || durations.is_some()
+            || decisions.is_some()
+            || self.log.checkpoint_due()
+        {
             let notes: Vec<(&str, &[u8])> = stop
                 .iter()
                 .map(|s| ("stop", s.as_slice()))
                 .chain(durations.iter().map(|d| ("durations", d.as_slice())))
+                .chain(decisions.iter().map(|d| ("decisions", d.as_slice())))
                 .collect();
             self.log.release(
                 guard,
@@ -217,8 +224,8 @@ fn store_error(store: &str, why: String) -> pattern_guard::Error {
 }
 
 /// The notes the CLI keeps beside a history: the last run's configuration, its last stop, its
-/// recent run durations (`max_runtime = "auto"`).
-const NOTES: &[&str] = &["config", "stop", "durations"];
+/// recent run durations (`max_runtime = "auto"`), its runs' decisions (`--metrics-file`).
+const NOTES: &[&str] = &["config", "stop", "durations", "decisions"];
 
 /// A loaded actor's leases and notes as the state's meta.
 fn meta_of(loaded: &Loaded) -> Meta {
@@ -227,8 +234,7 @@ fn meta_of(loaded: &Loaded) -> Meta {
         running: loaded.leases.iter().map(instance).collect(),
         config: from_note(note(0)),
         last_stop: from_note(note(1)),
-        // Not kept in the store: --metrics-file leaves out the runs by decision there.
-        decisions: Vec::new(),
+        decisions: from_note(note(3)).unwrap_or_default(),
         durations: from_note(note(2)).unwrap_or_default(),
     }
 }
