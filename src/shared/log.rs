@@ -21,7 +21,7 @@
 //! | `base`, `esc` | a checkpoint after event `base`: the escalation (strikes, since, last seen), then, once the actor has a learned baseline, its figures (count, allowed, samples, mean and variance bits) |
 //! | `leases` | running instances: `id=until:since,...` (microseconds, server clock) |
 //! | `seed` | the hash seed the events were hashed under (every process hashes under it) |
-//! | `n:<name>` | notes kept beside the history (the CLI: `config`, the last run's configuration; `stop`, the last run it stopped; `durations`, the recent completed runs' durations for `max_runtime = "auto"`) |
+//! | `n:<name>` | notes kept beside the history (the CLI: `config`, the last run's configuration; `stop`, the last run it stopped; `durations`, the recent completed runs' durations for `max_runtime = "auto"`; `decisions`, the runs' decisions in the window for `--metrics-file`) |
 //!
 //! # The script (one round trip per check)
 //! Under Redis's single-threaded execution it reads the server's clock (`TIME`), gives the event
