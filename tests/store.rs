@@ -626,8 +626,13 @@ fn the_metrics_file_counts_the_runs_of_every_host() {
         [3, 1, 0, 0],
         [3, 1, 1, 0],
     ];
+    let mut conn = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_connection()
+        .unwrap();
     for (i, want) in after.iter().enumerate() {
         let (name, file) = (["host-a", "host-b"][i % 2], &files[i % 2]);
+        let before = command_calls(&mut conn);
         let out = host(&fx, name, &url)
             .args(["--config", &demo, "--actor", "job", "--metrics-file"])
             .arg(file)
@@ -635,6 +640,12 @@ fn the_metrics_file_counts_the_runs_of_every_host() {
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "run {i}: {}", stderr_of(&out));
+        if i >= 2 {
+            // Each host knows the seed by now: the check, and the call keeping the decision.
+            let calls = command_calls(&mut conn);
+            let evalsha = calls.get("evalsha").unwrap_or(&0) - before.get("evalsha").unwrap_or(&0);
+            assert_eq!(evalsha, 2, "run {i}: {calls:?}");
+        }
         let text = std::fs::read_to_string(file).unwrap();
         for (decision, n) in ["allow", "warn", "delay", "block"].iter().zip(want) {
             let series = format!(
