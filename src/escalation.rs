@@ -57,24 +57,11 @@ impl Escalation {
         self.since = now;
     }
 
-    /// Whether the actor has nothing left to cool down from at `now`: the plain statement that
-    /// [`cold_from`](Escalation::cold_from) is checked against.
-    #[cfg(test)]
+    /// Whether the actor has nothing left to cool down from at `now`.
     pub fn is_cold_at(&self, now: u64, policy: &Policy) -> bool {
         let mut probe = *self;
         probe.cool_down(now, policy);
         probe.strikes == 0
-    }
-
-    /// The first time at which [`is_cold_at`](Escalation::is_cold_at) holds: the end of the
-    /// cool-down periods that clear the strikes (0 when there are none).
-    pub fn cold_from(&self, policy: &Policy) -> u64 {
-        if self.strikes == 0 {
-            return 0;
-        }
-        let periods = u64::from(self.strikes.div_ceil(Self::per_level(policy)));
-        self.since
-            .saturating_add(periods.saturating_mul(policy.cooldown_ns))
     }
 
     /// `risk`, raised for the level when it is at or above `allow_below`.
@@ -102,29 +89,6 @@ mod tests {
             escalation_step: 0.2,
             ..Settings::default()
         })
-    }
-
-    #[test]
-    fn cold_from_is_the_first_time_it_is_cold() {
-        let p = policy();
-        let mut e = Escalation::default();
-        assert_eq!(e.cold_from(&p), 0);
-        for strikes in 1..6 {
-            e.strike(strikes * SEC, &p);
-            let from = e.cold_from(&p);
-            assert!(
-                e.is_cold_at(from, &p),
-                "{strikes} strikes, cold from {from}"
-            );
-            assert!(
-                !e.is_cold_at(from - 1, &p),
-                "{strikes} strikes, cold from {from}"
-            );
-            // Cooling down part of the way changes nothing about when it ends.
-            let mut cooled = e;
-            cooled.cool_down(from - 1, &p);
-            assert_eq!(cooled.cold_from(&p), from);
-        }
     }
 
     #[test]

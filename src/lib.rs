@@ -47,8 +47,7 @@
 //! `decision`, `store` (sharded actors, expiry, caps), `guard` (the pipeline), `snapshot`.
 //! `docs/ENGINE.md` describes the algorithms, bounds and approximations; `docs/CONFIG.md` every key.
 
-// One block is allowed, in `store`: a prefetch hint, which reads no memory (see there).
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 mod baseline;
 mod check;

@@ -49,10 +49,10 @@ impl Guard {
     pub(crate) fn observe_logged(&self, actor: &str, record: Record, explain: bool) -> Outcome {
         let key = ActorKey::new(actor, self.seed());
         let mut shard = self.store.shard(key.hash);
-        let mut slot = shard.actor(key.hash, &key.id, record.ts, &*self.clock, || {
+        let state = shard.actor(key.hash, &key.id, record.ts, &*self.clock, || {
             self.policy_for(actor)
         });
-        observe(&mut slot.state, record, record.ts, explain)
+        observe(state, record, record.ts, explain)
     }
 
     /// Replaces `actor`'s memory: `records` (oldest first) only fill the window, then the
@@ -74,9 +74,7 @@ impl Guard {
         state.window.set_last_ts(last_seen);
         let mut shard = self.store.shard(key.hash);
         let before = shard.len();
-        shard
-            .actor(key.hash, &key.id, last_seen, &*self.clock, || policy)
-            .state = state;
+        *shard.actor(key.hash, &key.id, last_seen, &*self.clock, || policy) = state;
         let added = shard.len() as i64 - before as i64;
         drop(shard);
         self.actors_changed(added);
@@ -96,6 +94,6 @@ impl Guard {
         let shard = self.store.shard(key.hash);
         shard
             .get(key.hash, &key.id)
-            .map(|t| (t.state.escalation, t.state.baseline, t.state.last_seen()))
+            .map(|s| (s.escalation, s.baseline, s.last_seen()))
     }
 }

@@ -16,13 +16,13 @@ impl Guard {
     pub fn export(&self) -> Snapshot {
         let mut actors = Vec::new();
         for shard in self.store.shards() {
-            actors.extend(shard.iter().map(|t| {
+            actors.extend(shard.iter().map(|slot| {
                 ActorSnapshot::new(
-                    t.id.to_string(),
-                    t.state.escalation,
-                    t.state.baseline,
-                    t.state.last_seen(),
-                    t.state.window.records().copied(),
+                    slot.id.to_string(),
+                    slot.state.escalation,
+                    slot.state.baseline,
+                    slot.state.last_seen(),
+                    slot.state.window.records().copied(),
                 )
             }));
         }
@@ -37,8 +37,7 @@ impl Guard {
     pub fn export_tail(&self, actor: &str, events: usize) -> Snapshot {
         let key = ActorKey::new(actor, self.seed());
         let shard = self.store.shard(key.hash);
-        let actors = shard.get(key.hash, &key.id).map(|t| {
-            let state = &t.state;
+        let actors = shard.get(key.hash, &key.id).map(|state| {
             let window = &state.window;
             let skip = window.len().saturating_sub(events);
             let tail = window.records().skip(skip).copied();
@@ -78,9 +77,7 @@ impl Guard {
             let hash = id_hash(&a.actor, snapshot.seed);
             let policy = Arc::clone(&state.policy);
             let mut shard = self.store.shard(hash);
-            shard
-                .actor(hash, &a.actor, a.last_seen, &*self.clock, || policy)
-                .state = state;
+            *shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || policy) = state;
         }
         Ok(())
     }
@@ -109,12 +106,11 @@ impl Guard {
             let hash = id_hash(&a.actor, snapshot.seed);
             let mut shard = self.store.shard(hash);
             let before = shard.len();
-            let mut slot = shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || {
+            let state = shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || {
                 self.policy_for(&a.actor)
             });
             // Validated above: decoding cannot fail here.
-            let _ = apply_actor(&mut slot.state, a);
-            drop(slot);
+            let _ = apply_actor(state, a);
             let added = shard.len() as i64 - before as i64;
             drop(shard);
             self.actors_changed(added);

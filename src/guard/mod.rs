@@ -5,9 +5,7 @@
 //! ```
 //!
 //! A [`Guard`] is `Send + Sync`: share it (`Arc<Guard>` or a `static`) and check from any number of
-//! threads. A check of a known actor locks that actor's slot alone, so checks on different actors
-//! do not wait for each other; new actors, and one check in sixteen for housekeeping, take their
-//! shard's lock (the `store` module).
+//! threads; checks on actors in different shards never wait for each other.
 //!
 //! # Time
 //! Engine time is the event's timestamp, in nanoseconds. Per actor:
@@ -38,7 +36,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::hash::{event_hashes, random_seed, weight_micros, ActorKey};
 use crate::policy::Policy;
-use crate::store::{ActorState, Shard, SlotGuard, Store};
+use crate::store::{ActorState, Shard, Store};
 use crate::window::Record;
 
 #[cfg(feature = "redis")]
@@ -308,22 +306,13 @@ impl Guard {
     }
 
     /// `explain`: also work out `retry_after` for a block, which reads deeper into the window.
-    // Inlined into each public check, so `check` (no explanation) is compiled without the work
-    // only `assess` needs: 9% fewer instructions a check on the engine bench's 10,000-actor
-    // workload (cachegrind, 2026-11-27).
-    #[allow(clippy::inline_always)]
-    #[inline(always)]
     pub(crate) fn evaluate(&self, event: &Event<'_>, explain: bool) -> Outcome {
         let actor = ActorKey::new(event.actor(), self.seed());
         let (record, clock_now) = self.record_and_clock(event);
-        // A known actor's slot without the shard's lock when the store allows; else under it,
-        // released before the check itself, which needs the slot's lock alone.
-        let (mut slot, change) = match self.store.fast_check(actor.hash, &actor.id, record.ts) {
-            Some(slot) => (slot, ActorsChange::default()),
-            None => self.slot_in(&mut self.store.shard(actor.hash), &actor, event, record.ts),
-        };
-        let outcome = observe(&mut slot.state, record, clock_now, explain);
-        drop(slot);
+        let mut shard = self.store.shard(actor.hash);
+        let (outcome, change) =
+            self.evaluate_in(&mut shard, &actor, event, record, clock_now, explain);
+        drop(shard);
         self.report(event, &outcome, change);
         outcome
     }
@@ -346,28 +335,30 @@ impl Guard {
         (record, self.clock_for(record.ts))
     }
 
-    /// The slot of `actor` (an event of it at `ts` on the way), found or made under the shard's
-    /// lock, and how that changed the shard's actors.
-    fn slot_in<'s>(
+    /// The part of a check under the shard's lock.
+    fn evaluate_in(
         &self,
-        shard: &mut Shard<'s>,
+        shard: &mut Shard,
         actor: &ActorKey<'_>,
         event: &Event<'_>,
-        ts: u64,
-    ) -> (SlotGuard<'s>, ActorsChange) {
+        record: Record,
+        clock_now: u64,
+        explain: bool,
+    ) -> (Outcome, ActorsChange) {
         #[cfg(feature = "metrics")]
-        let before = (shard.len(), shard.evicted());
-        let slot = shard.actor(actor.hash, &actor.id, ts, &*self.clock, || {
+        let before = (shard.len(), shard.evicted);
+        let state = shard.actor(actor.hash, &actor.id, record.ts, &*self.clock, || {
             self.policy_for(event.actor())
         });
+        let outcome = observe(state, record, clock_now, explain);
         #[cfg(feature = "metrics")]
         let change = (
             shard.len() as i64 - before.0 as i64,
-            shard.evicted() - before.1,
+            shard.evicted - before.1,
         );
         #[cfg(not(feature = "metrics"))]
         let change = ();
-        (slot, change)
+        (outcome, change)
     }
 
     /// What a check tells the world once its shard is unlocked: metrics, and a log line for
@@ -398,11 +389,11 @@ impl Guard {
     /// next is checked, for a loop with many events at hand (a replay, a queue consumer).
     ///
     /// Faster when the events come from many actors: the shards they fall in are locked once
-    /// for the whole batch, and every actor's memory is fetched before the first check, so the
-    /// waits for memory overlap instead of following one another (a replay of 65,536
-    /// live actors in batches of 64 takes a third less time; docs/ENGINE.md, "Batches"). Other
-    /// threads' checks that need those shards' locks (new actors, housekeeping) wait until the
-    /// batch is done: keep batches to a few dozen events.
+    /// for the whole batch, and every actor's state is read from memory before the first check,
+    /// so the waits for memory overlap instead of following one another (a replay of 65,536
+    /// live actors in batches of 64 takes a third less time; docs/ENGINE.md, "Batches"). Checks
+    /// by other threads on those shards wait until the batch is done: keep batches to a few
+    /// dozen events.
     ///
     /// ```
     /// # use pattern_guard::{Assessment, Event, Guard};
@@ -429,19 +420,19 @@ impl Guard {
             })
             .collect();
         let mut shards = self.store.lock_for(actors.iter().map(|(a, ..)| a.hash));
-        // Every actor's lines are fetched before the first check, in passes whose loads do not
-        // depend on each other (the indexes; the slots they point to; the windows' records), so
-        // the core has many in flight at once instead of one actor's chain at a time; the
-        // checks below then find their lines in cache.
+        // Every actor's lines are read before the first check, in passes of loads that do not
+        // depend on each other (the tables' control bytes; the slots they point to; the slots'
+        // other lines and the windows' records), so the core has many in flight at once instead
+        // of one actor's chain at a time; the checks below then find their lines in cache.
         let slots: Vec<_> = actors
             .iter()
             .filter_map(|(a, ..)| shards.get(a.hash)?.candidate(a.hash))
             .collect();
         for slot in &slots {
-            slot.prefetch();
+            std::hint::black_box(slot.warm_head());
         }
         for slot in &slots {
-            slot.prefetch_records();
+            std::hint::black_box(slot.warm_rest());
         }
         drop(slots);
         let outcomes: Vec<(Outcome, ActorsChange)> = events
@@ -449,8 +440,7 @@ impl Guard {
             .zip(&actors)
             .map(|(event, (actor, record, clock_now))| {
                 let shard = shards.shard(actor.hash);
-                let (mut slot, change) = self.slot_in(shard, actor, event, record.ts);
-                (observe(&mut slot.state, *record, *clock_now, true), change)
+                self.evaluate_in(shard, actor, event, *record, *clock_now, true)
             })
             .collect();
         drop(shards);
@@ -467,12 +457,7 @@ impl Guard {
     pub fn preview(&self, actor: &str, at: Option<SystemTime>) -> Option<Assessment> {
         let at = to_nanos(at.unwrap_or_else(|| self.clock.now()));
         let key = ActorKey::new(actor, self.seed());
-        let mut state = self
-            .store
-            .shard(key.hash)
-            .get(key.hash, &key.id)?
-            .state
-            .clone();
+        let mut state = self.store.shard(key.hash).get(key.hash, &key.id)?.clone();
         let newest = state.window.newest_record()?;
         let record = Record {
             ts: at,
@@ -491,7 +476,7 @@ impl Guard {
         let shard = self.store.shard(key.hash);
         shard
             .get(key.hash, &key.id)
-            .map(|t| actor_status(&key.id, &t.state, now))
+            .map(|s| actor_status(&key.id, s, now))
     }
 
     /// The status of every tracked actor as of `now` (the clock's time when `None`).
@@ -503,7 +488,7 @@ impl Guard {
             .flat_map(|shard| {
                 shard
                     .iter()
-                    .map(|t| actor_status(&t.id.to_string(), &t.state, now))
+                    .map(|slot| actor_status(&slot.id.to_string(), &slot.state, now))
                     .collect::<Vec<_>>()
             })
             .collect();
@@ -553,7 +538,7 @@ impl Guard {
         for shard in self.store.shards() {
             stats.actors += shard.len();
             stats.events += shard.iter().map(|s| s.state.window.len()).sum::<usize>();
-            stats.evicted += shard.evicted();
+            stats.evicted += shard.evicted;
             stats.heap_bytes += shard.heap_bytes();
         }
         stats

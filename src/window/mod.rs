@@ -136,18 +136,16 @@ impl Window {
         self.records.reserve(additional);
     }
 
-    /// Hands `fetch` the address of every record the next check scans (every one while the
-    /// window counts by scanning, else the oldest and newest), reading none of them: for a
-    /// prefetch, see [`Guard::assess_batch`](crate::Guard::assess_batch).
-    pub fn prefetch(&self, fetch: impl Fn(*const u8)) {
-        let at = |r: &Record| std::ptr::from_ref(r).cast::<u8>();
-        if self.counts.is_none() && self.records.len() <= SMALL {
-            let (a, b) = self.records.as_slices();
-            a.iter().chain(b).for_each(|r| fetch(at(r)));
+    /// Reads what the next check reads (the figures, and the records it scans: every one while
+    /// the window counts by scanning, else the oldest and newest), changing nothing.
+    pub fn warm(&self) -> u64 {
+        let ends = |r: &Record| r.ts ^ r.key;
+        let records = if self.counts.is_none() && self.records.len() <= SMALL {
+            self.records.iter().fold(0, |x, r| x ^ ends(r))
         } else {
-            self.records.front().into_iter().for_each(|r| fetch(at(r)));
-            self.records.back().into_iter().for_each(|r| fetch(at(r)));
-        }
+            self.records.front().map_or(0, ends) ^ self.records.back().map_or(0, ends)
+        };
+        records ^ self.gap_sq_sum.0[1] ^ u64::from(self.switches)
     }
 
     /// Timestamp of the newest record.
@@ -179,9 +177,7 @@ impl Window {
         }
     }
 
-    /// Whether every record has expired at `now` (what the store's `forgettable_from` is checked
-    /// against).
-    #[cfg(test)]
+    /// Whether every record has expired at `now`.
     pub fn expired_at(&self, now: u64, policy: &Policy) -> bool {
         self.newest_ts()
             .is_none_or(|ts| ts.saturating_add(policy.window_ns) <= now)
