@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, UNIX_EPOCH};
 
 use pattern_guard::{Assessment, Decision, Event, Guard, ManualClock};
@@ -69,6 +70,26 @@ fn assess_all(
         .collect()
 }
 
+/// Reads the whole guard in a loop until `done` (at least once), checking that no actor is held
+/// twice and that at most `limit` are held; returns how many reads it made.
+fn reader(guard: &Arc<Guard>, done: &Arc<AtomicBool>, limit: usize) -> JoinHandle<usize> {
+    let (guard, done) = (Arc::clone(guard), Arc::clone(done));
+    std::thread::spawn(move || {
+        let mut reads = 0;
+        while !done.load(Ordering::Relaxed) || reads == 0 {
+            let all = guard.actors(None);
+            let ids: HashSet<&str> = all.iter().map(|a| a.actor.as_str()).collect();
+            assert_eq!(ids.len(), all.len(), "an actor held twice");
+            assert!(all.len() <= limit, "{} actors", all.len());
+            assert!(guard.export().actors() <= limit);
+            let stats = guard.stats();
+            assert!(stats.actors <= limit, "{stats:?}");
+            reads += 1;
+        }
+        reads
+    })
+}
+
 #[test]
 fn threads_on_their_own_actors_get_what_one_thread_alone_gets() {
     // The clock stands past every event: nothing is capped, and sweeps go by the events' times.
@@ -77,21 +98,7 @@ fn threads_on_their_own_actors_get_what_one_thread_alone_gets() {
     let shared = Arc::new(guard(&clock));
     let done = Arc::new(AtomicBool::new(false));
     // Whole-guard readers, locking every shard and slot in turn, while the checks run.
-    let reader = {
-        let (shared, done) = (Arc::clone(&shared), Arc::clone(&done));
-        std::thread::spawn(move || {
-            let mut reads = 0;
-            while !done.load(Ordering::Relaxed) || reads == 0 {
-                let all = shared.actors(None);
-                let ids: HashSet<&str> = all.iter().map(|a| a.actor.as_str()).collect();
-                assert_eq!(ids.len(), all.len(), "an actor held twice");
-                assert!(shared.export().actors() <= threads * 6_000);
-                assert!(shared.stats().actors <= threads * 6_000);
-                reads += 1;
-            }
-            reads
-        })
-    };
+    let reader = reader(&shared, &done, threads * 6_000);
     let workers: Vec<_> = (0..threads)
         .map(|t| {
             let shared = Arc::clone(&shared);
@@ -138,22 +145,7 @@ fn threads_over_a_small_cap_keep_it_and_lose_no_event_of_a_busy_actor() {
         .unwrap(),
     );
     let done = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (guard, done) = (Arc::clone(&guard), Arc::clone(&done));
-        std::thread::spawn(move || {
-            let mut reads = 0;
-            while !done.load(Ordering::Relaxed) || reads == 0 {
-                let stats = guard.stats();
-                assert!(stats.actors <= 200, "{stats:?}");
-                let all = guard.actors(None);
-                let ids: HashSet<&str> = all.iter().map(|a| a.actor.as_str()).collect();
-                assert_eq!(ids.len(), all.len(), "an actor held twice");
-                assert!(all.len() <= 200 && guard.export().actors() <= 200);
-                reads += 1;
-            }
-            reads
-        })
-    };
+    let reader = reader(&guard, &done, 200);
     let workers: Vec<_> = (0..4)
         .map(|t| {
             let guard = Arc::clone(&guard);
