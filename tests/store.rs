@@ -797,3 +797,57 @@ fn on_overlap_wait_waits_for_the_other_hosts_run() {
     assert_eq!(first.wait_with_output().unwrap().status.code(), Some(0));
     assert_eq!(std::fs::read_to_string(&order).unwrap(), "first\nsecond\n");
 }
+
+/// What a wrapped run costs the store in calls once the seed is known: one script call without
+/// anything to keep; under `max_runtime = "auto"`, two more after the run (the store's list of
+/// durations is loaded, so another host's run meanwhile is kept, and written back with this
+/// run's), as the README and docs/STORE.md say. `INFO commandstats` also counts the commands
+/// the scripts run inside the server; the calls a client makes are the scripts themselves.
+#[test]
+fn a_run_that_keeps_its_duration_makes_two_more_calls() {
+    let server = RedisServer::start();
+    let url = server.url();
+    let fx = Fixture::new();
+    let calls_of_a_run = |actor: &str, auto: bool| {
+        let config = fx.path(&format!("{actor}.toml"));
+        let runtime = if auto { "max_runtime = \"auto\"\n" } else { "" };
+        std::fs::write(
+            &config,
+            format!(
+                "[guard]\nburst_max_events = 1000\nrepetition_max_count = 1000\n{runtime}{STORE}"
+            ),
+        )
+        .unwrap();
+        let run = || {
+            let out = host(&fx, "host", &url)
+                .arg("--config")
+                .arg(&config)
+                .args(["--actor", actor, "--", "true"])
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+        };
+        run(); // learns the store's seed; under "auto", the first duration is kept
+        let mut conn = redis::Client::open(url.as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let before = command_calls(&mut conn);
+        run();
+        let after = command_calls(&mut conn);
+        let delta = |name: &str| after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
+        for other in [
+            "eval",
+            "get",
+            "set",
+            "client|setinfo",
+            "hello",
+            "script|load",
+        ] {
+            assert_eq!(delta(other), 0, "{other}: {after:?}");
+        }
+        delta("evalsha")
+    };
+    assert_eq!(calls_of_a_run("plain", false), 1);
+    assert_eq!(calls_of_a_run("auto", true), 3);
+}

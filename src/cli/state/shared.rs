@@ -73,7 +73,9 @@ impl SharedStore {
 
     /// The transaction against the store. Recording, it makes one call for the check (the log
     /// replayed, the event appended, the lease taken, the configuration noted) and one more only
-    /// to give a lease back or note a stop; a dry run loads the actor and records nothing.
+    /// to give a lease back, note a stop, a duration or a decision, or write a checkpoint now and
+    /// then; a duration kept after a run first loads the store's list (one call). A dry run
+    /// loads the actor and records nothing.
     fn shared(
         &self,
         actor: &str,
