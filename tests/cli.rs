@@ -830,10 +830,29 @@ fn overlap_limit_refuses_a_second_run_while_one_is_going() {
 fn a_crashed_wrapper_does_not_hold_its_slot() {
     let f = Fixture::new();
     let ready = f.path("ready");
-    let first = start_background(&f, &["--max-concurrent", "1"], &ready, "sleep 30");
+    // The command is the wrapper's own child (`exec`): the README's promise is that a child
+    // whose pattern-guard is killed outright gets SIGKILL too.
+    let child_pid = f.path("child-pid");
+    let rest = format!("echo $$ > {}; exec sleep 30", child_pid.display());
+    let first = start_background(&f, &["--max-concurrent", "1"], &ready, &rest);
+    let child: i32 = wait_for(&child_pid).trim().parse().unwrap();
     let pid = nix::unistd::Pid::from_raw(first.id() as i32);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     first.wait_with_output().unwrap();
+    // Gone, or a zombie waiting for whoever adopted it.
+    let gone = || {
+        std::fs::read_to_string(format!("/proc/{child}/stat")).map_or(true, |stat| {
+            stat.rsplit(") ").next().is_some_and(|s| s.starts_with('Z'))
+        })
+    };
+    let start = Instant::now();
+    while !gone() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the command outlived its killed wrapper"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     f.cmd()
         .args(["--max-concurrent", "1", "--", "true"])
         .assert()
