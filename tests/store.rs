@@ -730,6 +730,28 @@ fn command_calls(conn: &mut redis::Connection) -> std::collections::BTreeMap<Str
         .collect()
 }
 
+/// The script calls `action` makes to the server at `url`, checking it makes no other call a
+/// client would (`INFO commandstats` also counts the commands scripts run inside the server).
+/// One connection of the test's own for both readings: connecting counts commands too.
+fn script_calls(url: &str, action: impl FnOnce()) -> u64 {
+    let mut conn = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let before = command_calls(&mut conn);
+    action();
+    let after = command_calls(&mut conn);
+    let delta = |name: &str| after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
+    for other in [
+        "eval",
+        "get",
+        "set",
+        "client|setinfo",
+        "hello",
+        "script|load",
+    ] {
+        assert_eq!(delta(other), 0, "{other}: {after:?}");
+    }
+    delta("evalsha")
+}
+
 #[test]
 fn a_cli_check_is_one_script_call_once_the_seed_is_known() {
     let server = RedisServer::start();
@@ -743,26 +765,7 @@ fn a_cli_check_is_one_script_call_once_the_seed_is_known() {
         assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     };
     check(); // learns the store's seed and keeps it in the state directory
-             // One connection of the test's own for both readings: connecting counts commands too.
-    let mut conn = redis::Client::open(server.url())
-        .unwrap()
-        .get_connection()
-        .unwrap();
-    let before = command_calls(&mut conn);
-    check();
-    let after = command_calls(&mut conn);
-    let delta = |name: &str| after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
-    assert_eq!(delta("evalsha"), 1, "{after:?}");
-    for other in [
-        "eval",
-        "get",
-        "set",
-        "client|setinfo",
-        "hello",
-        "script|load",
-    ] {
-        assert_eq!(delta(other), 0, "{other}: {after:?}");
-    }
+    assert_eq!(script_calls(&url, check), 1);
 }
 
 #[test]
@@ -828,25 +831,7 @@ fn a_run_that_keeps_its_duration_makes_two_more_calls() {
             assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
         };
         run(); // learns the store's seed; under "auto", the first duration is kept
-        let mut conn = redis::Client::open(url.as_str())
-            .unwrap()
-            .get_connection()
-            .unwrap();
-        let before = command_calls(&mut conn);
-        run();
-        let after = command_calls(&mut conn);
-        let delta = |name: &str| after.get(name).unwrap_or(&0) - before.get(name).unwrap_or(&0);
-        for other in [
-            "eval",
-            "get",
-            "set",
-            "client|setinfo",
-            "hello",
-            "script|load",
-        ] {
-            assert_eq!(delta(other), 0, "{other}: {after:?}");
-        }
-        delta("evalsha")
+        script_calls(&url, run)
     };
     assert_eq!(calls_of_a_run("plain", false), 1);
     assert_eq!(calls_of_a_run("auto", true), 3);
