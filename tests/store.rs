@@ -38,6 +38,13 @@ fn host(fx: &Fixture, name: &str, url: &str) -> Command {
 }
 
 /// guard.toml.demo with the tests' store timeout.
+/// A config file `name` in the fixture: `guard`'s keys under `[guard]`, and the store's timeout.
+fn guard_config(fx: &Fixture, name: &str, guard: &str) -> std::path::PathBuf {
+    let path = fx.path(name);
+    std::fs::write(&path, format!("[guard]\n{guard}{STORE}")).unwrap();
+    path
+}
+
 fn demo(fx: &Fixture) -> String {
     let path = fx.path("demo.toml");
     if !path.exists() {
@@ -566,16 +573,12 @@ fn a_limit_learned_from_runs_on_two_hosts_stops_a_hang_on_either() {
     let server = RedisServer::start();
     let url = server.url();
     let fx = Fixture::new();
-    let config = fx.path("auto.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[guard]\nburst_max_events = 1000\nrepetition_max_count = 1000\n\
-             kill_grace_secs = 1\nmax_runtime = \"auto\"\nruntime_min_runs = 4\n\
-             runtime_floor_secs = 0.5\n{STORE}"
-        ),
-    )
-    .unwrap();
+    let config = guard_config(
+        &fx,
+        "auto.toml",
+        "burst_max_events = 1000\nrepetition_max_count = 1000\nkill_grace_secs = 1\n\
+         max_runtime = \"auto\"\nruntime_min_runs = 4\nruntime_floor_secs = 0.5\n",
+    );
     let run = |host_name: &str, script: &str| {
         let started = Instant::now();
         let out = host(&fx, host_name, &url)
@@ -812,15 +815,12 @@ fn a_run_that_keeps_its_duration_makes_two_more_calls() {
     let url = server.url();
     let fx = Fixture::new();
     let calls_of_a_run = |actor: &str, auto: bool| {
-        let config = fx.path(&format!("{actor}.toml"));
         let runtime = if auto { "max_runtime = \"auto\"\n" } else { "" };
-        std::fs::write(
-            &config,
-            format!(
-                "[guard]\nburst_max_events = 1000\nrepetition_max_count = 1000\n{runtime}{STORE}"
-            ),
-        )
-        .unwrap();
+        let config = guard_config(
+            &fx,
+            &format!("{actor}.toml"),
+            &format!("burst_max_events = 1000\nrepetition_max_count = 1000\n{runtime}"),
+        );
         let run = || {
             let out = host(&fx, "host", &url)
                 .arg("--config")
