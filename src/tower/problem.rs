@@ -37,8 +37,16 @@ thread_local! {
     /// The last refusal built on this thread. A flood from one client at its window's cap is
     /// refused with the same document again and again, and formatting it (the detail's
     /// sentences, the JSON) was most of what a refusal cost: an equal assessment takes the same
-    /// bytes and `Retry-After` value (reference counts) instead.
-    static LAST: RefCell<Option<(Inputs, Bytes, HeaderValue)>> = const { RefCell::new(None) };
+    /// bytes and `Retry-After` and `Content-Length` values (reference counts) instead.
+    static LAST: RefCell<Option<(Inputs, Cached)>> = const { RefCell::new(None) };
+}
+
+/// A refusal's body and the values of its `Retry-After` and `Content-Length` headers.
+#[derive(Clone)]
+struct Cached {
+    body: Bytes,
+    retry: HeaderValue,
+    length: HeaderValue,
 }
 
 /// The problem document, serialized straight from borrowed fields: a refusal is the answer a
@@ -78,30 +86,41 @@ pub fn too_many_requests(a: &Assessment, retry: Duration) -> Response<Bytes> {
     };
     let cached = LAST.with_borrow(|last| {
         last.as_ref()
-            .filter(|(inputs, ..)| same(inputs))
-            .map(|(_, body, retry)| (body.clone(), retry.clone()))
+            .filter(|(inputs, _)| same(inputs))
+            .map(|(_, cached)| cached.clone())
     });
-    let (body, retry) = cached.unwrap_or_else(|| {
+    let Cached {
+        body,
+        retry,
+        length,
+    } = cached.unwrap_or_else(|| {
         let body = document(a, secs);
-        let retry = HeaderValue::from(secs);
+        let cached = Cached {
+            length: HeaderValue::from(body.len()),
+            body,
+            retry: HeaderValue::from(secs),
+        };
         let inputs = Inputs {
             retry_after_secs: secs,
             risk: a.risk,
             escalation_level: a.escalation_level,
             readings: a.readings.clone(),
         };
-        LAST.set(Some((inputs, body.clone(), retry.clone())));
-        (body, retry)
+        LAST.set(Some((inputs, cached.clone())));
+        cached
     });
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
     let headers = response.headers_mut();
-    headers.reserve(2);
+    // Room for all three at once: a server adds `Content-Length` when it is missing, formatting
+    // the number and growing the map, on every refusal.
+    headers.reserve(3);
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),
     );
     headers.insert(header::RETRY_AFTER, retry);
+    headers.insert(header::CONTENT_LENGTH, length);
     response
 }
 
@@ -148,6 +167,8 @@ mod tests {
     fn body(a: &Assessment) -> serde_json::Value {
         let response = too_many_requests(a, Duration::from_millis(2_500));
         assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+        let length = &response.headers()[header::CONTENT_LENGTH];
+        assert_eq!(length, &response.body().len().to_string());
         serde_json::from_slice(response.body()).unwrap()
     }
 
@@ -200,6 +221,8 @@ mod tests {
         for (ms, secs) in [(2_500, 3), (10_000, 10), (10_000, 10), (2_500, 3), (1, 1)] {
             let response = too_many_requests(&first, Duration::from_millis(ms));
             assert_eq!(response.headers()[header::RETRY_AFTER], secs.to_string());
+            let length = &response.headers()[header::CONTENT_LENGTH];
+            assert_eq!(length, &response.body().len().to_string());
             let doc: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
             assert_eq!(doc["retry_after_secs"], secs, "{doc}");
         }
