@@ -11,9 +11,13 @@
 #        header, the layer's key), under a configuration that refuses nobody, so every request
 #        takes the whole path;
 #      - flood: one client (the peer address, the default key) under the built-in defaults, so
-#        after its first requests every one is refused with a 429: what refusing costs.
+#        after its first requests every one is refused with a 429: what refusing costs;
+#      - hot key: one client (one `x-client` value) under the configuration that refuses nobody:
+#        every request takes the whole path, like `served`, but all on one actor's state, which
+#        both of the server's worker threads write. Set beside `served` and `flood`, it tells
+#        apart what refusing costs from what one busy client's state costs.
 #
-#   bash scripts/bench-http.sh                 # about five minutes
+#   bash scripts/bench-http.sh                 # about nine minutes
 #   DURATION=5s ROUNDS=1 KEYS=100000 bash scripts/bench-http.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +40,7 @@ end
 LUA
 
 printf 'request = function()\n  return wrk.format("GET", "/items/17")\nend\n' > "$work/one.lua"
+printf 'request = function()\n  return wrk.format("GET", "/items/17", { ["x-client"] = "client-1" })\nend\n' > "$work/hot.lua"
 
 rps() { # port, script -> requests/s
   wrk -t2 -c64 -d"$duration" -s "$work/$2" "http://127.0.0.1:$1/" | awk '/Requests\/sec/ {print $2}'
@@ -62,12 +67,14 @@ pair() { # port with, port without, script -> "with without", in this round's or
 for round in $(seq "$rounds"); do
   pair 18481 18482 clients.lua >> "$work/served"
   pair 18483 18484 one.lua >> "$work/flood"
+  pair 18481 18482 hot.lua >> "$work/hot"
 done
 python3 - "$work" "$duration" "${KEYS:-10000}" <<'PY'
 import statistics, sys
 work, duration, keys = sys.argv[1:]
 for name, what in (("served", f"{keys} client keys, nobody refused"),
-                   ("flood", "one client, the built-in defaults, refused with 429")):
+                   ("flood", "one client, the built-in defaults, refused with 429"),
+                   ("hot", "one client key, nobody refused")):
     rounds = [tuple(map(float, l.split())) for l in open(f"{work}/{name}")]
     ratios = sorted(w / wo for w, wo in rounds)
     print(f"end to end ({name}: {what}), wrk -t2 -c64 -d{duration} on loopback, "
