@@ -167,6 +167,11 @@ mod tests {
     fn body(a: &Assessment) -> serde_json::Value {
         let response = too_many_requests(a, Duration::from_millis(2_500));
         assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+        document_of(&response)
+    }
+
+    /// The response's document, after checking its `Content-Length` is the body's.
+    fn document_of(response: &Response<Bytes>) -> serde_json::Value {
         let length = &response.headers()[header::CONTENT_LENGTH];
         assert_eq!(length, &response.body().len().to_string());
         serde_json::from_slice(response.body()).unwrap()
@@ -221,9 +226,7 @@ mod tests {
         for (ms, secs) in [(2_500, 3), (10_000, 10), (10_000, 10), (2_500, 3), (1, 1)] {
             let response = too_many_requests(&first, Duration::from_millis(ms));
             assert_eq!(response.headers()[header::RETRY_AFTER], secs.to_string());
-            let length = &response.headers()[header::CONTENT_LENGTH];
-            assert_eq!(length, &response.body().len().to_string());
-            let doc: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+            let doc = document_of(&response);
             assert_eq!(doc["retry_after_secs"], secs, "{doc}");
         }
     }
