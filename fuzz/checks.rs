@@ -53,6 +53,7 @@ pub fn state(data: &[u8]) {
         .expect("a re-encoded state loads");
     assert_eq!(loaded.appended.0, 0);
     assert!(loaded.damaged_tail.is_none());
+    assert!(loaded.unfinished_tail.is_none());
     assert_eq!(loaded.extra, applied.extra);
     assert_eq!(again.export(), snapshot);
 }

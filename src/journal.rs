@@ -16,10 +16,15 @@
 //! snapshot inside by its own format number ([`SNAPSHOT_FORMAT`](crate::SNAPSHOT_FORMAT)).
 //!
 //! # Crash safety
-//! Append a frame in one `write`: a writer killed midway leaves all of it or none, and a frame
-//! cut short or damaged (a power cut: appends need not be synced) fails its length or checksum.
-//! [`decode`] then keeps every good frame before it and reports the damaged bytes, so the history
-//! before the damage survives. Rewrite the whole file (temp file, fsync, rename) to compact.
+//! Append a frame in one `write`. A writer killed midway can still leave part of it (Linux copies
+//! a write into the file a page at a time and stops between pages when the process is killed),
+//! and a power cut can cut an unsynced append short too. Such a save never finished: [`decode`] reads
+//! a last frame cut short as [`Journal::unfinished_tail`], not as damage, so the journal holds the
+//! state from before that save: the old state, never a torn one. The next save should rewrite the
+//! file. A frame whose bytes are all there but wrong (its checksum fails, or it does not decode)
+//! is damage: [`decode`] keeps every good frame before it and reports the rest as
+//! [`Journal::damaged_tail`], so the history before the damage survives. Rewrite the whole file
+//! (temp file, fsync, rename) to compact.
 
 use crate::error::Error;
 use crate::guard::Guard;
@@ -73,10 +78,15 @@ pub struct Journal {
     pub frames: Vec<(Frame, u64)>,
     /// Bytes after the last good frame, and why they cannot be read.
     pub damaged_tail: Option<(u64, String)>,
+    /// Bytes of a last frame cut short: a save that never finished (its writer was killed
+    /// mid-`write`, or a power cut came before the append reached the disk). Not damage: the
+    /// frames before it are the state as it was before that save.
+    pub unfinished_tail: Option<u64>,
 }
 
 /// Parses a journal. `Err(why)`: it cannot be used at all (no valid snapshot frame). Damage after
-/// the first frame drops the frames from the damaged one on (`damaged_tail`).
+/// the first frame drops the frames from the damaged one on (`damaged_tail`); a last frame cut
+/// short is an unfinished save (`unfinished_tail`).
 pub fn decode(bytes: &[u8]) -> Result<Journal, String> {
     if bytes.len() < HEADER {
         return Err(format!(
@@ -97,6 +107,7 @@ pub fn decode(bytes: &[u8]) -> Result<Journal, String> {
     let mut frames = Vec::new();
     let mut at = HEADER;
     let mut damaged_tail = None;
+    let mut unfinished_tail = None;
     while at < bytes.len() {
         match read_frame(&bytes[at..]) {
             Ok((frame, used)) => {
@@ -104,6 +115,10 @@ pub fn decode(bytes: &[u8]) -> Result<Journal, String> {
                 at += used;
             }
             Err(why) if frames.is_empty() => return Err(why),
+            Err(_) if cut_short(&bytes[at..]) => {
+                unfinished_tail = Some((bytes.len() - at) as u64);
+                break;
+            }
             Err(why) => {
                 damaged_tail = Some(((bytes.len() - at) as u64, why));
                 break;
@@ -116,7 +131,16 @@ pub fn decode(bytes: &[u8]) -> Result<Journal, String> {
     Ok(Journal {
         frames,
         damaged_tail,
+        unfinished_tail,
     })
+}
+
+/// True when `bytes` (from a frame's start to the end of the file) are shorter than the frame
+/// its header announces, or than a header.
+fn cut_short(bytes: &[u8]) -> bool {
+    bytes.len() < FRAME_HEADER
+        || (u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
+            > bytes.len() - FRAME_HEADER
 }
 
 fn read_frame(bytes: &[u8]) -> Result<(Frame, usize), String> {
@@ -156,6 +180,8 @@ pub struct Applied {
     pub appended: (usize, u64),
     /// Bytes after the last good frame, and why they could not be used.
     pub damaged_tail: Option<(u64, String)>,
+    /// Bytes of an unfinished last save ([`Journal::unfinished_tail`]).
+    pub unfinished_tail: Option<u64>,
 }
 
 impl Journal {
@@ -170,12 +196,14 @@ impl Journal {
             extra: base.extra,
             appended: (0, 0),
             damaged_tail: self.damaged_tail,
+            unfinished_tail: self.unfinished_tail,
         };
         while let Some((frame, size)) = frames.next() {
             if let Err(e) = guard.merge(&frame.snapshot) {
                 let left = size
                     + frames.map(|(_, n)| n).sum::<u64>()
-                    + applied.damaged_tail.as_ref().map_or(0, |(n, _)| *n);
+                    + applied.damaged_tail.as_ref().map_or(0, |(n, _)| *n)
+                    + applied.unfinished_tail.take().unwrap_or(0);
                 applied.damaged_tail = Some((left, e.to_string()));
                 break;
             }
@@ -210,7 +238,8 @@ mod tests {
             decode(&bytes).unwrap(),
             Journal {
                 frames: vec![(frame, size)],
-                damaged_tail: None
+                damaged_tail: None,
+                unfinished_tail: None,
             }
         );
         assert!(decode(&bytes[..bytes.len() - 1])
@@ -241,24 +270,68 @@ mod tests {
         let restored = Guard::new();
         let a = decode(&bytes).unwrap().apply(&restored).unwrap();
         assert_eq!((a.extra.len(), a.appended.0, a.damaged_tail), (0, 2, None));
+        assert_eq!(a.unfinished_tail, None);
         assert_eq!(
             restored.stats().events,
             3,
             "the snapshot's event and two appended"
         );
 
-        // A crash (or a power cut) while appending leaves a short last frame.
-        let cut = &bytes[..bytes.len() - 3];
+        // Damage: the last frame's bytes are all there, one of them wrong.
+        let mut flipped = bytes.clone();
+        *flipped.last_mut().unwrap() ^= 1;
         let restored = Guard::new();
-        let a = decode(cut).unwrap().apply(&restored).unwrap();
-        assert_eq!(a.appended.0, 1);
+        let a = decode(&flipped).unwrap().apply(&restored).unwrap();
+        assert_eq!((a.appended.0, a.unfinished_tail), (1, None));
         let (lost, why) = a.damaged_tail.unwrap();
-        assert_eq!(lost, (cut.len() - whole) as u64);
-        assert!(why.contains("truncated"), "{why}");
+        assert_eq!(lost, (flipped.len() - whole) as u64);
+        assert!(why.contains("checksum"), "{why}");
         assert_eq!(
             restored.stats().events,
             2,
             "everything before the damage is kept"
         );
+    }
+
+    #[test]
+    fn a_last_frame_cut_short_anywhere_is_an_unfinished_save_not_damage() {
+        let (guard, mut bytes) = sample();
+        guard.check(&guard.event("cli", "run", "true"));
+        let tail = frame(&guard.export_tail("cli", 1), b"instances").unwrap();
+        bytes.extend(&tail);
+        let whole = bytes.len();
+        bytes.extend(&tail);
+        // A writer killed mid-`write` leaves any prefix of its frame: every length from one byte
+        // to all but the last.
+        for kept in 1..tail.len() {
+            let cut = &bytes[..whole + kept];
+            let restored = Guard::new();
+            let a = decode(cut).unwrap().apply(&restored).unwrap();
+            assert_eq!(a.damaged_tail, None, "cut after {kept} bytes");
+            assert_eq!(
+                a.unfinished_tail,
+                Some(kept as u64),
+                "cut after {kept} bytes"
+            );
+            assert_eq!((a.appended.0, a.extra.as_slice()), (1, &b"instances"[..]));
+            assert_eq!(restored.stats().events, 2, "the state before that save");
+        }
+    }
+
+    #[test]
+    fn a_frame_the_guard_refuses_ends_the_journal_and_what_follows_counts_as_damaged() {
+        let (_, mut bytes) = sample();
+        // A tail from another guard's memory (another hash seed): refused by the merge.
+        let other = Guard::new();
+        other.check(&other.event("cli", "run", "true"));
+        let foreign = frame(&other.export_tail("cli", 1), b"").unwrap();
+        bytes.extend(&foreign);
+        bytes.extend(&foreign[..5]);
+        let restored = Guard::new();
+        let a = decode(&bytes).unwrap().apply(&restored).unwrap();
+        assert_eq!((a.appended.0, a.unfinished_tail), (0, None));
+        let (lost, why) = a.damaged_tail.unwrap();
+        assert_eq!(lost, foreign.len() as u64 + 5, "{why}");
+        assert!(why.contains("seed"), "{why}");
     }
 }

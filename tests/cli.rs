@@ -380,28 +380,45 @@ fn a_corrupt_state_is_set_aside_reported_and_replaced() {
     f.cmd().args(["--", "true"]).assert().success().stderr("");
 }
 
-#[test]
-fn a_damaged_last_record_is_dropped_reported_and_kept_the_rest_survives() {
-    let f = Fixture::new();
+/// Three runs of `true` under a fixture, and the state file they wrote.
+fn three_runs(f: &Fixture) -> (PathBuf, PathBuf) {
     let config = f.write_config("[guard]\nburst_max_events = 100\n");
-    let run = || {
-        let mut c = f.cmd();
-        c.arg("--config").arg(&config).args(["--", "true"]);
-        c
-    };
     for _ in 0..3 {
-        run().assert().success().stderr("");
+        guarded_true(f, &config).assert().success().stderr("");
     }
     let state = std::fs::read_dir(f.state())
         .unwrap()
         .map(|e| e.unwrap().path())
         .find(|p| p.extension().is_some_and(|x| x == "state"))
         .unwrap();
-    // A save cut short (say by a power failure): the third run's record loses its end.
-    let bytes = std::fs::read(&state).unwrap();
-    std::fs::write(&state, &bytes[..bytes.len() - 3]).unwrap();
-    run().assert().success().stderr(
+    (config, state)
+}
+
+fn guarded_true(f: &Fixture, config: &Path) -> Command {
+    let mut c = f.cmd();
+    c.arg("--config").arg(config).args(["--", "true"]);
+    c
+}
+
+fn kept_aside(f: &Fixture) -> Vec<PathBuf> {
+    std::fs::read_dir(f.state())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains(".bad-"))
+        .collect()
+}
+
+#[test]
+fn a_damaged_last_record_is_dropped_reported_and_kept_the_rest_survives() {
+    let f = Fixture::new();
+    let (config, state) = three_runs(&f);
+    // A disk fault: the third run's record is all there, its last byte wrong.
+    let mut bytes = std::fs::read(&state).unwrap();
+    *bytes.last_mut().unwrap() ^= 0x40;
+    std::fs::write(&state, &bytes).unwrap();
+    guarded_true(&f, &config).assert().success().stderr(
         predicate::str::contains("were damaged")
+            .and(predicate::str::contains("checksum"))
             .and(predicate::str::contains("kept it as"))
             .and(predicate::function(|s: &str| s.lines().count() == 1)),
     );
@@ -410,14 +427,43 @@ fn a_damaged_last_record_is_dropped_reported_and_kept_the_rest_survives() {
         json[0]["events_in_window"], 3,
         "two runs before the damage and the one after: {json}"
     );
-    let kept: Vec<_> = std::fs::read_dir(f.state())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains(".bad-"))
-        .collect();
+    let kept = kept_aside(&f);
     assert_eq!(kept.len(), 1);
-    assert_eq!(std::fs::read(&kept[0]).unwrap(), &bytes[..bytes.len() - 3]);
-    run().assert().success().stderr("");
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), bytes);
+    guarded_true(&f, &config).assert().success().stderr("");
+}
+
+#[test]
+fn a_save_cut_short_by_a_killed_run_is_the_old_state_quietly() {
+    let f = Fixture::new();
+    let (config, state) = three_runs(&f);
+    // What a run SIGKILLed inside its one `write` leaves: the kernel copies a write a page at a
+    // time and stops between pages, so the third run's record ends early.
+    let bytes = std::fs::read(&state).unwrap();
+    std::fs::write(&state, &bytes[..bytes.len() - 3]).unwrap();
+    guarded_true(&f, &config).assert().success().stderr("");
+    assert!(kept_aside(&f).is_empty(), "nothing was damaged");
+    let json = f.status_json(&config, "cli");
+    assert_eq!(
+        json[0]["events_in_window"], 3,
+        "the two runs saved before the cut one, and the run after: {json}"
+    );
+    // That save rewrote the file without the cut bytes: the next run appends to a whole file.
+    guarded_true(&f, &config).assert().success().stderr("");
+    assert_eq!(f.status_json(&config, "cli")[0]["events_in_window"], 4);
+    // Cut again: -v says what was dropped.
+    let bytes = std::fs::read(&state).unwrap();
+    std::fs::write(&state, &bytes[..bytes.len() - 1]).unwrap();
+    f.cmd()
+        .arg("-v")
+        .arg("--config")
+        .arg(&config)
+        .args(["--", "true"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("dropped an unfinished save"));
+    assert_eq!(f.status_json(&config, "cli")[0]["events_in_window"], 4);
+    assert!(kept_aside(&f).is_empty());
 }
 
 #[test]

@@ -4,8 +4,10 @@
 //! runs, so concurrent runs of one actor take turns and none loses another's event. A run saves
 //! by appending one journal frame (its events, the actor's escalation, the running instances) in
 //! a single `write`; every [`COMPACT_AFTER_RECORDS`] frames (or [`COMPACT_AFTER_BYTES`]) the file
-//! is rewritten instead: temp file in the same directory, fsync, rename. Files are opened with
-//! `O_NOFOLLOW` and created 0600; files over [`MAX_STATE_BYTES`] are refused.
+//! is rewritten instead: temp file in the same directory, fsync, rename. A run killed during its
+//! `write` may leave part of its frame; the next load reads that as a save that never happened
+//! (the old state) and the next save rewrites the file. Files are opened with `O_NOFOLLOW` and
+//! created 0600; files over [`MAX_STATE_BYTES`] are refused.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -169,11 +171,23 @@ impl ActorFile {
                 appended,
                 meta,
                 damaged_tail: None,
-            }) => Ok(Loaded {
-                meta,
-                notice: None,
-                appended: Some(appended),
-            }),
+                unfinished_tail,
+            }) => {
+                if let Some(bytes) = unfinished_tail {
+                    // A run killed while saving: the state before its save stands. The next
+                    // save rewrites the file, which drops the cut-short bytes.
+                    tracing::info!(
+                        path = %self.path.display(),
+                        bytes,
+                        "dropped an unfinished save (its run was killed while saving)"
+                    );
+                }
+                Ok(Loaded {
+                    meta,
+                    notice: None,
+                    appended: unfinished_tail.is_none().then_some(appended),
+                })
+            }
             Ok(Restored {
                 meta,
                 damaged_tail: Some((bytes, why)),
@@ -236,8 +250,8 @@ impl ActorFile {
             .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
             .open(&self.path)
             .map_err(io)?;
-        // One write of a few dozen bytes: a crashed run leaves all of it or none (and a frame cut
-        // short by a power failure fails its checksum, so the next load drops it).
+        // One write. A run killed during it can leave part of the frame (the kernel stops between
+        // pages); the next load reads that as an unfinished save and the next save rewrites it.
         file.write_all(frame).map_err(io)
     }
 
@@ -292,6 +306,8 @@ struct Restored {
     meta: Meta,
     /// Bytes after the last good frame, and why they could not be used.
     damaged_tail: Option<(u64, String)>,
+    /// Bytes of a last save cut short (its run was killed while writing it).
+    unfinished_tail: Option<u64>,
 }
 
 /// Applies a state file's bytes to `guard`. `Err(why)`: nothing usable (the guard may hold part
@@ -302,5 +318,6 @@ fn load(bytes: &[u8], guard: &Guard) -> Result<Restored, String> {
         appended: applied.appended,
         meta: Meta::decode(&applied.extra)?,
         damaged_tail: applied.damaged_tail,
+        unfinished_tail: applied.unfinished_tail,
     })
 }

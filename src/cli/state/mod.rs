@@ -18,12 +18,15 @@
 //! tails, each checksummed); [`Meta`] rides in each frame's extra bytes.
 //!
 //! # Safety
-//! A crash at any moment leaves the old or the new state: a killed run either wrote its whole
-//! frame or none of it, and a compaction renames a synced temp file. A frame cut short by a power
-//! failure (appends are not fsynced: the state lives in a runtime directory that a reboot clears
-//! anyway) is dropped at the next load with a one-line report, keeping everything before it. A
-//! file that cannot be read at all (corrupt, truncated, a symlink, another format, too large) is
-//! renamed to `<name>.state.bad-<time>`, reported, and replaced by a fresh history.
+//! A crash at any moment leaves the old or the new state. A compaction renames a synced temp
+//! file. An append is one `write`, which a killed run (or a power failure: appends are not
+//! fsynced, the state lives in a runtime directory that a reboot clears anyway) can cut short;
+//! a last frame cut short is a save that never finished, so the next load keeps everything before
+//! it, quietly (`-v` logs it), and the next save rewrites the file without it. A frame whose bytes
+//! are all there but wrong (a disk fault) is dropped with a one-line report, the rest kept, and a
+//! copy of the file kept as `<name>.state.bad-<time>`. A file that cannot be read at all
+//! (corrupt, truncated, a symlink, another format, too large) is renamed to
+//! `<name>.state.bad-<time>`, reported, and replaced by a fresh history.
 
 mod dir;
 mod file;

@@ -16,8 +16,9 @@ pub enum Notice {
         kept_as: PathBuf,
         why: String,
     },
-    /// The file's last records were damaged (a power cut or a disk fault while saving): they
-    /// were dropped and the rest kept; the damaged file was kept for inspection too.
+    /// The file's last records were damaged (all their bytes there, some wrong: a disk fault):
+    /// they were dropped and the rest kept; the damaged file was kept for inspection too. (A last
+    /// record cut short is a save that never finished, not damage: no notice.)
     DroppedTail {
         path: PathBuf,
         kept_as: PathBuf,
