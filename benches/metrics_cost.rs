@@ -15,6 +15,12 @@
 //!
 //! `bash scripts/bench-metrics.sh` runs it both ways and prints the differences;
 //! `cargo bench --bench metrics_cost [--features metrics]` runs one.
+//!
+//! `--paired` (one workload, with `--only`) is for the script's paired run: the process builds
+//! and warms its guards, then times one short round of each guard for every line it reads on
+//! stdin and prints the times on one line (`off T T_second_guard` or `on T_no_recorder
+//! T_prometheus`), so two
+//! builds held in memory can take turns many times a second and be compared pair by pair.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -109,13 +115,66 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+fn names() -> Names {
+    Names {
+        actors: (0..ACTORS).map(|i| format!("user:{i}")).collect(),
+        targets: (0..TARGETS).map(|i| format!("/api/items/{i}")).collect(),
+    }
+}
+
+/// `--paired`: a round of each guard per line read on stdin, the times printed on one line.
+fn paired(opts: &Opts) {
+    use std::io::{BufRead, Write};
+    let workload = [Workload::Engine, Workload::Normal, Workload::Hot]
+        .into_iter()
+        .find(|w| opts.only.as_deref() == Some(w.name()))
+        .expect("--paired needs --only engine, normal or hot");
+    let names = names();
+    let plain = workload.guard();
+    #[cfg(feature = "metrics")]
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    #[cfg(feature = "metrics")]
+    let handle = recorder.handle();
+    #[cfg(feature = "metrics")]
+    let exported = metrics::with_local_recorder(&recorder, || {
+        let g = workload.guard();
+        let (_, _, ts) = workload.event(0);
+        g.check(&Event::new("warm-up", "GET", "/", ts));
+        g
+    });
+    #[cfg(feature = "metrics")]
+    let (guards, label) = ([&plain, &exported], "on");
+    // Two guards in every build, as in the rounds above, so each holds as much memory.
+    #[cfg(not(feature = "metrics"))]
+    let other = workload.guard();
+    #[cfg(not(feature = "metrics"))]
+    let (guards, label) = ([&plain, &other], "off");
+    let mut next = [0u64; 2];
+    // Warm-up: every actor in every guard, twice.
+    for (g, guard) in guards.iter().enumerate() {
+        round(guard, workload, &names, &mut next[g], 2 * ACTORS);
+    }
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        if line.is_err() {
+            break;
+        }
+        let mut times = Vec::new();
+        for (g, guard) in guards.iter().enumerate() {
+            times.push(round(guard, workload, &names, &mut next[g], opts.checks));
+            #[cfg(feature = "metrics")]
+            handle.run_upkeep();
+        }
+        writeln!(out, "{label} {:.2} {:.2}", times[0], times[1])
+            .and_then(|()| out.flush())
+            .expect("stdout");
+    }
+}
+
 /// Nanoseconds per check of each guard (the median of ROUNDS rounds), the guards taking turns
 /// round by round so the host's drift hits them alike; `between` runs after each round.
 fn per_check(guards: &[&Guard], workload: Workload, opts: &Opts, between: &dyn Fn()) -> Vec<f64> {
-    let names = Names {
-        actors: (0..ACTORS).map(|i| format!("user:{i}")).collect(),
-        targets: (0..TARGETS).map(|i| format!("/api/items/{i}")).collect(),
-    };
+    let names = names();
     let mut next = vec![0u64; guards.len()];
     let mut times = vec![Vec::new(); guards.len()];
     for _ in 0..opts.rounds {
@@ -131,6 +190,8 @@ struct Opts {
     only: Option<String>,
     /// Only the guard as built (no recorder), for counting its instructions.
     alone: bool,
+    /// Rounds on demand, for the script's paired run.
+    paired: bool,
     rounds: usize,
     checks: u64,
 }
@@ -139,6 +200,7 @@ fn opts() -> Opts {
     let mut opts = Opts {
         only: None,
         alone: false,
+        paired: false,
         rounds: ROUNDS,
         checks: CHECKS,
     };
@@ -148,6 +210,7 @@ fn opts() -> Opts {
         match arg.as_str() {
             "--only" => opts.only = Some(value()),
             "--alone" => opts.alone = true,
+            "--paired" => opts.paired = true,
             "--rounds" => opts.rounds = value().parse().expect("--rounds N"),
             "--checks" => opts.checks = value().parse().expect("--checks N"),
             _ => {} // cargo bench's own (--bench)
@@ -162,6 +225,10 @@ fn main() {
         return;
     }
     let opts = opts();
+    if opts.paired {
+        paired(&opts);
+        return;
+    }
     for workload in [Workload::Engine, Workload::Normal, Workload::Hot] {
         if opts.only.as_ref().is_some_and(|o| o != workload.name()) {
             continue;

@@ -8,7 +8,10 @@
 # second, 100 targets: risk 0) and every check at risk (burst_max_events = 2).
 #
 # The differences between the two binaries move with the host (each is its own process); the
-# one inside a process (no recorder against the Prometheus recorder) holds still. So, where
+# one inside a process (no recorder against the Prometheus recorder) holds still. So the script
+# then pairs them: both binaries stay in memory (`--paired`) and take turns PAIRS times (default
+# 60) with short rounds (400,000 checks, tens of milliseconds), who goes first alternating, and
+# the median of the pairs' differences is the figure: drift slower than a pair cancels out. Where
 # valgrind is installed, the script also counts the instructions a check of the engine bench's
 # workload executes in each build (callgrind, the guard as built alone, two lengths of run so
 # set-up cancels out): the feature's own cost with no recorder, exactly. For context it also
@@ -17,6 +20,7 @@
 #
 #   bash scripts/bench-metrics.sh                   # about ten minutes
 #   ONLY=engine bash scripts/bench-metrics.sh       # one workload: engine, normal or hot
+#   ROUNDS=1 PAIRS=200 ONLY=engine bash scripts/bench-metrics.sh   # mostly the paired run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +63,35 @@ if alone:
         float(re.search(what + r" ([0-9.]+) ns", l).group(1)) for l in alone)
     print(f"a counter increment alone, medians: Prometheus {got('Prometheus'):.1f} ns, "
           f"a no-op handle {got('a no-op handle'):.1f} ns")
+PY
+python3 - "$work/off" "$work/on" "${ONLY:-engine}" "${PAIRS:-60}" <<'PY'
+import statistics, subprocess, sys
+off_bin, on_bin, only, pairs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+start = lambda b: subprocess.Popen([b, "--paired", "--only", only, "--checks", "400000"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+off, on = start(off_bin), start(on_bin)
+def turn(p):
+    p.stdin.write("go\n"); p.stdin.flush()
+    return [float(x) for x in p.stdout.readline().split()[1:]]
+diffs = {"no recorder over off": [], "Prometheus over off": [], "Prometheus over no recorder": []}
+offs = []
+for i in range(pairs):
+    if i % 2:
+        (noop, prom), (o, _) = turn(on), turn(off)
+    else:
+        (o, _), (noop, prom) = turn(off), turn(on)
+    offs.append(o)
+    diffs["no recorder over off"].append(noop - o)
+    diffs["Prometheus over off"].append(prom - o)
+    diffs["Prometheus over no recorder"].append(prom - noop)
+for p in (off, on):
+    p.stdin.close(); p.wait()
+q = lambda v: statistics.quantiles(v, n=4)
+print(f"paired, {only}, {pairs} pairs of 400,000 checks: off median {statistics.median(offs):.1f} ns per check")
+for what, v in diffs.items():
+    lo, mid, hi = q(v)
+    print(f"  {what}: median {mid:+.1f} ns per check (middle half {lo:+.1f} to {hi:+.1f})"
+          + ("; goal <= +20 ns" if what == "Prometheus over off" else ""))
 PY
 if command -v valgrind >/dev/null; then
   count() { # binary checks -> instructions inside the timed loop

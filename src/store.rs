@@ -132,10 +132,13 @@ impl std::fmt::Display for ActorId {
     }
 }
 
+/// One shard. With its mutex it fills exactly one cache line (tested), so a check reads and
+/// writes one line of it: hence the 32-bit cap (a shard of four billion actors would be 800 GB)
+/// and sweep counter.
 pub(crate) struct Shard {
     table: HashTable<Slot>,
-    cap: usize,
-    checks_since_sweep: usize,
+    cap: u32,
+    checks_since_sweep: u32,
     /// Latest engine time seen by this shard.
     latest: u64,
     pub evicted: u64,
@@ -145,7 +148,7 @@ impl Shard {
     fn new(cap: usize) -> Self {
         Shard {
             table: HashTable::new(),
-            cap,
+            cap: u32::try_from(cap).unwrap_or(u32::MAX),
             checks_since_sweep: 0,
             latest: 0,
             evicted: 0,
@@ -162,12 +165,15 @@ impl Shard {
         policy: impl FnOnce() -> Arc<Policy>,
     ) -> &mut ActorState {
         self.latest = self.latest.max(now);
-        self.checks_since_sweep += 1;
-        if self.checks_since_sweep >= (self.table.len() * 4).max(64) {
+        // Wraps only past four billion checks in a shard of a billion actors, which then sweeps
+        // when full instead.
+        self.checks_since_sweep = self.checks_since_sweep.wrapping_add(1);
+        if self.checks_since_sweep as usize >= (self.table.len() * 4).max(64) {
             self.sweep(clock);
         }
         // One lookup on the common path; the extra probe only when the shard is full.
-        if self.table.len() >= self.cap && self.table.find(hash, |s| s.id.is(id)).is_none() {
+        if self.table.len() >= self.cap as usize && self.table.find(hash, |s| s.id.is(id)).is_none()
+        {
             self.make_room(clock);
         }
         let entry = self
@@ -217,7 +223,8 @@ impl Shard {
     /// Frees at least 1/16 of the cap: expired actors first, then the least recently active.
     fn make_room(&mut self, clock: &dyn Clock) {
         self.sweep(clock);
-        let target = self.cap - (self.cap / 16).max(1).min(self.cap);
+        let cap = self.cap as usize;
+        let target = cap - (cap / 16).max(1).min(cap);
         if self.table.len() <= target {
             return;
         }
@@ -354,6 +361,22 @@ mod tests {
     #[test]
     fn a_slot_is_three_cache_lines() {
         assert_eq!(std::mem::size_of::<super::Slot>(), 192);
+    }
+
+    #[test]
+    fn a_locked_shard_is_one_cache_line_on_its_own() {
+        // The lock and every field a check reads or writes (the metrics feature reads the
+        // eviction count on every check): one line, and no other shard's in its 128-byte pair.
+        assert!(std::mem::size_of::<std::sync::Mutex<super::Shard>>() <= 64);
+        assert_eq!(std::mem::align_of::<super::Padded>(), 128);
+    }
+
+    #[test]
+    fn a_cap_past_32_bits_is_held_as_the_largest_a_shard_can_have() {
+        let store = super::Store::new(u64::MAX);
+        assert_eq!(store.shard(0).cap, u32::MAX);
+        let store = super::Store::new(640);
+        assert_eq!(store.shard(0).cap, 640);
     }
 
     #[test]

@@ -154,7 +154,11 @@ async fn a_delay_past_max_wait_is_answered_as_a_block_at_once() {
     let r = get_with(server.addr, "/", &[]).await;
     assert_eq!(r.status, 429);
     // Not after waiting max_wait_secs (10 s) first; 5 s leaves room for a loaded machine.
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(r.headers["retry-after"], "30");
 }
 
