@@ -258,14 +258,21 @@ mod tests {
             .contains("not a pattern-guard"));
     }
 
-    #[test]
-    fn appended_frames_replay_and_a_damaged_tail_is_dropped_not_fatal() {
+    /// [`sample`]'s journal with two one-event tails appended (each carrying `extra`), the
+    /// length up to the end of the first, and a tail's length.
+    fn two_tails(extra: &[u8]) -> (Vec<u8>, usize, usize) {
         let (guard, mut bytes) = sample();
         guard.check(&guard.event("cli", "run", "true"));
-        let tail = frame(&guard.export_tail("cli", 1), b"").unwrap();
+        let tail = frame(&guard.export_tail("cli", 1), extra).unwrap();
         bytes.extend(&tail);
         let whole = bytes.len();
         bytes.extend(&tail);
+        (bytes, whole, tail.len())
+    }
+
+    #[test]
+    fn appended_frames_replay_and_a_damaged_tail_is_dropped_not_fatal() {
+        let (bytes, whole, _) = two_tails(b"");
 
         let restored = Guard::new();
         let a = decode(&bytes).unwrap().apply(&restored).unwrap();
@@ -295,15 +302,10 @@ mod tests {
 
     #[test]
     fn a_last_frame_cut_short_anywhere_is_an_unfinished_save_not_damage() {
-        let (guard, mut bytes) = sample();
-        guard.check(&guard.event("cli", "run", "true"));
-        let tail = frame(&guard.export_tail("cli", 1), b"instances").unwrap();
-        bytes.extend(&tail);
-        let whole = bytes.len();
-        bytes.extend(&tail);
+        let (bytes, whole, tail) = two_tails(b"instances");
         // A writer killed mid-`write` leaves any prefix of its frame: every length from one byte
         // to all but the last.
-        for kept in 1..tail.len() {
+        for kept in 1..tail {
             let cut = &bytes[..whole + kept];
             let restored = Guard::new();
             let a = decode(cut).unwrap().apply(&restored).unwrap();
