@@ -91,21 +91,17 @@ impl Handles {
         }
     }
 
-    /// One check: its decision, the detectors that fired, its risk, whether it escalated, and
-    /// how it changed the actors tracked (`change`: actors added, less removed; actors evicted).
+    /// One check: its decision, the detectors that fired, its risk and whether it escalated.
+    /// (The actors it added, swept or evicted are recorded by the store where that happens:
+    /// [`Handles::actors`].)
     ///
-    /// A check of normal traffic (no risk, nothing fired, no escalation, no actor came or went,
-    /// no series of its own) is a few tests and one counter increment; anything else goes
-    /// out of line to [`Handles::check_unusual`].
+    /// A check of normal traffic (no risk, nothing fired, no escalation, no series of its own)
+    /// is a few tests and one counter increment; anything else goes out of line to
+    /// [`Handles::check_unusual`].
     #[inline]
-    pub fn check(&self, actor: &str, outcome: &Outcome, change: (i64, u64)) {
-        if outcome.fired
-            || outcome.risk > 0.0
-            || outcome.escalated
-            || change != (0, 0)
-            || !self.by_actor.is_empty()
-        {
-            self.check_unusual(actor, outcome, change);
+    pub fn check(&self, actor: &str, outcome: &Outcome) {
+        if outcome.fired || outcome.risk > 0.0 || outcome.escalated || !self.by_actor.is_empty() {
+            self.check_unusual(actor, outcome);
         } else {
             self.decisions[index(outcome.decision)].increment(1);
         }
@@ -114,7 +110,7 @@ impl Handles {
     /// [`Handles::check`] for a check with anything more than its decision to record.
     #[cold]
     #[inline(never)]
-    fn check_unusual(&self, actor: &str, outcome: &Outcome, change: (i64, u64)) {
+    fn check_unusual(&self, actor: &str, outcome: &Outcome) {
         let d = index(outcome.decision);
         self.decisions[d].increment(1);
         if outcome.fired {
@@ -131,7 +127,6 @@ impl Handles {
         if outcome.escalated {
             self.escalations.increment(1);
         }
-        self.actors(change.0, change.1);
         if !self.by_actor.is_empty() {
             if let Some(counters) = self.by_actor.get(actor) {
                 counters[d].increment(1);

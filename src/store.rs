@@ -17,6 +17,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
 use crate::baseline::Baseline;
@@ -156,6 +157,10 @@ impl Shard {
     }
 
     /// The state of `id`, created with `policy` when new, after housekeeping at time `now`.
+    ///
+    /// `churn(change, evicted)` hears of every change to the actors held, where it happens: an
+    /// actor added (`+1, 0`), a sweep (`-forgotten, 0`), room made at the cap (`-gone, evicted`).
+    /// Only those rare paths call it, so a check of a known actor pays nothing for it.
     pub fn actor(
         &mut self,
         hash: u64,
@@ -163,28 +168,36 @@ impl Shard {
         now: u64,
         clock: &dyn Clock,
         policy: impl FnOnce() -> Arc<Policy>,
+        churn: impl Fn(i64, u64),
     ) -> &mut ActorState {
         self.latest = self.latest.max(now);
         // Wraps only past four billion checks in a shard of a billion actors, which then sweeps
         // when full instead.
         self.checks_since_sweep = self.checks_since_sweep.wrapping_add(1);
         if self.checks_since_sweep as usize >= (self.table.len() * 4).max(64) {
-            self.sweep(clock);
+            let gone = self.sweep(clock);
+            if gone > 0 {
+                churn(-(gone as i64), 0);
+            }
         }
         // One lookup on the common path; the extra probe only when the shard is full.
         if self.table.len() >= self.cap as usize && self.table.find(hash, |s| s.id.is(id)).is_none()
         {
-            self.make_room(clock);
+            let (gone, evicted) = self.make_room(clock);
+            churn(-(gone as i64), evicted);
         }
-        let entry = self
-            .table
-            .entry(hash, |s| s.id.is(id), |s| s.hash)
-            .or_insert_with(|| Slot {
-                hash,
-                id: ActorId::new(id),
-                state: ActorState::new(policy()),
-            });
-        &mut entry.into_mut().state
+        let slot = match self.table.entry(hash, |s| s.id.is(id), |s| s.hash) {
+            Entry::Occupied(slot) => slot,
+            Entry::Vacant(room) => {
+                churn(1, 0);
+                room.insert(Slot {
+                    hash,
+                    id: ActorId::new(id),
+                    state: ActorState::new(policy()),
+                })
+            }
+        };
+        &mut slot.into_mut().state
     }
 
     /// The first slot whose hash tag matches `hash`'s, found reading only the table's control
@@ -214,19 +227,22 @@ impl Shard {
     /// "Now" is the shard's latest event time, but never past the clock: one event stamped in the
     /// future (within `future_tolerance_secs`) must not make other actors' live windows look
     /// expired.
-    fn sweep(&mut self, clock: &dyn Clock) {
+    fn sweep(&mut self, clock: &dyn Clock) -> usize {
         let now = self.latest.min(to_nanos(clock.now()));
+        let before = self.table.len();
         self.table.retain(|s| !s.state.forgettable_at(now));
         self.checks_since_sweep = 0;
+        before - self.table.len()
     }
 
     /// Frees at least 1/16 of the cap: expired actors first, then the least recently active.
-    fn make_room(&mut self, clock: &dyn Clock) {
-        self.sweep(clock);
+    /// Returns how many actors went, and how many of them were evicted.
+    fn make_room(&mut self, clock: &dyn Clock) -> (usize, u64) {
+        let swept = self.sweep(clock);
         let cap = self.cap as usize;
         let target = cap - (cap / 16).max(1).min(cap);
         if self.table.len() <= target {
-            return;
+            return (swept, 0);
         }
         let excess = self.table.len() - target;
         let mut seen: Vec<u64> = self.table.iter().map(|s| s.state.last_seen()).collect();
@@ -245,7 +261,9 @@ impl Shard {
             }
             true
         });
-        self.evicted += (before - self.table.len()) as u64;
+        let evicted = (before - self.table.len()) as u64;
+        self.evicted += evicted;
+        (swept + evicted as usize, evicted)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Slot> + '_ {

@@ -207,3 +207,92 @@ fn evictions_are_counted_and_named_actors_get_series_of_their_own() {
         .collect();
     assert!(actors.iter().all(|a| *a == "cron:backup"), "{actors:?}");
 }
+
+/// The actors gauge and the evictions counter, added up over snapshots: a snapshot of the
+/// debugging recorder takes the values it reads (they start again from zero).
+struct Totals<'a> {
+    recorder: &'a DebuggingRecorder,
+    actors: f64,
+    evicted: u64,
+}
+
+impl Totals<'_> {
+    fn actors(&mut self) -> f64 {
+        let s = series(self.recorder);
+        self.actors += match s.get(&("pattern_guard_actors".to_string(), vec![])) {
+            Some(DebugValue::Gauge(n)) => n.into_inner(),
+            None => 0.0,
+            Some(other) => panic!("the actors gauge is not a gauge: {other:?}"),
+        };
+        self.evicted += counter(&s, "pattern_guard_actors_evicted_total", &[]);
+        self.actors
+    }
+}
+
+#[test]
+fn the_actors_gauge_follows_sweeps_restores_merges_and_resets() {
+    let start = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let config = "[guard]\nwindow_secs = 10\nmax_actors = 100\n";
+    // A history of 150 actors, and a memory of it with ten more, made where no recorder is
+    // installed (these guards record nothing: the gauge sums every guard that does).
+    let history = Guard::from_toml_str("[guard]\nwindow_secs = 10\n")
+        .unwrap()
+        .with_clock(ManualClock::new(start));
+    for i in 0..150 {
+        history.check(&Event::new(format!("old:{i}"), "GET", "/", start));
+    }
+    let snapshot = history.export();
+    let other = Guard::from_toml_str(config).unwrap();
+    other.restore(&snapshot).unwrap();
+    for i in 0..10 {
+        other.check(&Event::new(format!("more:{i}"), "GET", "/", start));
+    }
+    let more = other.export();
+
+    let recorder = DebuggingRecorder::new();
+    let mut totals = Totals {
+        recorder: &recorder,
+        actors: 0.0,
+        evicted: 0,
+    };
+    metrics::with_local_recorder(&recorder, || {
+        let clock = ManualClock::new(start);
+        let guard = Guard::from_toml_str(config)
+            .unwrap()
+            .with_clock(clock.clone());
+        let tracked = |g: &Guard| g.stats().actors as f64;
+        for i in 0..50 {
+            guard.check(&Event::new(format!("early:{i}"), "GET", "/", clock.time()));
+        }
+        assert_eq!(totals.actors(), 50.0);
+
+        // Their windows pass; the checks of five new actors run the sweeps that forget them.
+        clock.advance(Duration::from_secs(60));
+        for i in 0..300 {
+            guard.check(&Event::new(
+                format!("new:{}", i % 5),
+                "GET",
+                "/",
+                clock.time(),
+            ));
+        }
+        assert_eq!(tracked(&guard), 5.0, "the sweeps forgot the early actors");
+        assert_eq!(totals.actors(), 5.0);
+
+        // A restore of 150 actors under a cap of 100 evicts some of them on the way in.
+        guard.restore(&snapshot).unwrap();
+        assert!(guard.stats().evicted > 0);
+        assert!(tracked(&guard) <= 100.0);
+        assert_eq!(totals.actors(), tracked(&guard));
+
+        // A merge of a memory with ten more actors (the same history, so the same hash seed).
+        guard.merge(&more).unwrap();
+        assert_eq!(totals.actors(), tracked(&guard));
+
+        assert!(guard.reset("more:9"));
+        assert_eq!(totals.actors(), tracked(&guard));
+        guard.reset_all();
+        assert_eq!(totals.actors(), 0.0);
+        assert_eq!(totals.evicted, guard.stats().evicted);
+    });
+}

@@ -49,9 +49,14 @@ impl Guard {
     pub(crate) fn observe_logged(&self, actor: &str, record: Record, explain: bool) -> Outcome {
         let key = ActorKey::new(actor, self.seed());
         let mut shard = self.store.shard(key.hash);
-        let state = shard.actor(key.hash, &key.id, record.ts, &*self.clock, || {
-            self.policy_for(actor)
-        });
+        let state = shard.actor(
+            key.hash,
+            &key.id,
+            record.ts,
+            &*self.clock,
+            || self.policy_for(actor),
+            |change, evicted| self.actors_churned(change, evicted),
+        );
         observe(state, record, record.ts, explain)
     }
 
@@ -73,11 +78,14 @@ impl Guard {
         state.baseline = baseline;
         state.window.set_last_ts(last_seen);
         let mut shard = self.store.shard(key.hash);
-        let before = shard.len();
-        *shard.actor(key.hash, &key.id, last_seen, &*self.clock, || policy) = state;
-        let added = shard.len() as i64 - before as i64;
-        drop(shard);
-        self.actors_changed(added);
+        *shard.actor(
+            key.hash,
+            &key.id,
+            last_seen,
+            &*self.clock,
+            || policy,
+            |change, evicted| self.actors_churned(change, evicted),
+        ) = state;
     }
 
     /// `actor`'s escalation, learned baseline and last-seen time, when tracked: what a

@@ -72,12 +72,18 @@ impl Guard {
         }
         self.reset_all();
         self.seed.store(snapshot.seed, Ordering::Relaxed);
-        self.actors_changed(built.len() as i64);
         for (a, state) in built {
             let hash = id_hash(&a.actor, snapshot.seed);
             let policy = Arc::clone(&state.policy);
             let mut shard = self.store.shard(hash);
-            *shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || policy) = state;
+            *shard.actor(
+                hash,
+                &a.actor,
+                a.last_seen,
+                &*self.clock,
+                || policy,
+                |change, evicted| self.actors_churned(change, evicted),
+            ) = state;
         }
         Ok(())
     }
@@ -105,15 +111,16 @@ impl Guard {
         for a in &snapshot.actors {
             let hash = id_hash(&a.actor, snapshot.seed);
             let mut shard = self.store.shard(hash);
-            let before = shard.len();
-            let state = shard.actor(hash, &a.actor, a.last_seen, &*self.clock, || {
-                self.policy_for(&a.actor)
-            });
+            let state = shard.actor(
+                hash,
+                &a.actor,
+                a.last_seen,
+                &*self.clock,
+                || self.policy_for(&a.actor),
+                |change, evicted| self.actors_churned(change, evicted),
+            );
             // Validated above: decoding cannot fail here.
             let _ = apply_actor(state, a);
-            let added = shard.len() as i64 - before as i64;
-            drop(shard);
-            self.actors_changed(added);
         }
         Ok(())
     }

@@ -43,12 +43,6 @@ use crate::window::Record;
 mod log_view;
 mod memory;
 
-/// How a check changed its shard's actor count, and the actors it evicted, for the metrics.
-#[cfg(feature = "metrics")]
-type ActorsChange = (i64, u64);
-#[cfg(not(feature = "metrics"))]
-type ActorsChange = ();
-
 /// The behaviour guard. See the [crate documentation](crate) for an overview.
 pub struct Guard {
     config: Config,
@@ -200,11 +194,11 @@ impl Guard {
     /// One check's metrics: out of line, so the check itself stays as the compiler had it.
     #[cfg(feature = "metrics")]
     #[inline(never)]
-    fn record_metrics(&self, actor: &str, outcome: &Outcome, change: ActorsChange) {
+    fn record_metrics(&self, actor: &str, outcome: &Outcome) {
         match self.metrics.get() {
-            Some(handles) => handles.check(actor, outcome, change),
+            Some(handles) => handles.check(actor, outcome),
             // Out of line, so that a check after the first saves no registers for it.
-            None => self.first_metrics(actor, outcome, change),
+            None => self.first_metrics(actor, outcome),
         }
     }
 
@@ -212,8 +206,8 @@ impl Guard {
     #[cfg(feature = "metrics")]
     #[cold]
     #[inline(never)]
-    fn first_metrics(&self, actor: &str, outcome: &Outcome, change: ActorsChange) {
-        self.metrics().check(actor, outcome, change);
+    fn first_metrics(&self, actor: &str, outcome: &Outcome) {
+        self.metrics().check(actor, outcome);
     }
 
     #[cfg(feature = "metrics")]
@@ -310,10 +304,9 @@ impl Guard {
         let actor = ActorKey::new(event.actor(), self.seed());
         let (record, clock_now) = self.record_and_clock(event);
         let mut shard = self.store.shard(actor.hash);
-        let (outcome, change) =
-            self.evaluate_in(&mut shard, &actor, event, record, clock_now, explain);
+        let outcome = self.evaluate_in(&mut shard, &actor, event, record, clock_now, explain);
         drop(shard);
-        self.report(event, &outcome, change);
+        self.report(event, &outcome);
         outcome
     }
 
@@ -344,31 +337,24 @@ impl Guard {
         record: Record,
         clock_now: u64,
         explain: bool,
-    ) -> (Outcome, ActorsChange) {
-        #[cfg(feature = "metrics")]
-        let before = (shard.len(), shard.evicted);
-        let state = shard.actor(actor.hash, &actor.id, record.ts, &*self.clock, || {
-            self.policy_for(event.actor())
-        });
-        let outcome = observe(state, record, clock_now, explain);
-        #[cfg(feature = "metrics")]
-        let change = (
-            shard.len() as i64 - before.0 as i64,
-            shard.evicted - before.1,
+    ) -> Outcome {
+        let state = shard.actor(
+            actor.hash,
+            &actor.id,
+            record.ts,
+            &*self.clock,
+            || self.policy_for(event.actor()),
+            |change, evicted| self.actors_churned(change, evicted),
         );
-        #[cfg(not(feature = "metrics"))]
-        let change = ();
-        (outcome, change)
+        observe(state, record, clock_now, explain)
     }
 
     /// What a check tells the world once its shard is unlocked: metrics, and a log line for
     /// anything but allow.
     #[cfg_attr(not(feature = "metrics"), allow(clippy::unused_self))]
-    fn report(&self, event: &Event<'_>, outcome: &Outcome, change: ActorsChange) {
+    fn report(&self, event: &Event<'_>, outcome: &Outcome) {
         #[cfg(feature = "metrics")]
-        self.record_metrics(event.actor(), outcome, change);
-        #[cfg(not(feature = "metrics"))]
-        let () = change;
+        self.record_metrics(event.actor(), outcome);
         if outcome.decision != Decision::Allow {
             tracing::info!(
                 actor = event.actor(),
@@ -435,7 +421,7 @@ impl Guard {
             std::hint::black_box(slot.warm_rest());
         }
         drop(slots);
-        let outcomes: Vec<(Outcome, ActorsChange)> = events
+        let outcomes: Vec<Outcome> = events
             .iter()
             .zip(&actors)
             .map(|(event, (actor, record, clock_now))| {
@@ -444,8 +430,8 @@ impl Guard {
             })
             .collect();
         drop(shards);
-        for ((event, (outcome, change)), out) in events.iter().zip(outcomes).zip(out) {
-            self.report(event, &outcome, change);
+        for ((event, outcome), out) in events.iter().zip(outcomes).zip(out) {
+            self.report(event, &outcome);
             outcome.write_into(out);
         }
     }
@@ -501,7 +487,7 @@ impl Guard {
         let key = ActorKey::new(actor, self.seed());
         let removed = self.store.shard(key.hash).remove(key.hash, &key.id);
         if removed {
-            self.actors_changed(-1);
+            self.actors_churned(-1, 0);
         }
         removed
     }
@@ -513,18 +499,20 @@ impl Guard {
             removed += shard.len();
             shard.clear();
         }
-        self.actors_changed(-(removed as i64));
+        self.actors_churned(-(removed as i64), 0);
     }
 
-    /// Keeps `pattern_guard_actors` right when actors come or go outside a check.
+    /// Keeps `pattern_guard_actors` and `pattern_guard_actors_evicted_total` right: actors came
+    /// (positive `change`) or went, `evicted` of them at the cap. The store calls it from where
+    /// that happens (`Shard::actor`), and `reset` and `reset_all` do.
     #[allow(clippy::unused_self)]
-    fn actors_changed(&self, change: i64) {
+    fn actors_churned(&self, change: i64, evicted: u64) {
         #[cfg(feature = "metrics")]
-        if change != 0 {
-            self.metrics().actors(change, 0);
+        if change != 0 || evicted != 0 {
+            self.metrics().actors(change, evicted);
         }
         #[cfg(not(feature = "metrics"))]
-        let _ = change;
+        let _ = (change, evicted);
     }
 
     /// Figures about what the guard holds.
