@@ -19,8 +19,8 @@
 //! `--paired` (one workload, with `--only`) is for the script's paired run: the process builds
 //! and warms its guards, then times one short round of each guard for every line it reads on
 //! stdin and prints the times on one line (`off T T_second_guard` or `on T_no_recorder
-//! T_prometheus`), so two
-//! builds held in memory can take turns many times a second and be compared pair by pair.
+//! T_prometheus`), so two builds held in memory can take turns many times a second and be
+//! compared pair by pair.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -72,6 +72,18 @@ impl Workload {
             Workload::Normal => Guard::from_toml_str("[guard]\n").unwrap(),
             Workload::Hot => Guard::from_toml_str("[guard]\nburst_max_events = 2\n").unwrap(),
         }
+    }
+
+    /// A guard whose handles are `recorder`'s: registered by a first check made with it as the
+    /// local recorder.
+    #[cfg(feature = "metrics")]
+    fn exported_guard(self, recorder: &metrics_exporter_prometheus::PrometheusRecorder) -> Guard {
+        metrics::with_local_recorder(recorder, || {
+            let g = self.guard();
+            let (_, _, ts) = self.event(0);
+            g.check(&Event::new("warm-up", "GET", "/", ts));
+            g
+        })
     }
 
     /// The `i`th event's actor, target and time.
@@ -136,12 +148,7 @@ fn paired(opts: &Opts) {
     #[cfg(feature = "metrics")]
     let handle = recorder.handle();
     #[cfg(feature = "metrics")]
-    let exported = metrics::with_local_recorder(&recorder, || {
-        let g = workload.guard();
-        let (_, _, ts) = workload.event(0);
-        g.check(&Event::new("warm-up", "GET", "/", ts));
-        g
-    });
+    let exported = workload.exported_guard(&recorder);
     #[cfg(feature = "metrics")]
     let (guards, label) = ([&plain, &exported], "on");
     // Two guards in every build, as in the rounds above, so each holds as much memory.
@@ -259,12 +266,7 @@ fn main() {
             // The Prometheus recorder, scoped to the guard that registers its handles with it.
             let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
             let handle = recorder.handle();
-            let exported = metrics::with_local_recorder(&recorder, || {
-                let g = workload.guard();
-                let (_, _, ts) = workload.event(0);
-                g.check(&Event::new("warm-up", "GET", "/", ts));
-                g
-            });
+            let exported = workload.exported_guard(&recorder);
             let t = per_check(&[&plain, &exported], workload, &opts, &|| {
                 handle.run_upkeep();
             });

@@ -114,12 +114,12 @@ pub fn decode(bytes: &[u8]) -> Result<Journal, String> {
                 frames.push((frame, used as u64));
                 at += used;
             }
-            Err(why) if frames.is_empty() => return Err(why),
-            Err(_) if cut_short(&bytes[at..]) => {
+            Err(Bad::CutShort(why) | Bad::Damaged(why)) if frames.is_empty() => return Err(why),
+            Err(Bad::CutShort(_)) => {
                 unfinished_tail = Some((bytes.len() - at) as u64);
                 break;
             }
-            Err(why) => {
+            Err(Bad::Damaged(why)) => {
                 damaged_tail = Some(((bytes.len() - at) as u64, why));
                 break;
             }
@@ -135,35 +135,38 @@ pub fn decode(bytes: &[u8]) -> Result<Journal, String> {
     })
 }
 
-/// True when `bytes` (from a frame's start to the end of the file) are shorter than the frame
-/// its header announces, or than a header.
-fn cut_short(bytes: &[u8]) -> bool {
-    bytes.len() < FRAME_HEADER
-        || (u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
-            > bytes.len() - FRAME_HEADER
+/// Why a frame could not be read, and what that says about it.
+enum Bad {
+    /// The bytes end before the frame does (its header, or the length it announces).
+    CutShort(String),
+    /// All its bytes are there, and wrong.
+    Damaged(String),
 }
 
-fn read_frame(bytes: &[u8]) -> Result<(Frame, usize), String> {
+fn read_frame(bytes: &[u8]) -> Result<(Frame, usize), Bad> {
     if bytes.len() < FRAME_HEADER {
-        return Err(format!(
+        return Err(Bad::CutShort(format!(
             "truncated: a record header cut short at {} bytes",
             bytes.len()
-        ));
+        )));
     }
     let len = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
     let mut sum = [0; 8];
     sum.copy_from_slice(&bytes[4..FRAME_HEADER]);
     let Some(payload) = bytes.get(FRAME_HEADER..FRAME_HEADER + len) else {
-        return Err(format!(
+        return Err(Bad::CutShort(format!(
             "truncated: {} of {len} record bytes",
             bytes.len() - FRAME_HEADER
-        ));
+        )));
     };
     if xxhash_rust::xxh3::xxh3_64(payload) != u64::from_le_bytes(sum) {
-        return Err("checksum mismatch: the file is damaged".into());
+        return Err(Bad::Damaged(
+            "checksum mismatch: the file is damaged".into(),
+        ));
     }
     let mut rest = payload;
-    let snapshot = Snapshot::decode(&mut rest).map_err(|e| format!("cannot decode it: {e}"))?;
+    let snapshot =
+        Snapshot::decode(&mut rest).map_err(|e| Bad::Damaged(format!("cannot decode it: {e}")))?;
     let frame = Frame {
         snapshot,
         extra: rest.to_vec(),

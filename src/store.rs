@@ -175,10 +175,7 @@ impl Shard {
         // when full instead.
         self.checks_since_sweep = self.checks_since_sweep.wrapping_add(1);
         if self.checks_since_sweep as usize >= (self.table.len() * 4).max(64) {
-            let gone = self.sweep(clock);
-            if gone > 0 {
-                churn(-(gone as i64), 0);
-            }
+            churn(-(self.sweep(clock) as i64), 0);
         }
         // One lookup on the common path; the extra probe only when the shard is full.
         if self.table.len() >= self.cap as usize && self.table.find(hash, |s| s.id.is(id)).is_none()
@@ -383,8 +380,8 @@ mod tests {
 
     #[test]
     fn a_locked_shard_is_one_cache_line_on_its_own() {
-        // The lock and every field a check reads or writes (the metrics feature reads the
-        // eviction count on every check): one line, and no other shard's in its 128-byte pair.
+        // The lock and every field a check reads or writes: one line, and no other shard's in
+        // its 128-byte pair.
         assert!(std::mem::size_of::<std::sync::Mutex<super::Shard>>() <= 64);
         assert_eq!(std::mem::align_of::<super::Padded>(), 128);
     }

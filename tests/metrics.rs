@@ -289,7 +289,9 @@ fn the_actors_gauge_follows_sweeps_restores_merges_and_resets() {
         guard.merge(&more).unwrap();
         assert_eq!(totals.actors(), tracked(&guard));
 
-        assert!(guard.reset("more:9"));
+        // Which actors the cap evicted depends on the hash seed: reset one that is tracked.
+        let one = guard.actors(None).swap_remove(0).actor;
+        assert!(guard.reset(&one));
         assert_eq!(totals.actors(), tracked(&guard));
         guard.reset_all();
         assert_eq!(totals.actors(), 0.0);

@@ -49,14 +49,9 @@ impl Guard {
     pub(crate) fn observe_logged(&self, actor: &str, record: Record, explain: bool) -> Outcome {
         let key = ActorKey::new(actor, self.seed());
         let mut shard = self.store.shard(key.hash);
-        let state = shard.actor(
-            key.hash,
-            &key.id,
-            record.ts,
-            &*self.clock,
-            || self.policy_for(actor),
-            |change, evicted| self.actors_churned(change, evicted),
-        );
+        let state = self.actor_in(&mut shard, key.hash, &key.id, record.ts, || {
+            self.policy_for(actor)
+        });
         observe(state, record, record.ts, explain)
     }
 
@@ -78,14 +73,7 @@ impl Guard {
         state.baseline = baseline;
         state.window.set_last_ts(last_seen);
         let mut shard = self.store.shard(key.hash);
-        *shard.actor(
-            key.hash,
-            &key.id,
-            last_seen,
-            &*self.clock,
-            || policy,
-            |change, evicted| self.actors_churned(change, evicted),
-        ) = state;
+        *self.actor_in(&mut shard, key.hash, &key.id, last_seen, || policy) = state;
     }
 
     /// `actor`'s escalation, learned baseline and last-seen time, when tracked: what a

@@ -76,14 +76,7 @@ impl Guard {
             let hash = id_hash(&a.actor, snapshot.seed);
             let policy = Arc::clone(&state.policy);
             let mut shard = self.store.shard(hash);
-            *shard.actor(
-                hash,
-                &a.actor,
-                a.last_seen,
-                &*self.clock,
-                || policy,
-                |change, evicted| self.actors_churned(change, evicted),
-            ) = state;
+            *self.actor_in(&mut shard, hash, &a.actor, a.last_seen, || policy) = state;
         }
         Ok(())
     }
@@ -111,14 +104,9 @@ impl Guard {
         for a in &snapshot.actors {
             let hash = id_hash(&a.actor, snapshot.seed);
             let mut shard = self.store.shard(hash);
-            let state = shard.actor(
-                hash,
-                &a.actor,
-                a.last_seen,
-                &*self.clock,
-                || self.policy_for(&a.actor),
-                |change, evicted| self.actors_churned(change, evicted),
-            );
+            let state = self.actor_in(&mut shard, hash, &a.actor, a.last_seen, || {
+                self.policy_for(&a.actor)
+            });
             // Validated above: decoding cannot fail here.
             let _ = apply_actor(state, a);
         }

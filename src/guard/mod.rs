@@ -338,15 +338,26 @@ impl Guard {
         clock_now: u64,
         explain: bool,
     ) -> Outcome {
-        let state = shard.actor(
-            actor.hash,
-            &actor.id,
-            record.ts,
-            &*self.clock,
-            || self.policy_for(event.actor()),
-            |change, evicted| self.actors_churned(change, evicted),
-        );
+        let state = self.actor_in(shard, actor.hash, &actor.id, record.ts, || {
+            self.policy_for(event.actor())
+        });
         observe(state, record, clock_now, explain)
+    }
+
+    /// `id`'s state in its (locked) `shard`, created with `policy` when new: the store's
+    /// `Shard::actor` with this guard's clock, and the actors it adds, sweeps or evicts
+    /// reported to the metrics.
+    fn actor_in<'s>(
+        &self,
+        shard: &'s mut Shard,
+        hash: u64,
+        id: &str,
+        now: u64,
+        policy: impl FnOnce() -> Arc<Policy>,
+    ) -> &'s mut ActorState {
+        shard.actor(hash, id, now, &*self.clock, policy, |change, evicted| {
+            self.actors_churned(change, evicted);
+        })
     }
 
     /// What a check tells the world once its shard is unlocked: metrics, and a log line for
