@@ -10,8 +10,10 @@
 # The differences between the two binaries move with the host (each is its own process); the
 # one inside a process (no recorder against the Prometheus recorder) holds still. So the script
 # then pairs them: both binaries stay in memory (`--paired`) and take turns PAIRS times (default
-# 60) with short rounds (400,000 checks, tens of milliseconds), who goes first alternating, and
-# the median of the pairs' differences is the figure: drift slower than a pair cancels out. Where
+# 60) with short rounds (PAIR_CHECKS, default 400,000 checks: tens of milliseconds), who goes
+# first alternating, and the median of the pairs' differences is the figure: drift slower than a
+# pair cancels out. Its 95% interval comes from resampling the pairs (bootstrap): a run says
+# "under the goal" only when the interval's top is. Where
 # valgrind is installed, the script also counts the instructions a check of the engine bench's
 # workload executes in each build (callgrind, the guard as built alone, two lengths of run so
 # set-up cancels out): the feature's own cost with no recorder, exactly. For context it also
@@ -21,10 +23,16 @@
 #   bash scripts/bench-metrics.sh                   # about ten minutes
 #   ONLY=engine bash scripts/bench-metrics.sh       # one workload: engine, normal or hot
 #   ROUNDS=1 PAIRS=200 ONLY=engine bash scripts/bench-metrics.sh   # mostly the paired run
+#   USER_PROFILE=1 ... # built as a user's crate is: cargo's default release profile (no LTO,
+#                      # 16 codegen units) in place of this crate's LTO one, in target/user-profile
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rounds=${ROUNDS:-5}
+if [ -n "${USER_PROFILE:-}" ]; then
+  export CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16
+  export CARGO_TARGET_DIR=target/user-profile
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 build() { # features... -> the bench binary
@@ -64,10 +72,10 @@ if alone:
     print(f"a counter increment alone, medians: Prometheus {got('Prometheus'):.1f} ns, "
           f"a no-op handle {got('a no-op handle'):.1f} ns")
 PY
-python3 - "$work/off" "$work/on" "${ONLY:-engine}" "${PAIRS:-60}" <<'PY'
-import statistics, subprocess, sys
-off_bin, on_bin, only, pairs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-start = lambda b: subprocess.Popen([b, "--paired", "--only", only, "--checks", "400000"],
+python3 - "$work/off" "$work/on" "${ONLY:-engine}" "${PAIRS:-60}" "${PAIR_CHECKS:-400000}" <<'PY'
+import random, statistics, subprocess, sys
+off_bin, on_bin, only, pairs, checks = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+start = lambda b: subprocess.Popen([b, "--paired", "--only", only, "--checks", str(checks)],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 off, on = start(off_bin), start(on_bin)
 def turn(p):
@@ -87,10 +95,17 @@ for i in range(pairs):
 for p in (off, on):
     p.stdin.close(); p.wait()
 q = lambda v: statistics.quantiles(v, n=4)
-print(f"paired, {only}, {pairs} pairs of 400,000 checks: off median {statistics.median(offs):.1f} ns per check")
+def interval(v, draws=2000):
+    # The median's 95% interval: the medians of `draws` resamples of the pairs (bootstrap).
+    rng = random.Random(1)
+    meds = sorted(statistics.median(rng.choices(v, k=len(v))) for _ in range(draws))
+    return meds[int(0.025 * draws)], meds[int(0.975 * draws) - 1]
+print(f"paired, {only}, {pairs} pairs of {checks:,} checks: off median {statistics.median(offs):.1f} ns per check")
 for what, v in diffs.items():
-    lo, mid, hi = q(v)
-    print(f"  {what}: median {mid:+.1f} ns per check (middle half {lo:+.1f} to {hi:+.1f})"
+    lo, _, hi = q(v)
+    ci_lo, ci_hi = interval(v)
+    print(f"  {what}: median {statistics.median(v):+.1f} ns per check (95% interval {ci_lo:+.1f} to "
+          f"{ci_hi:+.1f}; middle half of the pairs {lo:+.1f} to {hi:+.1f})"
           + ("; goal <= +20 ns" if what == "Prometheus over off" else ""))
 PY
 if command -v valgrind >/dev/null; then

@@ -142,6 +142,11 @@ macro_rules! detectors {
         }
 
         /// Every detector's reading, in [`Detector::ALL`] order.
+        ///
+        /// Always in line (the check is its one caller): built out of line, its 576 bytes of
+        /// readings were copied into the check's outcome, which a user's build (no LTO) did
+        /// once the `metrics` feature grew the check (docs/METRICS.md, "What it costs").
+        #[inline(always)]
         pub(crate) fn readings(policy: &Policy, figures: &Figures) -> Readings {
             [$( {
                 let read: Read = $read;
