@@ -100,9 +100,11 @@ async fn six_requests_walk_allow_warn_delay_block_and_blocked_ones_never_reach_t
         took.push(start.elapsed());
     }
     assert_eq!(statuses, [200, 200, 200, 200, 200, 429]);
-    // The fifth waited out its delay (1 s under the demo config) before passing.
+    // The fifth waited out its delay (1 s under the demo config) before passing; the fourth (a
+    // warn) did not wait: it came back at least half the delay sooner (relative, so a loaded
+    // machine slowing both does not fail it).
     assert!(took[4] >= Duration::from_millis(900), "{took:?}");
-    assert!(took[3] < Duration::from_millis(900), "{took:?}");
+    assert!(took[3] + Duration::from_millis(500) < took[4], "{took:?}");
     assert_eq!(server.reached.load(Ordering::SeqCst), 5);
     for _ in 0..3 {
         assert_eq!(get_with(server.addr, "/items/7", &[]).await.status, 429);
