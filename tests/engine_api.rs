@@ -357,6 +357,22 @@ fn metadata_is_kept_on_the_event() {
     assert_eq!(e.metadata().get("region").map(String::as_str), Some("eu"));
     assert_eq!(e.metadata().len(), 2);
     assert_eq!(Guard::new().check(&e), Decision::Allow);
+    // Events compare and print by their tags, however few were given.
+    let plain = Event::new("u", "GET", "/", start());
+    let no_tags: [(&str, &str); 0] = [];
+    assert_eq!(plain.clone().with_metadata(no_tags), plain);
+    assert!(plain.metadata().is_empty());
+    assert_ne!(plain.clone().with_metadata([("trace", "abc")]), plain);
+    assert_eq!(
+        format!("{:?}", e.clone().into_owned()),
+        format!("{e:?}"),
+        "an owned copy prints the same"
+    );
+    assert!(
+        format!("{e:?}").contains(r#"metadata: {"region": "eu", "trace": "abc"}"#),
+        "{e:?}"
+    );
+    assert!(format!("{plain:?}").contains("metadata: {}"), "{plain:?}");
 }
 
 #[test]
