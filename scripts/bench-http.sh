@@ -73,13 +73,10 @@ for round in $(seq "$rounds"); do
   pair 18481 18482 hot.lua >> "$work/hot"
 done
 python3 - "$work" "$duration" "${KEYS:-10000}" <<'PY'
-import random, statistics, sys
+import statistics, sys
+sys.path.insert(0, "scripts")
+from median_interval import median_interval
 work, duration, keys = sys.argv[1:]
-def interval(v, draws=2000):
-    # The median's 95% interval: the medians of `draws` resamples of the rounds (bootstrap).
-    rng = random.Random(1)
-    meds = sorted(statistics.median(rng.choices(v, k=len(v))) for _ in range(draws))
-    return meds[int(0.025 * draws)], meds[int(0.975 * draws) - 1]
 for name, what in (("served", f"{keys} client keys, nobody refused"),
                    ("flood", "one client, the built-in defaults, refused with 429"),
                    ("hot", "one client key, nobody refused")):
@@ -89,7 +86,7 @@ for name, what in (("served", f"{keys} client keys, nobody refused"),
           f"{len(rounds)} rounds (with and without, which goes first alternating):")
     for w, wo in rounds:
         print(f"  with the layer {w:9.0f} requests/s, without {wo:9.0f}: {w / wo:.0%}")
-    lo, hi = interval(ratios)
+    lo, hi = median_interval(ratios)
     print(f"  median ratio {statistics.median(ratios):.0%} (95% interval {lo:.0%} to {hi:.0%}; goal >= 90%), "
           f"best with / best without {max(w for w, _ in rounds) / max(wo for _, wo in rounds):.0%}")
 PY

@@ -73,7 +73,9 @@ if alone:
           f"a no-op handle {got('a no-op handle'):.1f} ns")
 PY
 python3 - "$work/off" "$work/on" "${ONLY:-engine}" "${PAIRS:-60}" "${PAIR_CHECKS:-400000}" <<'PY'
-import random, statistics, subprocess, sys
+import statistics, subprocess, sys
+sys.path.insert(0, "scripts")
+from median_interval import median_interval
 off_bin, on_bin, only, pairs, checks = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 start = lambda b: subprocess.Popen([b, "--paired", "--only", only, "--checks", str(checks)],
                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -95,15 +97,10 @@ for i in range(pairs):
 for p in (off, on):
     p.stdin.close(); p.wait()
 q = lambda v: statistics.quantiles(v, n=4)
-def interval(v, draws=2000):
-    # The median's 95% interval: the medians of `draws` resamples of the pairs (bootstrap).
-    rng = random.Random(1)
-    meds = sorted(statistics.median(rng.choices(v, k=len(v))) for _ in range(draws))
-    return meds[int(0.025 * draws)], meds[int(0.975 * draws) - 1]
 print(f"paired, {only}, {pairs} pairs of {checks:,} checks: off median {statistics.median(offs):.1f} ns per check")
 for what, v in diffs.items():
     lo, _, hi = q(v)
-    ci_lo, ci_hi = interval(v)
+    ci_lo, ci_hi = median_interval(v)
     print(f"  {what}: median {statistics.median(v):+.1f} ns per check (95% interval {ci_lo:+.1f} to "
           f"{ci_hi:+.1f}; middle half of the pairs {lo:+.1f} to {hi:+.1f})"
           + ("; goal <= +20 ns" if what == "Prometheus over off" else ""))
