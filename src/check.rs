@@ -72,7 +72,7 @@ impl Outcome {
     }
 }
 
-/// The per-actor heart of a check, under the shard lock.
+/// The per-actor heart of a check, under the actor's lane lock.
 pub(crate) fn observe(
     state: &mut ActorState,
     mut record: Record,

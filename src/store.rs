@@ -1,23 +1,38 @@
 //! The actor store: every tracked actor's window and escalation, sharded so that checks on
-//! different actors run in parallel.
+//! different actors run in parallel, and laned so that threads checking different actors do not
+//! write the same memory.
 //!
-//! Actors are spread over up to 64 shards by a keyed hash of their id; each shard is a hash table
-//! behind its own mutex, padded to its own cache line. A check locks one shard for a few hundred
-//! nanoseconds and never anything else.
+//! Actors are spread over up to 64 shards by a keyed hash of their id. A shard is split into
+//! lanes, one for each core the machine has (at most 8): each lane is a hash table behind its own
+//! mutex, padded to its own cache lines. An actor lives in exactly one lane of its shard, the
+//! lane of the thread that first checked it, and a shard's hints (one byte per hash bucket,
+//! written when an actor is added) say which. A check reads the hint, locks that one lane for a
+//! few hundred nanoseconds, and never anything else. So threads that each check their own actors
+//! (a consumer per partition, a worker per connection, the engine bench's threads) each write
+//! only their own lanes' lines, and never wait for a cache line the other core wrote; checks of
+//! one actor from any thread still meet in its one lane, and cost what they did before lanes.
+//!
+//! Rules that keep an actor in one lane:
+//! - it is added only while every lane of its shard is locked (in ascending order), after a
+//!   search of all of them; it never moves to another lane;
+//! - a hint is only a hint: a check that misses in the hinted lane (two actors whose hashes share
+//!   a hint byte, or an actor forgotten since) looks in the shard's other lanes, one lock at a
+//!   time, before adding it.
 //!
 //! Memory stays bounded two ways:
 //! - **expiry**: actors whose window has passed and whose escalation has cooled down are dropped by
-//!   a sweep that each shard runs after four times as many checks as it holds actors (at least
+//!   a sweep that each lane runs after four times as many checks as it holds actors (at least
 //!   64), which costs O(1) amortized per check;
 //! - **the actor cap** (`max_actors`, split evenly over the shards): a new actor arriving at a full
-//!   shard first triggers a sweep; if that frees less than 1/16 of the shard, the least recently
-//!   active actors are evicted until 1/16 is free. Eviction is therefore by shard, not global, and
-//!   in batches: the cap holds exactly, and the actors evicted are the least recently active of
-//!   their shard.
+//!   shard first triggers a sweep of its lanes; if that frees less than 1/16 of the shard, the
+//!   least recently active actors of the shard (all its lanes) are evicted until 1/16 is free.
+//!   Eviction is therefore by shard, not global, and in batches: the cap holds exactly, and the
+//!   actors evicted are the least recently active of their shard.
 
+use std::ops::DerefMut;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
 use crate::baseline::Baseline;
@@ -133,83 +148,79 @@ impl std::fmt::Display for ActorId {
     }
 }
 
-/// One shard. With its mutex it fills exactly one cache line (tested), so a check reads and
-/// writes one line of it: hence the 32-bit cap (a shard of four billion actors would be 800 GB)
-/// and sweep counter.
-pub(crate) struct Shard {
+/// One lane of a shard: a hash table of actors, and the housekeeping of the checks that lock it.
+/// With its mutex it fills one cache line (tested), so a check reads and writes one line of it:
+/// hence the 32-bit sweep counter.
+pub(crate) struct Lane {
     table: HashTable<Slot>,
-    cap: u32,
     checks_since_sweep: u32,
-    /// Latest engine time seen by this shard.
+    /// Latest engine time seen by this lane.
     latest: u64,
-    pub evicted: u64,
+    evicted: u64,
 }
 
-impl Shard {
-    fn new(cap: usize) -> Self {
-        Shard {
+impl Lane {
+    fn new() -> Self {
+        Lane {
             table: HashTable::new(),
-            cap: u32::try_from(cap).unwrap_or(u32::MAX),
             checks_since_sweep: 0,
             latest: 0,
             evicted: 0,
         }
     }
 
-    /// The state of `id`, created with `policy` when new, after housekeeping at time `now`.
-    ///
-    /// `churn(change, evicted)` hears of every change to the actors held, where it happens: an
-    /// actor added (`+1, 0`), a sweep (`-forgotten, 0`), room made at the cap (`-gone, evicted`).
-    /// Only those rare paths call it, so a check of a known actor pays nothing for it.
-    pub fn actor(
-        &mut self,
-        hash: u64,
-        id: &str,
-        now: u64,
-        clock: &dyn Clock,
-        policy: impl FnOnce() -> Arc<Policy>,
-        churn: impl Fn(i64, u64),
-    ) -> &mut ActorState {
+    /// The housekeeping of a check that locks this lane at time `now`: the lane's latest time,
+    /// and a sweep when one is due (`churn` hears how many actors it forgot).
+    fn tick(&mut self, now: u64, clock: &dyn Clock, churn: &impl Fn(i64, u64)) {
         self.latest = self.latest.max(now);
-        // Wraps only past four billion checks in a shard of a billion actors, which then sweeps
-        // when full instead.
+        // Wraps only past four billion checks in a lane of a billion actors, which then sweeps
+        // at the cap instead.
         self.checks_since_sweep = self.checks_since_sweep.wrapping_add(1);
         if self.checks_since_sweep as usize >= (self.table.len() * 4).max(64) {
             churn(-(self.sweep(clock) as i64), 0);
         }
-        // One lookup on the common path; the extra probe only when the shard is full.
-        if self.table.len() >= self.cap as usize && self.table.find(hash, |s| s.id.is(id)).is_none()
-        {
-            let (gone, evicted) = self.make_room(clock);
-            churn(-(gone as i64), evicted);
-        }
-        let slot = match self.table.entry(hash, |s| s.id.is(id), |s| s.hash) {
-            Entry::Occupied(slot) => slot,
-            Entry::Vacant(room) => {
-                churn(1, 0);
-                room.insert(Slot {
-                    hash,
-                    id: ActorId::new(id),
-                    state: ActorState::new(policy()),
-                })
-            }
+    }
+
+    /// Adds an actor this lane does not hold; returns its slot's index.
+    fn add(&mut self, hash: u64, id: &str, state: ActorState) -> usize {
+        let slot = Slot {
+            hash,
+            id: ActorId::new(id),
+            state,
         };
-        &mut slot.into_mut().state
+        self.table
+            .insert_unique(hash, slot, |s| s.hash)
+            .bucket_index()
+    }
+
+    /// The index of `id`'s slot, if this lane holds it.
+    fn index_of(&self, hash: u64, id: &str) -> Option<usize> {
+        self.table.find_bucket_index(hash, |s| s.id.is(id))
+    }
+
+    /// The state in slot `index`, which [`Lane::index_of`] or [`Lane::add`] gave while the lane
+    /// stayed locked.
+    fn at(&mut self, index: usize) -> &mut ActorState {
+        &mut self
+            .table
+            .get_bucket_mut(index)
+            .expect("a slot index is used only under the lock it was found under")
+            .state
     }
 
     /// The first slot whose hash tag matches `hash`'s, found reading only the table's control
-    /// bytes: nearly always the slot of the actor with that hash, if the shard holds it (a
+    /// bytes: nearly always the slot of the actor with that hash, if the lane holds it (a
     /// 7-bit tag; the id is not compared). For [`Slot::warm_head`] and [`Slot::warm_rest`],
     /// which only read.
-    pub fn candidate(&self, hash: u64) -> Option<&Slot> {
+    fn candidate(&self, hash: u64) -> Option<&Slot> {
         self.table.find(hash, |_| true)
     }
 
-    pub fn get(&self, hash: u64, id: &str) -> Option<&ActorState> {
+    fn get(&self, hash: u64, id: &str) -> Option<&ActorState> {
         self.table.find(hash, |s| s.id.is(id)).map(|s| &s.state)
     }
 
-    pub fn remove(&mut self, hash: u64, id: &str) -> bool {
+    fn remove(&mut self, hash: u64, id: &str) -> bool {
         match self.table.find_entry(hash, |s| s.id.is(id)) {
             Ok(entry) => {
                 entry.remove();
@@ -221,7 +232,7 @@ impl Shard {
 
     /// Drops the actors with nothing left to remember.
     ///
-    /// "Now" is the shard's latest event time, but never past the clock: one event stamped in the
+    /// "Now" is the lane's latest event time, but never past the clock: one event stamped in the
     /// future (within `future_tolerance_secs`) must not make other actors' live windows look
     /// expired.
     fn sweep(&mut self, clock: &dyn Clock) -> usize {
@@ -232,53 +243,22 @@ impl Shard {
         before - self.table.len()
     }
 
-    /// Frees at least 1/16 of the cap: expired actors first, then the least recently active.
-    /// Returns how many actors went, and how many of them were evicted.
-    fn make_room(&mut self, clock: &dyn Clock) -> (usize, u64) {
-        let swept = self.sweep(clock);
-        let cap = self.cap as usize;
-        let target = cap - (cap / 16).max(1).min(cap);
-        if self.table.len() <= target {
-            return (swept, 0);
-        }
-        let excess = self.table.len() - target;
-        let mut seen: Vec<u64> = self.table.iter().map(|s| s.state.last_seen()).collect();
-        let (_, &mut threshold, _) = seen.select_nth_unstable(excess - 1);
-        let below = seen.iter().filter(|&&t| t < threshold).count();
-        let mut ties_to_drop = excess - below;
-        let before = self.table.len();
-        self.table.retain(|s| {
-            let t = s.state.last_seen();
-            if t < threshold {
-                return false;
-            }
-            if t == threshold && ties_to_drop > 0 {
-                ties_to_drop -= 1;
-                return false;
-            }
-            true
-        });
-        let evicted = (before - self.table.len()) as u64;
-        self.evicted += evicted;
-        (swept + evicted as usize, evicted)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &Slot> + '_ {
+    fn iter(&self) -> impl Iterator<Item = &Slot> + '_ {
         self.table.iter()
     }
 
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.table.len()
     }
 
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         self.table = HashTable::new();
         self.checks_since_sweep = 0;
         self.latest = 0;
     }
 
     /// Heap bytes: the table and every actor's own allocations.
-    pub fn heap_bytes(&self) -> usize {
+    fn heap_bytes(&self) -> usize {
         let slots = self.table.capacity() * (std::mem::size_of::<Slot>() + 1);
         slots
             + self
@@ -289,89 +269,482 @@ impl Shard {
     }
 }
 
-/// A mutex on its own cache lines, so shards used by different threads do not slow each other.
+/// Adds `id` to lane `own` of a shard whose lanes are all locked, after making room when the
+/// shard already holds `cap` actors; returns its slot's index.
+#[allow(clippy::too_many_arguments)]
+fn add<L: DerefMut<Target = Lane>>(
+    lanes: &mut [L],
+    own: usize,
+    cap: usize,
+    hash: u64,
+    id: &str,
+    clock: &dyn Clock,
+    policy: impl FnOnce() -> Arc<Policy>,
+    churn: &impl Fn(i64, u64),
+) -> usize {
+    if lanes.iter().map(|l| l.len()).sum::<usize>() >= cap {
+        let (gone, evicted) = make_room(lanes, cap, clock);
+        churn(-(gone as i64), evicted);
+    }
+    churn(1, 0);
+    lanes[own].add(hash, id, ActorState::new(policy()))
+}
+
+/// Frees at least 1/16 of a shard's `cap` over its (locked) lanes: expired actors first, then
+/// the least recently active of the whole shard. Returns how many actors went, and how many of
+/// them were evicted.
+fn make_room<L: DerefMut<Target = Lane>>(
+    lanes: &mut [L],
+    cap: usize,
+    clock: &dyn Clock,
+) -> (usize, u64) {
+    let swept: usize = lanes.iter_mut().map(|l| l.sweep(clock)).sum();
+    let target = cap - (cap / 16).max(1).min(cap);
+    let len: usize = lanes.iter().map(|l| l.len()).sum();
+    if len <= target {
+        return (swept, 0);
+    }
+    let excess = len - target;
+    let mut seen: Vec<u64> = lanes
+        .iter()
+        .flat_map(|l| l.iter().map(|s| s.state.last_seen()))
+        .collect();
+    let (_, &mut threshold, _) = seen.select_nth_unstable(excess - 1);
+    let below = seen.iter().filter(|&&t| t < threshold).count();
+    let mut ties_to_drop = excess - below;
+    let mut evicted = 0;
+    for lane in lanes.iter_mut() {
+        let before = lane.table.len();
+        lane.table.retain(|s| {
+            let t = s.state.last_seen();
+            if t < threshold {
+                return false;
+            }
+            if t == threshold && ties_to_drop > 0 {
+                ties_to_drop -= 1;
+                return false;
+            }
+            true
+        });
+        let gone = (before - lane.table.len()) as u64;
+        lane.evicted += gone;
+        evicted += gone;
+    }
+    (swept + evicted as usize, evicted)
+}
+
+/// A lane's mutex on its own cache lines, so lanes used by different threads do not slow each
+/// other (128 bytes: the adjacent-line prefetcher fetches lines in pairs).
 #[repr(align(128))]
-struct Padded(Mutex<Shard>);
+struct Padded(Mutex<Lane>);
+
+/// The most lanes a shard has, whatever the core count: adding an actor locks them all.
+const MAX_LANES: usize = 8;
 
 /// All shards.
 pub(crate) struct Store {
-    shards: Box<[Padded]>,
-    mask: usize,
+    /// Shard `s`'s lanes are `lanes[s << lane_bits..][..per_shard]`.
+    lanes: Box<[Padded]>,
+    /// Lanes a shard: a power of two.
+    per_shard: usize,
+    lane_bits: u32,
+    /// 1 + the lane of the actor added last whose hash falls on the byte, 0 before any: indexed
+    /// by the hash's bits from 32 on, so the shard's own bits come first (none with one lane).
+    hints: Box<[AtomicU8]>,
+    hints_mask: usize,
+    shard_mask: usize,
+    /// Actors per shard.
+    cap: usize,
 }
 
 impl Store {
-    /// A store that holds at most `max_actors` actors.
+    /// A store that holds at most `max_actors` actors, with a lane per core (at most 8).
     pub fn new(max_actors: u64) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Self::with_lanes(max_actors, cores, None)
+    }
+
+    /// [`Store::new`] with `lanes` lanes a shard (1 to 8, rounded down to a power of two) and,
+    /// for tests, `hints` hint bytes a shard (rounded up to a power of two; `None`: the shard's
+    /// cap, 64 to 65,536).
+    pub(crate) fn with_lanes(max_actors: u64, lanes: usize, hints: Option<usize>) -> Self {
         let max_actors = usize::try_from(max_actors).unwrap_or(usize::MAX).max(1);
         // Small caps get few shards, so the cap is not split into slivers.
         let shards = (max_actors / 1024).clamp(1, 64).next_power_of_two().min(64);
         let cap = max_actors.div_ceil(shards);
+        // A power of two, so a lane's number is a shift away: 6 cores get 4 lanes.
+        let per_shard = 1 << lanes.clamp(1, MAX_LANES).ilog2();
+        let hints_per_shard = match (per_shard, hints) {
+            (1, _) => 0,
+            (_, Some(n)) => n.max(1).next_power_of_two(),
+            (_, None) => cap.clamp(64, 1 << 16).next_power_of_two(),
+        };
         Store {
-            shards: (0..shards)
-                .map(|_| Padded(Mutex::new(Shard::new(cap))))
+            lanes: (0..shards * per_shard)
+                .map(|_| Padded(Mutex::new(Lane::new())))
                 .collect(),
-            mask: shards - 1,
+            per_shard,
+            lane_bits: per_shard.ilog2(),
+            hints: (0..shards * hints_per_shard)
+                .map(|_| AtomicU8::new(0))
+                .collect(),
+            hints_mask: (shards * hints_per_shard).saturating_sub(1),
+            shard_mask: shards - 1,
+            cap,
         }
     }
 
-    /// The shard of an actor hash, locked. A poisoned lock (a panic elsewhere while holding it)
-    /// is recovered: the shard's data is always consistent between operations.
-    pub fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
-        lock(&self.shards[self.index(hash)].0)
+    /// Where `id` is, created with `policy` when new, after the housekeeping of a check at time
+    /// `now`: the lane's latest time and sweep, and room made when a new actor finds its shard
+    /// full. The actor's lane stays locked while the [`Spot`] lives.
+    ///
+    /// `churn(change, evicted)` hears of every change to the actors held, where it happens: an
+    /// actor added (`+1, 0`), a sweep (`-forgotten, 0`), room made at the cap (`-gone,
+    /// evicted`). Only those rare paths call it, so a check of a known actor pays nothing for it.
+    #[inline]
+    pub fn spot(
+        &self,
+        hash: u64,
+        id: &str,
+        now: u64,
+        clock: &dyn Clock,
+        policy: impl FnOnce() -> Arc<Policy>,
+        churn: &impl Fn(i64, u64),
+    ) -> Spot<'_> {
+        self.spot_as(None, hash, id, now, clock, policy, churn)
     }
 
-    pub fn shards(&self) -> impl Iterator<Item = MutexGuard<'_, Shard>> + '_ {
-        self.shards.iter().map(|p| lock(&p.0))
+    /// [`Store::spot`] as if called on a thread whose lane is `own` (`None`: the calling
+    /// thread's). The common case, a known actor in its hinted lane, is this function; the rest
+    /// is [`Store::spot_slow`], out of line.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn spot_as(
+        &self,
+        own: Option<usize>,
+        hash: u64,
+        id: &str,
+        now: u64,
+        clock: &dyn Clock,
+        policy: impl FnOnce() -> Arc<Policy>,
+        churn: &impl Fn(i64, u64),
+    ) -> Spot<'_> {
+        let shard = self.shard_of(hash);
+        let first = self.first_lane(shard, hash, || own.unwrap_or_else(|| self.own_lane()));
+        let mut lane = self.lane(shard, first);
+        lane.tick(now, clock, churn);
+        if let Some(index) = lane.index_of(hash, id) {
+            return Spot {
+                locks: Locks::Lane(lane),
+                index,
+            };
+        }
+        drop(lane);
+        self.spot_slow(shard, first, own, hash, id, clock, policy, churn)
     }
 
-    /// The shards of all of `hashes`, each locked once, in ascending order (so two batches
-    /// never wait for each other in a circle; a single check holds one lock at a time).
+    /// An actor not in its hinted lane: in another one (its hint was overwritten by an actor
+    /// whose hash shares the byte), or new, or forgotten since; then added to the calling
+    /// thread's lane, which the hint names from then on.
+    #[allow(clippy::too_many_arguments)]
+    #[cold]
+    #[inline(never)]
+    fn spot_slow(
+        &self,
+        shard: usize,
+        first: usize,
+        own: Option<usize>,
+        hash: u64,
+        id: &str,
+        clock: &dyn Clock,
+        policy: impl FnOnce() -> Arc<Policy>,
+        churn: &impl Fn(i64, u64),
+    ) -> Spot<'_> {
+        for k in (0..self.per_shard).filter(|&k| k != first) {
+            let lane = self.lane(shard, k);
+            if let Some(index) = lane.index_of(hash, id) {
+                return Spot {
+                    locks: Locks::Lane(lane),
+                    index,
+                };
+            }
+        }
+        let own = own.unwrap_or_else(|| self.own_lane());
+        let mut held = self.lock_shard(shard);
+        let (k, index) = held.locate(first, own, hash, id, clock, policy, churn);
+        Spot {
+            locks: Locks::Shard(held, k),
+            index,
+        }
+    }
+
+    /// Runs `f` on [`Store::spot`]'s state.
+    #[allow(clippy::too_many_arguments)]
+    pub fn actor<R>(
+        &self,
+        hash: u64,
+        id: &str,
+        now: u64,
+        clock: &dyn Clock,
+        policy: impl FnOnce() -> Arc<Policy>,
+        churn: &impl Fn(i64, u64),
+        f: impl FnOnce(&mut ActorState) -> R,
+    ) -> R {
+        f(self.spot(hash, id, now, clock, policy, churn).state())
+    }
+
+    /// `f` of `id`'s state, if the store holds it (the shard's lanes locked one at a time, the
+    /// hinted one first).
+    pub fn find<R>(&self, hash: u64, id: &str, f: impl FnOnce(&ActorState) -> R) -> Option<R> {
+        let shard = self.shard_of(hash);
+        for k in self.search_order(shard, hash) {
+            if let Some(state) = self.lane(shard, k).get(hash, id) {
+                return Some(f(state));
+            }
+        }
+        None
+    }
+
+    /// Forgets `id`; true when the store held it.
+    pub fn remove(&self, hash: u64, id: &str) -> bool {
+        let shard = self.shard_of(hash);
+        self.search_order(shard, hash)
+            .any(|k| self.lane(shard, k).remove(hash, id))
+    }
+
+    /// Every shard, each with all its lanes locked while the iterator is on it: a whole-guard
+    /// reader sees each shard as one (its lanes read at different times could count an actor
+    /// moved out by an eviction in one lane and a newcomer in another, over the cap).
+    pub fn shards(&self) -> impl Iterator<Item = Held<'_>> + '_ {
+        (0..=self.shard_mask).map(|s| self.lock_shard(s))
+    }
+
+    /// Every lane, each locked while the iterator is on it.
+    #[cfg(test)]
+    fn lanes(&self) -> impl Iterator<Item = MutexGuard<'_, Lane>> + '_ {
+        self.lanes.iter().map(|p| lock(&p.0))
+    }
+
+    /// The shards of all of `hashes`, each with all its lanes locked, in ascending order (so two
+    /// batches never wait for each other in a circle; a single check holds one lock at a time,
+    /// or a whole shard's taken in the same order).
     pub fn lock_for(&self, hashes: impl Iterator<Item = u64>) -> Locked<'_> {
         // At most 64 shards: one bit each.
-        let wanted = hashes.fold(0u64, |bits, hash| bits | 1 << self.index(hash));
+        let wanted = hashes.fold(0u64, |bits, hash| bits | 1 << self.shard_of(hash));
         Locked {
             store: self,
-            held: (0..self.shards.len())
-                .map(|i| (wanted & 1 << i != 0).then(|| lock(&self.shards[i].0)))
+            held: (0..=self.shard_mask)
+                .map(|s| (wanted & 1 << s != 0).then(|| self.lock_shard(s)))
                 .collect(),
         }
     }
 
-    /// Middle bits: hashbrown uses the low bits for buckets and the top seven for tags.
-    fn index(&self, hash: u64) -> usize {
-        (hash >> 32) as usize & self.mask
+    /// Middle bits: hashbrown uses the low bits for buckets and the top seven for tags (and the
+    /// hints these bits and the ones above).
+    fn shard_of(&self, hash: u64) -> usize {
+        (hash >> 32) as usize & self.shard_mask
+    }
+
+    fn hint(&self, shard: usize, hash: u64) -> &AtomicU8 {
+        // The shard's bits are the lowest of the index: this hint is one of the shard's.
+        debug_assert_eq!((hash >> 32) as usize & self.shard_mask, shard);
+        &self.hints[(hash >> 32) as usize & self.hints_mask]
+    }
+
+    /// The lane to look in first: the hinted one, else `own`'s.
+    fn first_lane(&self, shard: usize, hash: u64, own: impl FnOnce() -> usize) -> usize {
+        if self.per_shard == 1 {
+            return 0;
+        }
+        match self.hint(shard, hash).load(Ordering::Relaxed) {
+            0 => own(),
+            k => usize::from(k - 1),
+        }
+    }
+
+    /// The hinted lane (or the first), then the shard's others.
+    fn search_order(&self, shard: usize, hash: u64) -> impl Iterator<Item = usize> {
+        let first = self.first_lane(shard, hash, || 0);
+        std::iter::once(first).chain((0..self.per_shard).filter(move |&k| k != first))
+    }
+
+    /// The lane the calling thread adds new actors to.
+    fn own_lane(&self) -> usize {
+        thread_number() & (self.per_shard - 1)
+    }
+
+    fn lane(&self, shard: usize, k: usize) -> MutexGuard<'_, Lane> {
+        lock(&self.lanes[shard << self.lane_bits | k].0)
+    }
+
+    fn lock_shard(&self, shard: usize) -> Held<'_> {
+        Held {
+            store: self,
+            shard,
+            lanes: (0..self.per_shard).map(|k| self.lane(shard, k)).collect(),
+        }
+    }
+}
+
+/// The calling thread's number, given on first use: a thread adds the actors it is the first to
+/// check to lane `number % lanes` of their shard.
+fn thread_number() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local!(static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed));
+    // During the thread's own teardown its number is gone: any lane will do.
+    NUMBER.try_with(|n| *n).unwrap_or(0)
+}
+
+/// Where a check's actor is: its lane, locked (with the rest of its shard when it was just
+/// added), and its slot there. See [`Store::spot`].
+pub(crate) struct Spot<'a> {
+    locks: Locks<'a>,
+    index: usize,
+}
+
+enum Locks<'a> {
+    /// The actor's lane alone: every check of a known actor.
+    Lane(MutexGuard<'a, Lane>),
+    /// Every lane of the shard, and which one holds the actor.
+    Shard(Held<'a>, usize),
+}
+
+impl Spot<'_> {
+    /// The actor's state.
+    #[inline]
+    pub fn state(&mut self) -> &mut ActorState {
+        match &mut self.locks {
+            Locks::Lane(lane) => lane.at(self.index),
+            Locks::Shard(held, k) => held.lanes[*k].at(self.index),
+        }
+    }
+}
+
+/// One shard with every lane locked (in ascending order), as adding an actor or reading the
+/// whole shard needs.
+pub(crate) struct Held<'a> {
+    store: &'a Store,
+    shard: usize,
+    lanes: Vec<MutexGuard<'a, Lane>>,
+}
+
+impl Held<'_> {
+    /// Every actor of the shard.
+    pub fn iter(&self) -> impl Iterator<Item = &Slot> + '_ {
+        self.lanes.iter().flat_map(|l| l.iter())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lanes.iter().map(|l| l.len()).sum()
+    }
+
+    /// Actors evicted at the cap, ever.
+    pub fn evicted(&self) -> u64 {
+        self.lanes.iter().map(|l| l.evicted).sum()
+    }
+
+    /// Heap bytes: the tables and every actor's own allocations.
+    pub fn heap_bytes(&self) -> usize {
+        self.lanes.iter().map(|l| l.heap_bytes()).sum()
+    }
+
+    pub fn clear(&mut self) {
+        for lane in &mut self.lanes {
+            lane.clear();
+        }
+    }
+
+    /// Which lane holds `id` (`first` looked in first) and its slot's index there; when none
+    /// does, it is added to lane `own`, which the hint then names.
+    #[allow(clippy::too_many_arguments)]
+    fn locate(
+        &mut self,
+        first: usize,
+        own: usize,
+        hash: u64,
+        id: &str,
+        clock: &dyn Clock,
+        policy: impl FnOnce() -> Arc<Policy>,
+        churn: &impl Fn(i64, u64),
+    ) -> (usize, usize) {
+        let order = std::iter::once(first).chain((0..self.lanes.len()).filter(|&k| k != first));
+        for k in order {
+            if let Some(index) = self.lanes[k].index_of(hash, id) {
+                return (k, index);
+            }
+        }
+        if self.lanes.len() > 1 {
+            // At most 8 lanes: the number fits.
+            self.store
+                .hint(self.shard, hash)
+                .store(own as u8 + 1, Ordering::Relaxed);
+        }
+        let index = add(
+            &mut self.lanes,
+            own,
+            self.store.cap,
+            hash,
+            id,
+            clock,
+            policy,
+            churn,
+        );
+        (own, index)
     }
 }
 
 /// Shards locked together by [`Store::lock_for`], released on drop.
 pub(crate) struct Locked<'a> {
     store: &'a Store,
-    held: Vec<Option<MutexGuard<'a, Shard>>>,
+    held: Vec<Option<Held<'a>>>,
 }
 
 impl Locked<'_> {
-    /// The shard of `hash`, if `lock_for` was told of it.
-    pub fn get(&self, hash: u64) -> Option<&Shard> {
-        self.held[self.store.index(hash)].as_deref()
+    /// The slot a check of `hash` will most likely use (see [`Lane::candidate`]), if `lock_for`
+    /// was told of it.
+    pub fn candidate(&self, hash: u64) -> Option<&Slot> {
+        let shard = self.store.shard_of(hash);
+        let held = self.held[shard].as_ref()?;
+        held.lanes[self.store.first_lane(shard, hash, || 0)].candidate(hash)
     }
 
-    /// The shard of `hash`, which `lock_for` must have been told of: locking another one now,
-    /// out of the ascending order, could wait in a circle with another batch.
-    pub fn shard(&mut self, hash: u64) -> &mut Shard {
-        let index = self.store.index(hash);
-        self.held[index]
-            .as_deref_mut()
-            .expect("Store::lock_for was told of every hash the batch checks")
+    /// [`Store::spot`]'s state, for a batch: `lock_for` must have been told of `hash` (locking
+    /// another shard now, out of the ascending order, could wait in a circle with another batch).
+    pub fn actor(
+        &mut self,
+        hash: u64,
+        id: &str,
+        now: u64,
+        clock: &dyn Clock,
+        policy: impl FnOnce() -> Arc<Policy>,
+        churn: &impl Fn(i64, u64),
+    ) -> &mut ActorState {
+        let store = self.store;
+        let shard = store.shard_of(hash);
+        let own = || store.own_lane();
+        let first = store.first_lane(shard, hash, own);
+        let held = self.held[shard]
+            .as_mut()
+            .expect("Store::lock_for was told of every hash the batch checks");
+        held.lanes[first].tick(now, clock, churn);
+        let (k, index) = held.locate(first, own(), hash, id, clock, policy, churn);
+        held.lanes[k].at(index)
     }
 }
 
-fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+fn lock(m: &Mutex<Lane>) -> MutexGuard<'_, Lane> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::ActorId;
+    use std::sync::Arc;
+
+    use super::{ActorId, Store};
+    use crate::clock::ManualClock;
+    use crate::config::Settings;
+    use crate::policy::Policy;
+    use crate::window::Record;
 
     #[test]
     fn a_slot_is_three_cache_lines() {
@@ -379,19 +752,108 @@ mod tests {
     }
 
     #[test]
-    fn a_locked_shard_is_one_cache_line_on_its_own() {
-        // The lock and every field a check reads or writes: one line, and no other shard's in
+    fn a_locked_lane_is_one_cache_line_on_its_own() {
+        // The lock and every field a check reads or writes: one line, and no other lane's in
         // its 128-byte pair.
-        assert!(std::mem::size_of::<std::sync::Mutex<super::Shard>>() <= 64);
+        assert!(std::mem::size_of::<std::sync::Mutex<super::Lane>>() <= 64);
         assert_eq!(std::mem::align_of::<super::Padded>(), 128);
     }
 
     #[test]
-    fn a_cap_past_32_bits_is_held_as_the_largest_a_shard_can_have() {
-        let store = super::Store::new(u64::MAX);
-        assert_eq!(store.shard(0).cap, u32::MAX);
-        let store = super::Store::new(640);
-        assert_eq!(store.shard(0).cap, 640);
+    fn a_cap_past_the_address_space_is_held_as_the_largest_a_shard_can_have() {
+        assert_eq!(Store::new(u64::MAX).cap, usize::MAX.div_ceil(64));
+        assert_eq!(Store::new(640).cap, 640);
+    }
+
+    /// Checks `id` at `now` as a thread whose lane is `own`; true when it was new.
+    fn check(store: &Store, own: usize, id: &str, now: u64) -> bool {
+        let added = std::cell::Cell::new(false);
+        let hash = crate::hash::id_hash(id, 7);
+        let policy = || Arc::new(Policy::new(Settings::default()));
+        let (key, target) = crate::hash::event_hashes("GET", "/", 7);
+        let record = Record {
+            ts: now,
+            key,
+            target,
+            weight: 1_000_000,
+        };
+        let churn = |change: i64, _| added.set(added.get() || change > 0);
+        let clock = ManualClock::new(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(now));
+        let mut spot = store.spot_as(Some(own), hash, id, now, &clock, policy, &churn);
+        crate::check::observe(spot.state(), record, now, false);
+        added.get()
+    }
+
+    fn lane_lens(store: &Store) -> Vec<usize> {
+        store.lanes().map(|l| l.len()).collect()
+    }
+
+    #[test]
+    fn an_actor_stays_in_the_lane_of_the_thread_that_added_it() {
+        // One shard (a cap under 1,024), four lanes.
+        let store = Store::with_lanes(100, 4, None);
+        assert!(check(&store, 2, "a", 1));
+        assert!(check(&store, 3, "b", 1));
+        assert_eq!(lane_lens(&store), [0, 0, 1, 1]);
+        // Checked from every other lane: found where it is, never added twice.
+        for own in 0..4 {
+            assert!(!check(&store, own, "a", 2));
+            assert!(!check(&store, own, "b", 2));
+        }
+        assert_eq!(lane_lens(&store), [0, 0, 1, 1]);
+        let hash = crate::hash::id_hash("a", 7);
+        assert_eq!(store.find(hash, "a", super::ActorState::last_seen), Some(2));
+        assert!(store.remove(hash, "a"));
+        assert!(!store.remove(hash, "a"));
+        assert_eq!(lane_lens(&store), [0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn actors_whose_hints_collide_are_each_found_and_held_once() {
+        // One hint byte for the whole shard: every actor's hint is overwritten by the next.
+        let store = Store::with_lanes(1000, 2, Some(1));
+        let ids: Vec<String> = (0..200).map(|i| format!("user:{i}")).collect();
+        for (i, id) in ids.iter().enumerate() {
+            assert!(check(&store, i % 2, id, 1), "{id} is new");
+        }
+        for round in 0..3 {
+            for (i, id) in ids.iter().enumerate() {
+                assert!(!check(&store, (i + round) % 2, id, 2), "{id} is known");
+            }
+        }
+        assert_eq!(lane_lens(&store), [100, 100]);
+        for id in &ids {
+            let hash = crate::hash::id_hash(id, 7);
+            assert_eq!(
+                store.find(hash, id, super::ActorState::last_seen),
+                Some(2),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cap_holds_over_a_shards_lanes_and_evicts_the_least_recent_of_all() {
+        // One shard of 64 actors in two lanes, filled unevenly; every actor stays in its window
+        // (times in nanoseconds), so only eviction can make room.
+        let store = Store::with_lanes(64, 2, None);
+        for i in 0..48 {
+            check(&store, 0, &format!("old:{i}"), 1_000 + i);
+        }
+        for i in 0..16 {
+            check(&store, 1, &format!("new:{i}"), 2_000 + i);
+        }
+        assert_eq!(lane_lens(&store), [48, 16]);
+        // The 65th actor: room for 1/16 of the cap (4) is made, the four least recently seen go,
+        // all from lane 0, though lane 1 is where the newcomer is added.
+        assert!(check(&store, 1, "late", 3_000));
+        assert_eq!(lane_lens(&store), [44, 17]);
+        for i in 0..4 {
+            let id = format!("old:{i}");
+            assert_eq!(store.find(crate::hash::id_hash(&id, 7), &id, |_| ()), None);
+        }
+        let evicted: u64 = store.lanes().map(|l| l.evicted).sum();
+        assert_eq!(evicted, 4);
     }
 
     #[test]

@@ -42,17 +42,19 @@ impl Guard {
     /// Whether the guard holds memory of `actor`.
     pub(crate) fn tracks(&self, actor: &str) -> bool {
         let key = ActorKey::new(actor, self.seed());
-        self.store.shard(key.hash).get(key.hash, &key.id).is_some()
+        self.store.find(key.hash, &key.id, |_| ()).is_some()
     }
 
     /// One logged event of `actor`, checked: its time is final (capped and ordered by the store).
     pub(crate) fn observe_logged(&self, actor: &str, record: Record, explain: bool) -> Outcome {
         let key = ActorKey::new(actor, self.seed());
-        let mut shard = self.store.shard(key.hash);
-        let state = self.actor_in(&mut shard, key.hash, &key.id, record.ts, || {
-            self.policy_for(actor)
-        });
-        observe(state, record, record.ts, explain)
+        self.with_actor(
+            key.hash,
+            &key.id,
+            record.ts,
+            || self.policy_for(actor),
+            |state| observe(state, record, record.ts, explain),
+        )
     }
 
     /// Replaces `actor`'s memory: `records` (oldest first) only fill the window, then the
@@ -72,8 +74,7 @@ impl Guard {
         state.escalation = escalation;
         state.baseline = baseline;
         state.window.set_last_ts(last_seen);
-        let mut shard = self.store.shard(key.hash);
-        *self.actor_in(&mut shard, key.hash, &key.id, last_seen, || policy) = state;
+        self.with_actor(key.hash, &key.id, last_seen, || policy, |s| *s = state);
     }
 
     /// `actor`'s escalation, learned baseline and last-seen time, when tracked: what a
@@ -87,9 +88,8 @@ impl Guard {
         u64,
     )> {
         let key = ActorKey::new(actor, self.seed());
-        let shard = self.store.shard(key.hash);
-        shard
-            .get(key.hash, &key.id)
-            .map(|s| (s.escalation, s.baseline, s.last_seen()))
+        self.store.find(key.hash, &key.id, |s| {
+            (s.escalation, s.baseline, s.last_seen())
+        })
     }
 }

@@ -36,8 +36,7 @@ impl Guard {
     /// when `actor` is not tracked.
     pub fn export_tail(&self, actor: &str, events: usize) -> Snapshot {
         let key = ActorKey::new(actor, self.seed());
-        let shard = self.store.shard(key.hash);
-        let actors = shard.get(key.hash, &key.id).map(|state| {
+        let actors = self.store.find(key.hash, &key.id, |state| {
             let window = &state.window;
             let skip = window.len().saturating_sub(events);
             let tail = window.records().skip(skip).copied();
@@ -75,8 +74,7 @@ impl Guard {
         for (a, state) in built {
             let hash = id_hash(&a.actor, snapshot.seed);
             let policy = Arc::clone(&state.policy);
-            let mut shard = self.store.shard(hash);
-            *self.actor_in(&mut shard, hash, &a.actor, a.last_seen, || policy) = state;
+            self.with_actor(hash, &a.actor, a.last_seen, || policy, |s| *s = state);
         }
         Ok(())
     }
@@ -103,12 +101,16 @@ impl Guard {
         }
         for a in &snapshot.actors {
             let hash = id_hash(&a.actor, snapshot.seed);
-            let mut shard = self.store.shard(hash);
-            let state = self.actor_in(&mut shard, hash, &a.actor, a.last_seen, || {
-                self.policy_for(&a.actor)
-            });
-            // Validated above: decoding cannot fail here.
-            let _ = apply_actor(state, a);
+            self.with_actor(
+                hash,
+                &a.actor,
+                a.last_seen,
+                || self.policy_for(&a.actor),
+                // Validated above: decoding cannot fail here.
+                |state| {
+                    let _ = apply_actor(state, a);
+                },
+            );
         }
         Ok(())
     }

@@ -36,7 +36,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::hash::{event_hashes, random_seed, weight_micros, ActorKey};
 use crate::policy::Policy;
-use crate::store::{ActorState, Shard, Store};
+use crate::store::{ActorState, Store};
 use crate::window::Record;
 
 #[cfg(feature = "redis")]
@@ -303,9 +303,17 @@ impl Guard {
     pub(crate) fn evaluate(&self, event: &Event<'_>, explain: bool) -> Outcome {
         let actor = ActorKey::new(event.actor(), self.seed());
         let (record, clock_now) = self.record_and_clock(event);
-        let mut shard = self.store.shard(actor.hash);
-        let outcome = self.evaluate_in(&mut shard, &actor, event, record, clock_now, explain);
-        drop(shard);
+        let churn = |change, evicted| self.actors_churned(change, evicted);
+        let mut spot = self.store.spot(
+            actor.hash,
+            &actor.id,
+            record.ts,
+            &*self.clock,
+            || self.policy_for(event.actor()),
+            &churn,
+        );
+        let outcome = observe(spot.state(), record, clock_now, explain);
+        drop(spot);
         self.report(event, &outcome);
         outcome
     }
@@ -328,39 +336,29 @@ impl Guard {
         (record, self.clock_for(record.ts))
     }
 
-    /// The part of a check under the shard's lock.
-    fn evaluate_in(
-        &self,
-        shard: &mut Shard,
-        actor: &ActorKey<'_>,
-        event: &Event<'_>,
-        record: Record,
-        clock_now: u64,
-        explain: bool,
-    ) -> Outcome {
-        let state = self.actor_in(shard, actor.hash, &actor.id, record.ts, || {
-            self.policy_for(event.actor())
-        });
-        observe(state, record, clock_now, explain)
-    }
-
-    /// `id`'s state in its (locked) `shard`, created with `policy` when new: the store's
-    /// `Shard::actor` with this guard's clock, and the actors it adds, sweeps or evicts
+    /// Runs `f` on `id`'s state under its lane's lock, created with `policy` when new: the
+    /// store's `Store::actor` with this guard's clock, and the actors it adds, sweeps or evicts
     /// reported to the metrics.
-    fn actor_in<'s>(
+    fn with_actor<R>(
         &self,
-        shard: &'s mut Shard,
         hash: u64,
         id: &str,
         now: u64,
         policy: impl FnOnce() -> Arc<Policy>,
-    ) -> &'s mut ActorState {
-        shard.actor(hash, id, now, &*self.clock, policy, |change, evicted| {
-            self.actors_churned(change, evicted);
-        })
+        f: impl FnOnce(&mut ActorState) -> R,
+    ) -> R {
+        self.store.actor(
+            hash,
+            id,
+            now,
+            &*self.clock,
+            policy,
+            &|change, evicted| self.actors_churned(change, evicted),
+            f,
+        )
     }
 
-    /// What a check tells the world once its shard is unlocked: metrics, and a log line for
+    /// What a check tells the world once its lane is unlocked: metrics, and a log line for
     /// anything but allow. In line: for an allowed check it is a few tests and one increment.
     #[cfg_attr(not(feature = "metrics"), allow(clippy::unused_self))]
     #[inline]
@@ -431,7 +429,7 @@ impl Guard {
         // of one actor's chain at a time; the checks below then find their lines in cache.
         let slots: Vec<_> = actors
             .iter()
-            .filter_map(|(a, ..)| shards.get(a.hash)?.candidate(a.hash))
+            .filter_map(|(a, ..)| shards.candidate(a.hash))
             .collect();
         for slot in &slots {
             std::hint::black_box(slot.warm_head());
@@ -444,8 +442,15 @@ impl Guard {
             .iter()
             .zip(&actors)
             .map(|(event, (actor, record, clock_now))| {
-                let shard = shards.shard(actor.hash);
-                self.evaluate_in(shard, actor, event, *record, *clock_now, true)
+                let state = shards.actor(
+                    actor.hash,
+                    &actor.id,
+                    record.ts,
+                    &*self.clock,
+                    || self.policy_for(event.actor()),
+                    &|change, evicted| self.actors_churned(change, evicted),
+                );
+                observe(state, *record, *clock_now, true)
             })
             .collect();
         drop(shards);
@@ -462,7 +467,7 @@ impl Guard {
     pub fn preview(&self, actor: &str, at: Option<SystemTime>) -> Option<Assessment> {
         let at = to_nanos(at.unwrap_or_else(|| self.clock.now()));
         let key = ActorKey::new(actor, self.seed());
-        let mut state = self.store.shard(key.hash).get(key.hash, &key.id)?.clone();
+        let mut state = self.store.find(key.hash, &key.id, ActorState::clone)?;
         let newest = state.window.newest_record()?;
         let record = Record {
             ts: at,
@@ -478,10 +483,8 @@ impl Guard {
     pub fn status(&self, actor: &str, now: Option<SystemTime>) -> Option<ActorStatus> {
         let now = to_nanos(now.unwrap_or_else(|| self.clock.now()));
         let key = ActorKey::new(actor, self.seed());
-        let shard = self.store.shard(key.hash);
-        shard
-            .get(key.hash, &key.id)
-            .map(|s| actor_status(&key.id, s, now))
+        self.store
+            .find(key.hash, &key.id, |s| actor_status(&key.id, s, now))
     }
 
     /// The status of every tracked actor as of `now` (the clock's time when `None`).
@@ -504,7 +507,7 @@ impl Guard {
     /// Forgets one actor: its window and its escalation. True when it was tracked.
     pub fn reset(&self, actor: &str) -> bool {
         let key = ActorKey::new(actor, self.seed());
-        let removed = self.store.shard(key.hash).remove(key.hash, &key.id);
+        let removed = self.store.remove(key.hash, &key.id);
         if removed {
             self.actors_churned(-1, 0);
         }
@@ -523,7 +526,7 @@ impl Guard {
 
     /// Keeps `pattern_guard_actors` and `pattern_guard_actors_evicted_total` right: actors came
     /// (positive `change`) or went, `evicted` of them at the cap. The store calls it from where
-    /// that happens (`Shard::actor`), and `reset` and `reset_all` do.
+    /// that happens (`Store::actor`), and `reset` and `reset_all` do.
     #[allow(clippy::unused_self)]
     fn actors_churned(&self, change: i64, evicted: u64) {
         #[cfg(feature = "metrics")]
@@ -545,7 +548,7 @@ impl Guard {
         for shard in self.store.shards() {
             stats.actors += shard.len();
             stats.events += shard.iter().map(|s| s.state.window.len()).sum::<usize>();
-            stats.evicted += shard.evicted;
+            stats.evicted += shard.evicted();
             stats.heap_bytes += shard.heap_bytes();
         }
         stats
