@@ -1,4 +1,4 @@
-//! One check of one actor, under its shard lock: the heart of the pipeline.
+//! One check of one actor, under its lane lock: the heart of the pipeline.
 //!
 //! ```text
 //! record -> cap future time, no going back -> expire -> push -> readings -> combine

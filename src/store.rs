@@ -341,6 +341,9 @@ struct Padded(Mutex<Lane>);
 /// The most lanes a shard has, whatever the core count: adding an actor locks them all.
 const MAX_LANES: usize = 8;
 
+/// [`Store::solo`] once more than one thread has added actors.
+const MANY: usize = usize::MAX;
+
 /// All shards.
 pub(crate) struct Store {
     /// Shard `s`'s lanes are `lanes[s << lane_bits..][..per_shard]`.
@@ -352,6 +355,10 @@ pub(crate) struct Store {
     /// by the hash's bits from 32 on, so the shard's own bits come first (none with one lane).
     hints: Box<[AtomicU8]>,
     hints_mask: usize,
+    /// 1 + the one lane actors have been added to so far (0: none yet; `MANY`: more than one
+    /// has). Until a second lane gets one, every actor is in that lane and checks need no
+    /// hint: a guard used by one thread reads one line fewer a check.
+    solo: AtomicUsize,
     shard_mask: usize,
     /// Actors per shard.
     cap: usize,
@@ -389,6 +396,7 @@ impl Store {
                 .map(|_| AtomicU8::new(0))
                 .collect(),
             hints_mask: (shards * hints_per_shard).saturating_sub(1),
+            solo: AtomicUsize::new(0),
             shard_mask: shards - 1,
             cap,
         }
@@ -551,14 +559,37 @@ impl Store {
         &self.hints[(hash >> 32) as usize & self.hints_mask]
     }
 
-    /// The lane to look in first: the hinted one, else `own`'s.
+    /// The lane to look in first: the one thread's that added every actor so far, else the
+    /// hinted one, else `own`'s.
+    #[inline]
     fn first_lane(&self, shard: usize, hash: u64, own: impl FnOnce() -> usize) -> usize {
         if self.per_shard == 1 {
             return 0;
         }
+        match self.solo.load(Ordering::Relaxed) {
+            MANY => {}
+            0 => return own(),
+            solo => return solo - 1,
+        }
         match self.hint(shard, hash).load(Ordering::Relaxed) {
             0 => own(),
             k => usize::from(k - 1),
+        }
+    }
+
+    /// Notes that the thread whose lane is `own` added an actor (see [`Store::solo`]).
+    fn added_by(&self, own: usize) {
+        let solo = self.solo.load(Ordering::Relaxed);
+        if solo == own + 1 || solo == MANY {
+            return;
+        }
+        if solo != 0
+            || self
+                .solo
+                .compare_exchange(0, own + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err_and(|now| now != own + 1)
+        {
+            self.solo.store(MANY, Ordering::Relaxed);
         }
     }
 
@@ -678,6 +709,7 @@ impl Held<'_> {
             self.store
                 .hint(self.shard, hash)
                 .store(own as u8 + 1, Ordering::Relaxed);
+            self.store.added_by(own);
         }
         let index = add(
             &mut self.lanes,
@@ -830,6 +862,34 @@ mod tests {
                 "{id}"
             );
         }
+    }
+
+    #[test]
+    fn checks_read_no_hint_while_one_lane_has_all_the_actors() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let store = Store::with_lanes(1000, 2, Some(1));
+        assert_eq!(store.solo.load(Relaxed), 0);
+        for i in 0..50 {
+            assert!(check(&store, 1, &format!("a:{i}"), 1));
+        }
+        assert_eq!(store.solo.load(Relaxed), 2, "lane 1 alone has added");
+        // Its actors are found from the other lane without a hint (the one hint byte names the
+        // last actor added, which is every actor's).
+        let first = store.first_lane(0, crate::hash::id_hash("a:0", 7), || 0);
+        assert_eq!(first, 1);
+        for i in 0..50 {
+            assert!(!check(&store, 0, &format!("a:{i}"), 2));
+        }
+        // A second lane adds: from then on checks go by the hints, and find every actor.
+        assert!(check(&store, 0, "b", 3));
+        assert_eq!(store.solo.load(Relaxed), super::MANY);
+        for own in 0..2 {
+            assert!(!check(&store, own, "b", 4));
+            for i in 0..50 {
+                assert!(!check(&store, own, &format!("a:{i}"), 4));
+            }
+        }
+        assert_eq!(lane_lens(&store), [1, 50]);
     }
 
     #[test]

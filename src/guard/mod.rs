@@ -5,7 +5,7 @@
 //! ```
 //!
 //! A [`Guard`] is `Send + Sync`: share it (`Arc<Guard>` or a `static`) and check from any number of
-//! threads; checks on actors in different shards never wait for each other.
+//! threads; checks on actors in different lanes never wait for each other (see `store`).
 //!
 //! # Time
 //! Engine time is the event's timestamp, in nanoseconds. Per actor:
@@ -330,7 +330,7 @@ impl Guard {
     }
 
     /// [`Guard::record_of`], and the clock reading its timestamp is capped by: worked out
-    /// before the shard is locked, so the lock is held for the check alone.
+    /// before the lane is locked, so the lock is held for the check alone.
     fn record_and_clock(&self, event: &Event<'_>) -> (Record, u64) {
         let record = self.record_of(event);
         (record, self.clock_for(record.ts))
