@@ -486,21 +486,6 @@ impl Store {
         }
     }
 
-    /// Runs `f` on [`Store::spot`]'s state.
-    #[allow(clippy::too_many_arguments)]
-    pub fn actor<R>(
-        &self,
-        hash: u64,
-        id: &str,
-        now: u64,
-        clock: &dyn Clock,
-        policy: impl FnOnce() -> Arc<Policy>,
-        churn: &impl Fn(i64, u64),
-        f: impl FnOnce(&mut ActorState) -> R,
-    ) -> R {
-        f(self.spot(hash, id, now, clock, policy, churn).state())
-    }
-
     /// `f` of `id`'s state, if the store holds it (the shard's lanes locked one at a time, the
     /// hinted one first).
     pub fn find<R>(&self, hash: u64, id: &str, f: impl FnOnce(&ActorState) -> R) -> Option<R> {
@@ -862,6 +847,22 @@ mod tests {
                 "{id}"
             );
         }
+    }
+
+    #[test]
+    fn with_one_lane_a_shard_is_one_table_and_keeps_its_cap() {
+        // A one-core machine: no hints at all.
+        let store = Store::with_lanes(64, 1, None);
+        assert!(store.hints.is_empty());
+        for i in 0..64 {
+            assert!(check(&store, 0, &format!("a:{i}"), 1_000 + i));
+        }
+        assert!(!check(&store, 0, "a:0", 2_000));
+        assert!(check(&store, 0, "late", 3_000));
+        assert_eq!(lane_lens(&store), [61]);
+        let hash = crate::hash::id_hash("late", 7);
+        assert!(store.remove(hash, "late"));
+        assert_eq!(store.find(hash, "late", |_| ()), None);
     }
 
     #[test]

@@ -337,7 +337,7 @@ impl Guard {
     }
 
     /// Runs `f` on `id`'s state under its lane's lock, created with `policy` when new: the
-    /// store's `Store::actor` with this guard's clock, and the actors it adds, sweeps or evicts
+    /// store's `Store::spot` with this guard's clock, and the actors it adds, sweeps or evicts
     /// reported to the metrics.
     fn with_actor<R>(
         &self,
@@ -347,15 +347,12 @@ impl Guard {
         policy: impl FnOnce() -> Arc<Policy>,
         f: impl FnOnce(&mut ActorState) -> R,
     ) -> R {
-        self.store.actor(
-            hash,
-            id,
-            now,
-            &*self.clock,
-            policy,
-            &|change, evicted| self.actors_churned(change, evicted),
-            f,
-        )
+        let mut spot = self
+            .store
+            .spot(hash, id, now, &*self.clock, policy, &|change, evicted| {
+                self.actors_churned(change, evicted);
+            });
+        f(spot.state())
     }
 
     /// What a check tells the world once its lane is unlocked: metrics, and a log line for
@@ -526,7 +523,7 @@ impl Guard {
 
     /// Keeps `pattern_guard_actors` and `pattern_guard_actors_evicted_total` right: actors came
     /// (positive `change`) or went, `evicted` of them at the cap. The store calls it from where
-    /// that happens (`Store::actor`), and `reset` and `reset_all` do.
+    /// that happens (`Store::spot`), and `reset` and `reset_all` do.
     #[allow(clippy::unused_self)]
     fn actors_churned(&self, change: i64, evicted: u64) {
         #[cfg(feature = "metrics")]
