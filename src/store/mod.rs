@@ -29,309 +29,17 @@
 //!   Eviction is therefore by shard, not global, and in batches: the cap holds exactly, and the
 //!   actors evicted are the least recently active of their shard.
 
-use std::ops::DerefMut;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use hashbrown::HashTable;
-
-use crate::baseline::Baseline;
-use crate::clock::{to_nanos, Clock};
-use crate::escalation::Escalation;
+use crate::clock::Clock;
 use crate::policy::Policy;
-use crate::window::Window;
 
-/// Everything the guard remembers about one actor.
-///
-/// `repr(C)` keeps the field order: with [`Slot`]'s id in front, the policy and the window's
-/// record buffer header share the slot's first cache line, the running figures its second.
-#[derive(Debug, Clone)]
-#[repr(C)]
-pub(crate) struct ActorState {
-    pub policy: Arc<Policy>,
-    pub window: Window,
-    pub escalation: Escalation,
-    pub baseline: Baseline,
-}
+mod lane;
+mod slot;
 
-impl ActorState {
-    pub fn new(policy: Arc<Policy>) -> Self {
-        ActorState {
-            policy,
-            window: Window::new(),
-            escalation: Escalation::default(),
-            baseline: Baseline::default(),
-        }
-    }
-
-    /// Engine time of the actor's latest event.
-    pub fn last_seen(&self) -> u64 {
-        self.window.last_ts()
-    }
-
-    /// Nothing left to remember at `now`: window passed, escalation cooled down, and no
-    /// baseline learned (a learned normal is kept until `max_actors` evicts it: forgetting it
-    /// when the actor goes quiet would start its learning over at every pause).
-    pub fn forgettable_at(&self, now: u64) -> bool {
-        self.window.expired_at(now, &self.policy)
-            && self.escalation.is_cold_at(now, &self.policy)
-            && self.baseline.count == 0
-    }
-}
-
-/// One table entry: exactly three cache lines, aligned to them, so a lookup touches as few
-/// lines as possible.
-#[repr(C, align(64))]
-pub(crate) struct Slot {
-    hash: u64,
-    pub id: ActorId,
-    pub state: ActorState,
-}
-
-impl Slot {
-    /// Reads the slot's first line, changing nothing (the value only keeps the read from being
-    /// optimized away). See [`Guard::assess_batch`](crate::Guard::assess_batch).
-    pub fn warm_head(&self) -> u64 {
-        self.hash
-    }
-
-    /// Reads the lines a check will need beyond the slot's first (the other two, the window's
-    /// records), changing nothing.
-    pub fn warm_rest(&self) -> u64 {
-        let state = &self.state;
-        state.window.warm() ^ state.escalation.since ^ u64::from(state.baseline.count)
-    }
-}
-
-/// An actor id: up to 22 bytes inline in the slot (user ids, IPv4 addresses), longer on the heap.
-/// Comparing an inline id reads no memory beyond the slot, which a lookup has loaded anyway.
-pub(crate) enum ActorId {
-    Inline { len: u8, bytes: [u8; 22] },
-    Heap(Box<str>),
-}
-
-impl ActorId {
-    fn new(id: &str) -> Self {
-        match u8::try_from(id.len()) {
-            Ok(len) if id.len() <= 22 => {
-                let mut bytes = [0; 22];
-                bytes[..id.len()].copy_from_slice(id.as_bytes());
-                ActorId::Inline { len, bytes }
-            }
-            _ => ActorId::Heap(id.into()),
-        }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        match self {
-            ActorId::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            ActorId::Heap(s) => s.as_bytes(),
-        }
-    }
-
-    fn is(&self, id: &str) -> bool {
-        self.as_bytes() == id.as_bytes()
-    }
-
-    pub fn heap_bytes(&self) -> usize {
-        match self {
-            ActorId::Inline { .. } => 0,
-            ActorId::Heap(s) => s.len(),
-        }
-    }
-}
-
-impl std::fmt::Display for ActorId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Always valid: copied whole from a `str`.
-        f.write_str(&String::from_utf8_lossy(self.as_bytes()))
-    }
-}
-
-/// One lane of a shard: a hash table of actors, and the housekeeping of the checks that lock it.
-/// With its mutex it fills one cache line (tested), so a check reads and writes one line of it:
-/// hence the 32-bit sweep counter.
-pub(crate) struct Lane {
-    table: HashTable<Slot>,
-    checks_since_sweep: u32,
-    /// Latest engine time seen by this lane.
-    latest: u64,
-    evicted: u64,
-}
-
-impl Lane {
-    fn new() -> Self {
-        Lane {
-            table: HashTable::new(),
-            checks_since_sweep: 0,
-            latest: 0,
-            evicted: 0,
-        }
-    }
-
-    /// The housekeeping of a check that locks this lane at time `now`: the lane's latest time,
-    /// and a sweep when one is due (`churn` hears how many actors it forgot).
-    fn tick(&mut self, now: u64, clock: &dyn Clock, churn: &impl Fn(i64, u64)) {
-        self.latest = self.latest.max(now);
-        // Wraps only past four billion checks in a lane of a billion actors, which then sweeps
-        // at the cap instead.
-        self.checks_since_sweep = self.checks_since_sweep.wrapping_add(1);
-        if self.checks_since_sweep as usize >= (self.table.len() * 4).max(64) {
-            churn(-(self.sweep(clock) as i64), 0);
-        }
-    }
-
-    /// Adds an actor this lane does not hold; returns its slot's index.
-    fn add(&mut self, hash: u64, id: &str, state: ActorState) -> usize {
-        let slot = Slot {
-            hash,
-            id: ActorId::new(id),
-            state,
-        };
-        self.table
-            .insert_unique(hash, slot, |s| s.hash)
-            .bucket_index()
-    }
-
-    /// The index of `id`'s slot, if this lane holds it.
-    fn index_of(&self, hash: u64, id: &str) -> Option<usize> {
-        self.table.find_bucket_index(hash, |s| s.id.is(id))
-    }
-
-    /// The state in slot `index`, which [`Lane::index_of`] or [`Lane::add`] gave while the lane
-    /// stayed locked.
-    fn at(&mut self, index: usize) -> &mut ActorState {
-        &mut self
-            .table
-            .get_bucket_mut(index)
-            .expect("a slot index is used only under the lock it was found under")
-            .state
-    }
-
-    /// The first slot whose hash tag matches `hash`'s, found reading only the table's control
-    /// bytes: nearly always the slot of the actor with that hash, if the lane holds it (a
-    /// 7-bit tag; the id is not compared). For [`Slot::warm_head`] and [`Slot::warm_rest`],
-    /// which only read.
-    fn candidate(&self, hash: u64) -> Option<&Slot> {
-        self.table.find(hash, |_| true)
-    }
-
-    fn get(&self, hash: u64, id: &str) -> Option<&ActorState> {
-        self.table.find(hash, |s| s.id.is(id)).map(|s| &s.state)
-    }
-
-    fn remove(&mut self, hash: u64, id: &str) -> bool {
-        match self.table.find_entry(hash, |s| s.id.is(id)) {
-            Ok(entry) => {
-                entry.remove();
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Drops the actors with nothing left to remember.
-    ///
-    /// "Now" is the lane's latest event time, but never past the clock: one event stamped in the
-    /// future (within `future_tolerance_secs`) must not make other actors' live windows look
-    /// expired.
-    fn sweep(&mut self, clock: &dyn Clock) -> usize {
-        let now = self.latest.min(to_nanos(clock.now()));
-        let before = self.table.len();
-        self.table.retain(|s| !s.state.forgettable_at(now));
-        self.checks_since_sweep = 0;
-        before - self.table.len()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Slot> + '_ {
-        self.table.iter()
-    }
-
-    fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    fn clear(&mut self) {
-        self.table = HashTable::new();
-        self.checks_since_sweep = 0;
-        self.latest = 0;
-    }
-
-    /// Heap bytes: the table and every actor's own allocations.
-    fn heap_bytes(&self) -> usize {
-        let slots = self.table.capacity() * (std::mem::size_of::<Slot>() + 1);
-        slots
-            + self
-                .table
-                .iter()
-                .map(|s| s.id.heap_bytes() + s.state.window.heap_bytes())
-                .sum::<usize>()
-    }
-}
-
-/// Adds `id` to lane `own` of a shard whose lanes are all locked, after making room when the
-/// shard already holds `cap` actors; returns its slot's index.
-#[allow(clippy::too_many_arguments)]
-fn add<L: DerefMut<Target = Lane>>(
-    lanes: &mut [L],
-    own: usize,
-    cap: usize,
-    hash: u64,
-    id: &str,
-    clock: &dyn Clock,
-    policy: impl FnOnce() -> Arc<Policy>,
-    churn: &impl Fn(i64, u64),
-) -> usize {
-    if lanes.iter().map(|l| l.len()).sum::<usize>() >= cap {
-        let (gone, evicted) = make_room(lanes, cap, clock);
-        churn(-(gone as i64), evicted);
-    }
-    churn(1, 0);
-    lanes[own].add(hash, id, ActorState::new(policy()))
-}
-
-/// Frees at least 1/16 of a shard's `cap` over its (locked) lanes: expired actors first, then
-/// the least recently active of the whole shard. Returns how many actors went, and how many of
-/// them were evicted.
-fn make_room<L: DerefMut<Target = Lane>>(
-    lanes: &mut [L],
-    cap: usize,
-    clock: &dyn Clock,
-) -> (usize, u64) {
-    let swept: usize = lanes.iter_mut().map(|l| l.sweep(clock)).sum();
-    let target = cap - (cap / 16).max(1).min(cap);
-    let len: usize = lanes.iter().map(|l| l.len()).sum();
-    if len <= target {
-        return (swept, 0);
-    }
-    let excess = len - target;
-    let mut seen: Vec<u64> = lanes
-        .iter()
-        .flat_map(|l| l.iter().map(|s| s.state.last_seen()))
-        .collect();
-    let (_, &mut threshold, _) = seen.select_nth_unstable(excess - 1);
-    let below = seen.iter().filter(|&&t| t < threshold).count();
-    let mut ties_to_drop = excess - below;
-    let mut evicted = 0;
-    for lane in lanes.iter_mut() {
-        let before = lane.table.len();
-        lane.table.retain(|s| {
-            let t = s.state.last_seen();
-            if t < threshold {
-                return false;
-            }
-            if t == threshold && ties_to_drop > 0 {
-                ties_to_drop -= 1;
-                return false;
-            }
-            true
-        });
-        let gone = (before - lane.table.len()) as u64;
-        lane.evicted += gone;
-        evicted += gone;
-    }
-    (swept + evicted as usize, evicted)
-}
+use lane::{add, Lane};
+pub(crate) use slot::{ActorState, Slot};
 
 /// A lane's mutex on its own cache lines, so lanes used by different threads do not slow each
 /// other (128 bytes: the adjacent-line prefetcher fetches lines in pairs).
@@ -757,16 +465,11 @@ fn lock(m: &Mutex<Lane>) -> MutexGuard<'_, Lane> {
 mod tests {
     use std::sync::Arc;
 
-    use super::{ActorId, Store};
+    use super::Store;
     use crate::clock::ManualClock;
     use crate::config::Settings;
     use crate::policy::Policy;
     use crate::window::Record;
-
-    #[test]
-    fn a_slot_is_three_cache_lines() {
-        assert_eq!(std::mem::size_of::<super::Slot>(), 192);
-    }
 
     #[test]
     fn a_locked_lane_is_one_cache_line_on_its_own() {
@@ -915,26 +618,5 @@ mod tests {
         }
         let evicted: u64 = store.lanes().map(|l| l.evicted).sum();
         assert_eq!(evicted, 4);
-    }
-
-    #[test]
-    fn ids_round_trip_inline_and_on_the_heap() {
-        for id in [
-            "",
-            "user:1",
-            "exactly-twenty-two-b:x",
-            "twenty-three-bytes-long",
-            "ü".repeat(40).as_str(),
-        ] {
-            let stored = ActorId::new(id);
-            assert!(stored.is(id));
-            assert_eq!(stored.to_string(), id);
-            assert_eq!(
-                matches!(stored, ActorId::Inline { .. }),
-                id.len() <= 22,
-                "{id}"
-            );
-        }
-        assert!(!ActorId::new("user:1").is("user:12"));
     }
 }
