@@ -368,11 +368,29 @@ where
 /// Checks per second over `threads` threads, each on its own 5,000 actors: steady (one event
 /// per actor per minute, synthetic time) or flood (wall-clock stamps, every actor blocked).
 fn throughput(threads: usize, per_thread: usize, steady: bool) -> f64 {
-    let guard = Arc::new(if steady {
-        Guard::new().with_clock(ManualClock::new(at(START + 1_000_000 * 1_000_000_000)))
-    } else {
-        Guard::new()
-    });
+    throughput_in(threads, per_thread, steady, 1)
+}
+
+/// [`throughput`] with each thread checking its own guard: nothing at all shared between the
+/// threads, the same instructions and memory as the shared guard's checks. What the machine
+/// itself makes of two threads doing this work, the ceiling for any store.
+fn throughput_apart(threads: usize, per_thread: usize) -> f64 {
+    throughput_in(threads, per_thread, true, threads)
+}
+
+/// [`throughput`] over `guards` guards, thread `t` checking guard `t % guards`.
+fn throughput_in(threads: usize, per_thread: usize, steady: bool, guards: usize) -> f64 {
+    let guards: Arc<Vec<Guard>> = Arc::new(
+        (0..guards)
+            .map(|_| {
+                if steady {
+                    Guard::new().with_clock(ManualClock::new(at(START + 1_000_000 * 1_000_000_000)))
+                } else {
+                    Guard::new()
+                }
+            })
+            .collect(),
+    );
     let actors: Arc<Vec<String>> =
         Arc::new((0..threads * 5_000).map(|i| format!("user:{i}")).collect());
     // The threads' synthetic time is one timeline: each thread's ticks, caught up with the
@@ -382,6 +400,7 @@ fn throughput(threads: usize, per_thread: usize, steady: bool) -> f64 {
     let timeline = Arc::new(AtomicU64::new(0));
     per_second(threads, per_thread, move |t, round| {
         let own = &actors[t * 5_000..(t + 1) * 5_000];
+        let guard = &guards[t % guards.len()];
         let mut tick = round * per_thread as u64;
         for i in 0..per_thread {
             if i % 4096 == 0 {
@@ -446,6 +465,27 @@ fn ceiling(threads: usize) -> f64 {
             h = xxhash_rust::xxh3::xxh3_64_with_seed(&i.to_le_bytes(), h);
         }
         black_box(h);
+    })
+}
+
+/// Operations per second of a loop that shares nothing and touches no memory but keeps the
+/// core's arithmetic units busy (six independent chains of adds, xors and shifts, as a check's
+/// instructions do), on `threads` threads. Where two threads share a core's execution units (two
+/// vCPUs that are one core's hyperthreads), this, not [`ceiling`]'s one dependent chain, is the
+/// ceiling for work bound by its instruction count.
+fn alu_ceiling(threads: usize) -> f64 {
+    let per_thread = 50_000_000;
+    per_second(threads, per_thread, move |t, _| {
+        let mut s = [t as u64 + 1, 2, 3, 4, 5, 6];
+        for i in 0..per_thread as u64 {
+            s[0] = s[0].wrapping_add(i);
+            s[1] ^= s[0];
+            s[2] = s[2].wrapping_add(s[1] >> 3);
+            s[3] ^= i.wrapping_mul(3);
+            s[4] = s[4].wrapping_add(s[3]);
+            s[5] ^= s[4] << 1;
+        }
+        black_box(s);
     })
 }
 
@@ -539,7 +579,8 @@ fn memory() -> (f64, f64, f64) {
     )
 }
 
-/// Throughput on one and two threads, beside what the machine itself scales to.
+/// Throughput on one and two threads, beside what the machine itself scales to (one run; for
+/// alternating rounds with intervals, `--scaling --pairs N`).
 fn scaling() {
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     let one = throughput(1, 1_000_000, true);
@@ -558,8 +599,13 @@ fn scaling() {
         throughput_shared(2, 1_000_000) / 1e6
     );
     println!(
-        "  for context on this machine: a loop sharing nothing {:.2}x, governor check_key {:.2}x",
+        "  2 threads each on a guard of its own (nothing shared: the ceiling for any store): {:.2}x",
+        throughput_apart(2, 1_000_000) / one
+    );
+    println!(
+        "  for context on this machine: a loop sharing nothing {:.2}x (one dependent chain), {:.2}x (six independent chains), governor check_key {:.2}x",
         ceiling(2) / ceiling(1),
+        alu_ceiling(2) / alu_ceiling(1),
         governor_throughput(2) / governor_throughput(1)
     );
     let bytes = heap_per_actor_estimate() * 5_000;
@@ -576,6 +622,95 @@ fn scaling() {
         two / 1e6,
         two / one
     );
+}
+
+/// `--scaling --pairs N`: N rounds, each measuring one thread and then two (the order
+/// alternating from round to round) for the shared guard, for a guard per thread and for the
+/// arithmetic loop, so the host's slow and fast minutes fall on both sides of every ratio; the
+/// medians with their 95% intervals.
+fn scaling_pairs(pairs: usize) {
+    let mut rows = Vec::new();
+    for p in 0..pairs {
+        let measure = |two: bool| {
+            if two {
+                (
+                    throughput(2, 1_000_000, true),
+                    throughput_apart(2, 1_000_000),
+                    alu_ceiling(2),
+                )
+            } else {
+                let one = throughput(1, 1_000_000, true);
+                (one, one, alu_ceiling(1))
+            }
+        };
+        let (one, two) = if p % 2 == 0 {
+            let one = measure(false);
+            (one, measure(true))
+        } else {
+            let two = measure(true);
+            (measure(false), two)
+        };
+        let row = [two.0 / one.0, two.1 / one.1, two.2 / one.2];
+        println!(
+            "pair {:2}: 1 thread {:.2} M checks/s, 2 threads {:.2} M/s ({:.2}x), a guard each {:.2} M/s ({:.2}x); six-chain loop {:.2}x",
+            p + 1,
+            one.0 / 1e6,
+            two.0 / 1e6,
+            row[0],
+            two.1 / 1e6,
+            row[1],
+            row[2]
+        );
+        rows.push(row);
+    }
+    let names = [
+        "2 threads on one guard, their own actors (goal >= 1.6x)",
+        "2 threads each on a guard of its own (nothing shared)",
+        "the six-chain arithmetic loop (nothing shared, no memory)",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let column: Vec<f64> = rows.iter().map(|r| r[i]).collect();
+        let (median, lo, hi) = median_interval(&column);
+        println!("{name}: median {median:.2}x (95% interval {lo:.2}-{hi:.2}x)");
+    }
+    let shared_over_apart: Vec<f64> = rows.iter().map(|r| r[0] / r[1]).collect();
+    let (median, lo, hi) = median_interval(&shared_over_apart);
+    println!(
+        "one guard's two threads over a guard each: median {:.0}% (95% interval {:.0}-{:.0}%)",
+        median * 100.0,
+        lo * 100.0,
+        hi * 100.0
+    );
+}
+
+/// The median of `values` and its 95% interval: the medians of 2,000 resamples drawn with
+/// replacement (a bootstrap, fixed seed, as `scripts/median_interval.py`).
+fn median_interval(values: &[f64]) -> (f64, f64, f64) {
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut meds: Vec<f64> = (0..2_000)
+        .map(|_| {
+            let mut draw: Vec<f64> = (0..values.len())
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    values[(x % values.len() as u64) as usize]
+                })
+                .collect();
+            median(&mut draw)
+        })
+        .collect();
+    meds.sort_by(f64::total_cmp);
+    (median(&mut values.to_vec()), meds[50], meds[1_949])
 }
 
 fn summary() {
@@ -682,8 +817,23 @@ fn main() {
         return;
     }
     // `cargo bench --bench engine -- --scaling`: only the two-thread scaling figures.
+    // With `--pairs N`: N alternating rounds of one and two threads, medians and intervals.
     if std::env::args().any(|a| a == "--scaling") {
-        scaling();
+        let args: Vec<String> = std::env::args().collect();
+        match args.iter().position(|a| a == "--pairs") {
+            Some(i) => {
+                let pairs = args
+                    .get(i + 1)
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|&n| n > 0)
+                    .unwrap_or_else(|| {
+                        eprintln!("--pairs takes a number of rounds, such as --pairs 10");
+                        std::process::exit(2)
+                    });
+                scaling_pairs(pairs);
+            }
+            None => scaling(),
+        }
         return;
     }
     if !summary_only {

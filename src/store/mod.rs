@@ -37,6 +37,7 @@ use crate::policy::Policy;
 
 mod lane;
 mod slot;
+mod usual;
 
 use lane::{add, Lane};
 pub(crate) use slot::{ActorState, Slot};
@@ -146,10 +147,15 @@ impl Store {
         churn: &impl Fn(i64, u64),
     ) -> Spot<'_> {
         let shard = self.shard_of(hash);
-        let first = self.first_lane(shard, hash, || own.unwrap_or_else(|| self.own_lane()));
+        let (first, way) = self.check_lane(shard, hash, || own.unwrap_or_else(|| self.own_lane()));
         let mut lane = self.lane(shard, first);
         lane.tick(now, clock, churn);
         if let Some(index) = lane.index_of(hash, id) {
+            match way {
+                Way::Known => {}
+                Way::Usual => usual::confirmed(),
+                Way::Hinted => usual::found_in(first),
+            }
             return Spot {
                 locks: Locks::Lane(lane),
                 index,
@@ -176,9 +182,15 @@ impl Store {
         policy: impl FnOnce() -> Arc<Policy>,
         churn: &impl Fn(i64, u64),
     ) -> Spot<'_> {
-        for k in (0..self.per_shard).filter(|&k| k != first) {
+        // The hinted lane next (when the usual lane was tried first), then the others.
+        let hinted = self.hinted(shard, hash);
+        let others = (0..self.per_shard).filter(|&k| Some(k) != hinted);
+        for k in hinted.into_iter().chain(others).filter(|&k| k != first) {
             let lane = self.lane(shard, k);
             if let Some(index) = lane.index_of(hash, id) {
+                if self.per_shard > 1 {
+                    usual::found_in(k);
+                }
                 return Spot {
                     locks: Locks::Lane(lane),
                     index,
@@ -264,9 +276,39 @@ impl Store {
             0 => return own(),
             solo => return solo - 1,
         }
+        self.hinted(shard, hash).unwrap_or_else(own)
+    }
+
+    /// The lane a check looks in first, and why: [`Store::first_lane`], except that a thread
+    /// whose checks have kept finding their actors in one lane (see [`usual`]) goes straight
+    /// there without reading the hint.
+    #[inline]
+    fn check_lane(&self, shard: usize, hash: u64, own: impl FnOnce() -> usize) -> (usize, Way) {
+        if self.per_shard == 1 {
+            return (0, Way::Known);
+        }
+        match self.solo.load(Ordering::Relaxed) {
+            MANY => {}
+            0 => return (own(), Way::Known),
+            solo => return (solo - 1, Way::Known),
+        }
+        if let Some(k) = usual::trusted() {
+            return (k & (self.per_shard - 1), Way::Usual);
+        }
+        match self.hinted(shard, hash) {
+            Some(k) => (k, Way::Hinted),
+            None => (own(), Way::Known),
+        }
+    }
+
+    /// The lane the hint names, if any actor has been added under it.
+    fn hinted(&self, shard: usize, hash: u64) -> Option<usize> {
+        if self.per_shard == 1 {
+            return None;
+        }
         match self.hint(shard, hash).load(Ordering::Relaxed) {
-            0 => own(),
-            k => usize::from(k - 1),
+            0 => None,
+            k => Some(usize::from(k - 1)),
         }
     }
 
@@ -317,6 +359,17 @@ fn thread_number() -> usize {
     thread_local!(static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed));
     // During the thread's own teardown its number is gone: any lane will do.
     NUMBER.try_with(|n| *n).unwrap_or(0)
+}
+
+/// How a check chose the lane it looked in first, which tells [`usual`] what its finding means.
+#[derive(Clone, Copy)]
+enum Way {
+    /// One lane holds every actor (or the hint named none): nothing to learn.
+    Known,
+    /// The thread's trusted usual lane, without reading the hint.
+    Usual,
+    /// The lane the hint named.
+    Hinted,
 }
 
 /// Where a check's actor is: its lane, locked (with the rest of its shard when it was just
@@ -594,6 +647,41 @@ mod tests {
             }
         }
         assert_eq!(lane_lens(&store), [1, 50]);
+    }
+
+    #[test]
+    fn a_thread_that_trusts_its_usual_lane_still_finds_every_other_actor_once() {
+        // Four lanes, 30 actors each, and one hint byte for the shard, so the hint is wrong for
+        // all but the last actor added: every path past the usual lane is taken.
+        let store = Store::with_lanes(1000, 4, Some(1));
+        for lane in 0..4 {
+            for i in 0..30 {
+                assert!(check(&store, lane, &format!("{lane}:{i}"), 1));
+            }
+        }
+        assert_eq!(lane_lens(&store), [30, 30, 30, 30]);
+        std::thread::spawn(move || {
+            // This thread's checks keep finding lane 2's actors in lane 2: it comes to trust it.
+            for round in 0..4 {
+                for i in 0..30 {
+                    assert!(!check(&store, 0, &format!("2:{i}"), 2 + round));
+                }
+            }
+            assert_eq!(super::usual::trusted(), Some(2));
+            // Going to lane 2 first, it still finds every other lane's actor, once.
+            for lane in [0, 1, 3] {
+                for i in 0..30 {
+                    assert!(!check(&store, 0, &format!("{lane}:{i}"), 10));
+                }
+            }
+            assert_eq!(lane_lens(&store), [30, 30, 30, 30]);
+            // A new actor goes to the thread's own lane (0 here), not its usual one.
+            assert!(check(&store, 0, "new", 11));
+            assert_eq!(lane_lens(&store), [31, 30, 30, 30]);
+            assert!(!check(&store, 3, "new", 12));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
