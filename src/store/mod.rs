@@ -7,10 +7,12 @@
 //! mutex, padded to its own cache lines. An actor lives in exactly one lane of its shard, the
 //! lane of the thread that first checked it, and a shard's hints (one byte per hash bucket,
 //! written when an actor is added) say which. A check reads the hint, locks that one lane for a
-//! few hundred nanoseconds, and never anything else. So threads that each check their own actors
-//! (a consumer per partition, a worker per connection, the engine bench's threads) each write
-//! only their own lanes' lines, and never wait for a cache line the other core wrote; checks of
-//! one actor from any thread still meet in its one lane, and cost what they did before lanes.
+//! few hundred nanoseconds, and never anything else; a thread whose checks keep finding their
+//! actors in one lane goes there without reading the hint ([`usual`]). So threads that each
+//! check their own actors (a consumer per partition, a worker per connection, the engine bench's
+//! threads) each write only their own lanes' lines, and never wait for a cache line the other
+//! core wrote; checks of one actor from any thread still meet in its one lane, and cost what
+//! they did before lanes.
 //!
 //! Rules that keep an actor in one lane:
 //! - it is added only while every lane of its shard is locked (in ascending order), after a
@@ -334,9 +336,10 @@ impl Store {
         std::iter::once(first).chain((0..self.per_shard).filter(move |&k| k != first))
     }
 
-    /// The lane the calling thread adds new actors to.
+    /// The lane the calling thread adds new actors to: its usual lane once trusted (so a
+    /// thread's actors stay together, whatever number it was given), else its number's.
     fn own_lane(&self) -> usize {
-        thread_number() & (self.per_shard - 1)
+        usual::trusted().unwrap_or_else(thread_number) & (self.per_shard - 1)
     }
 
     fn lane(&self, shard: usize, k: usize) -> MutexGuard<'_, Lane> {
@@ -540,6 +543,11 @@ mod tests {
 
     /// Checks `id` at `now` as a thread whose lane is `own`; true when it was new.
     fn check(store: &Store, own: usize, id: &str, now: u64) -> bool {
+        check_as(store, Some(own), id, now)
+    }
+
+    /// [`check`] as the calling thread (`None`) or as lane `own`.
+    fn check_as(store: &Store, own: Option<usize>, id: &str, now: u64) -> bool {
         let added = std::cell::Cell::new(false);
         let hash = crate::hash::id_hash(id, 7);
         let policy = || Arc::new(Policy::new(Settings::default()));
@@ -552,7 +560,7 @@ mod tests {
         };
         let churn = |change: i64, _| added.set(added.get() || change > 0);
         let clock = ManualClock::new(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(now));
-        let mut spot = store.spot_as(Some(own), hash, id, now, &clock, policy, &churn);
+        let mut spot = store.spot_as(own, hash, id, now, &clock, policy, &churn);
         crate::check::observe(spot.state(), record, now, false);
         added.get()
     }
@@ -675,10 +683,19 @@ mod tests {
                 }
             }
             assert_eq!(lane_lens(&store), [30, 30, 30, 30]);
-            // A new actor goes to the thread's own lane (0 here), not its usual one.
-            assert!(check(&store, 0, "new", 11));
-            assert_eq!(lane_lens(&store), [31, 30, 30, 30]);
-            assert!(!check(&store, 3, "new", 12));
+            // Those finds elsewhere spent the trust; lane 2's actors earn it back.
+            assert_ne!(super::usual::trusted(), Some(2));
+            for round in 0..4 {
+                for i in 0..30 {
+                    assert!(!check(&store, 0, &format!("2:{i}"), 11 + round));
+                }
+            }
+            assert_eq!(super::usual::trusted(), Some(2));
+            // A new actor goes to the thread's usual lane, where its other actors are (whatever
+            // its number, which a pool's new thread gets afresh).
+            assert!(check_as(&store, None, "new", 20));
+            assert_eq!(lane_lens(&store), [30, 30, 31, 30]);
+            assert!(!check(&store, 3, "new", 21));
         })
         .join()
         .unwrap();

@@ -12,7 +12,9 @@
 //! finds it in another lane (which becomes the usual lane once the streak is spent). Once the
 //! streak reaches [`TRUSTED`], the thread's checks go straight to the usual lane and read no
 //! hint; a miss there falls back to the hint and the other lanes, and counts against the
-//! streak. Traffic whose actors come from any thread (a server's workers taking any client's
+//! streak. A trusting thread also adds its new actors to its usual lane, so its actors stay
+//! together whatever number it was given (a pool's new threads get new numbers, and an actor
+//! forgotten and checked again is added anew). Traffic whose actors come from any thread (a server's workers taking any client's
 //! requests) finds its actors in the usual lane about half the time with two lanes, which spends
 //! the streak at once: those checks go by the hint, as before. Trust needs more than 15 of
 //! every 16 checks in one lane.
