@@ -10,6 +10,9 @@
 //! ```text
 //! cargo bench --bench engine                 # criterion statistics, then the summary
 //! cargo bench --bench engine -- --summary    # the summary only (about a minute)
+//! cargo bench --bench engine -- --scaling    # the two-thread figures only
+//! cargo bench --bench engine -- --scaling --pairs 10   # one and two threads taking turns,
+//!                                            # medians with 95% intervals (about 45 s)
 //! ```
 //!
 //! Ratios are measured in the same run, so they hold on a shared, noisy machine where absolute
