@@ -336,10 +336,10 @@ impl Store {
         std::iter::once(first).chain((0..self.per_shard).filter(move |&k| k != first))
     }
 
-    /// The lane the calling thread adds new actors to: its usual lane once trusted (so a
-    /// thread's actors stay together, whatever number it was given), else its number's.
+    /// The lane the calling thread adds new actors to: its usual lane once it leans on one (so
+    /// a thread's actors stay together, whatever number it was given), else its number's.
     fn own_lane(&self) -> usize {
-        usual::trusted().unwrap_or_else(thread_number) & (self.per_shard - 1)
+        usual::leaning().unwrap_or_else(thread_number) & (self.per_shard - 1)
     }
 
     fn lane(&self, shard: usize, k: usize) -> MutexGuard<'_, Lane> {
@@ -696,6 +696,33 @@ mod tests {
             assert!(check_as(&store, None, "new", 20));
             assert_eq!(lane_lens(&store), [30, 30, 31, 30]);
             assert!(!check(&store, 3, "new", 21));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_new_thread_adds_where_its_first_checks_found_their_actors() {
+        std::thread::spawn(|| {
+            // The actors live in the lane that is not this thread's number's; the hint byte
+            // (one for the shard) names the other lane, added last, so each check below finds
+            // its actor by the slow path.
+            let mine = super::thread_number() & 1;
+            let theirs = 1 - mine;
+            let store = Store::with_lanes(1000, 2, Some(1));
+            for i in 0..20 {
+                assert!(check(&store, theirs, &format!("a:{i}"), 1));
+            }
+            assert!(check(&store, mine, "b", 1));
+            for i in 0..=usize::from(super::usual::LEANING) {
+                assert!(!check_as(&store, None, &format!("a:{i}"), 2));
+            }
+            // Not trusted yet, but a newcomer joins its fellows, not its number's lane.
+            assert_eq!(super::usual::trusted(), None);
+            assert!(check_as(&store, None, "c", 3));
+            let mut lens = [1, 1];
+            lens[theirs] = 21;
+            assert_eq!(lane_lens(&store), lens);
         })
         .join()
         .unwrap();

@@ -12,9 +12,10 @@
 //! finds it in another lane (which becomes the usual lane once the streak is spent). Once the
 //! streak reaches [`TRUSTED`], the thread's checks go straight to the usual lane and read no
 //! hint; a miss there falls back to the hint and the other lanes, and counts against the
-//! streak. A trusting thread also adds its new actors to its usual lane, so its actors stay
-//! together whatever number it was given (a pool's new threads get new numbers, and an actor
-//! forgotten and checked again is added anew). Traffic whose actors come from any thread (a server's workers taking any client's
+//! streak. A thread also adds its new actors to its usual lane once its streak there reaches
+//! [`LEANING`] (trusted or not yet), so its actors stay together whatever number it was given
+//! (a pool's new threads get new numbers, and an actor forgotten and checked again is added
+//! anew). Traffic whose actors come from any thread (a server's workers taking any client's
 //! requests) finds its actors in the usual lane about half the time with two lanes, which spends
 //! the streak at once: those checks go by the hint, as before. Trust needs more than 15 of
 //! every 16 checks in one lane.
@@ -28,6 +29,9 @@ use std::cell::Cell;
 
 /// The streak at which a thread's checks go straight to its usual lane.
 pub(super) const TRUSTED: u8 = 64;
+
+/// The streak from which a thread adds its new actors to its usual lane.
+pub(super) const LEANING: u8 = 8;
 
 /// What a miss in the usual lane takes off the streak.
 const MISS: u8 = 16;
@@ -45,6 +49,13 @@ thread_local!(static USUAL: Cell<Usual> = const { Cell::new(Usual { lane: 0, str
 pub(super) fn trusted() -> Option<usize> {
     let u = USUAL.with(Cell::get);
     (u.streak >= TRUSTED).then_some(usize::from(u.lane))
+}
+
+/// The lane where the calling thread's last few checks found their actors (a streak of at
+/// least [`LEANING`]), trusted or not yet: where it adds new actors.
+pub(super) fn leaning() -> Option<usize> {
+    let u = USUAL.with(Cell::get);
+    (u.streak >= LEANING).then_some(usize::from(u.lane))
 }
 
 /// A check that went straight to the usual lane found its actor there.
@@ -157,10 +168,18 @@ mod tests {
             }
             found_in(2);
             assert_eq!(trusted(), Some(3), "one miss spends 16 of the streak");
+            assert_eq!(leaning(), Some(3));
             for _ in 0..4 {
                 found_in(2);
             }
             assert_eq!(trusted(), None);
+            // Lane 3 has been spent below LEANING as well: new actors go by the thread's number.
+            assert_eq!(leaning(), None);
+            // A few finds in lane 1 and new actors go there, long before trust.
+            for _ in 0..=LEANING {
+                found_in(1);
+            }
+            assert_eq!((leaning(), trusted()), (Some(1), None));
         })
         .join()
         .unwrap();
