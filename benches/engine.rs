@@ -318,10 +318,6 @@ fn baseline_cost() -> (f64, f64) {
         a.push(ns_per(1, 200_000, || off.check()));
         b.push(ns_per(1, 200_000, || on.check()));
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     (median(&mut a), median(&mut b))
 }
 
@@ -473,9 +469,10 @@ fn ceiling(threads: usize) -> f64 {
 
 /// Operations per second of a loop that shares nothing and touches no memory but keeps the
 /// core's arithmetic units busy (six independent chains of adds, xors and shifts, as a check's
-/// instructions do), on `threads` threads. Where two threads share a core's execution units (two
-/// vCPUs that are one core's hyperthreads), this, not [`ceiling`]'s one dependent chain, is the
-/// ceiling for work bound by its instruction count.
+/// instructions do), on `threads` threads: context for work bound by its instruction count, where
+/// two vCPUs may share a core's execution units. LLVM's code for it runs slower per iteration
+/// than the same loop in C, so it may not fill the core; the ceiling that counts is
+/// [`throughput_apart`], the checks themselves with nothing shared.
 fn alu_ceiling(threads: usize) -> f64 {
     let per_thread = 50_000_000;
     per_second(threads, per_thread, move |t, _| {
@@ -686,18 +683,20 @@ fn scaling_pairs(pairs: usize) {
     );
 }
 
+/// The median of `v` (sorted in place).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 /// The median of `values` and its 95% interval: the medians of 2,000 resamples drawn with
 /// replacement (a bootstrap, fixed seed, as `scripts/median_interval.py`).
 fn median_interval(values: &[f64]) -> (f64, f64, f64) {
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    };
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     let mut meds: Vec<f64> = (0..2_000)
         .map(|_| {

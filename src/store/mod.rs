@@ -37,11 +37,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::clock::Clock;
 use crate::policy::Policy;
 
+mod held;
 mod lane;
 mod slot;
 mod usual;
 
-use lane::{add, Lane};
+pub(crate) use held::{Held, Locked};
+use lane::Lane;
 pub(crate) use slot::{ActorState, Slot};
 
 /// A lane's mutex on its own cache lines, so lanes used by different threads do not slow each
@@ -266,19 +268,13 @@ impl Store {
         &self.hints[(hash >> 32) as usize & self.hints_mask]
     }
 
-    /// The lane to look in first: the one thread's that added every actor so far, else the
-    /// hinted one, else `own`'s.
+    /// The lane to look in first: the one lane every actor is in (see [`Store::sole_lane`]),
+    /// else the hinted one, else `own`'s.
     #[inline]
     fn first_lane(&self, shard: usize, hash: u64, own: impl FnOnce() -> usize) -> usize {
-        if self.per_shard == 1 {
-            return 0;
-        }
-        match self.solo.load(Ordering::Relaxed) {
-            MANY => {}
-            0 => return own(),
-            solo => return solo - 1,
-        }
-        self.hinted(shard, hash).unwrap_or_else(own)
+        self.sole_lane()
+            .or_else(|| self.hinted(shard, hash))
+            .unwrap_or_else(own)
     }
 
     /// The lane a check looks in first, and why: [`Store::first_lane`], except that a thread
@@ -286,13 +282,8 @@ impl Store {
     /// there without reading the hint.
     #[inline]
     fn check_lane(&self, shard: usize, hash: u64, own: impl FnOnce() -> usize) -> (usize, Way) {
-        if self.per_shard == 1 {
-            return (0, Way::Known);
-        }
-        match self.solo.load(Ordering::Relaxed) {
-            MANY => {}
-            0 => return (own(), Way::Known),
-            solo => return (solo - 1, Way::Known),
+        if let Some(k) = self.sole_lane() {
+            return (k, Way::Known);
         }
         if let Some(k) = usual::trusted() {
             return (k & (self.per_shard - 1), Way::Usual);
@@ -300,6 +291,19 @@ impl Store {
         match self.hinted(shard, hash) {
             Some(k) => (k, Way::Hinted),
             None => (own(), Way::Known),
+        }
+    }
+
+    /// The lane every actor of every shard is in, when no hint is needed to know it: the only
+    /// lane, or the one lane actors have been added to so far ([`Store::solo`]).
+    #[inline]
+    fn sole_lane(&self) -> Option<usize> {
+        if self.per_shard == 1 {
+            return Some(0);
+        }
+        match self.solo.load(Ordering::Relaxed) {
+            0 | MANY => None,
+            solo => Some(solo - 1),
         }
     }
 
@@ -397,119 +401,6 @@ impl Spot<'_> {
             Locks::Lane(lane) => lane.at(self.index),
             Locks::Shard(held, k) => held.lanes[*k].at(self.index),
         }
-    }
-}
-
-/// One shard with every lane locked (in ascending order), as adding an actor or reading the
-/// whole shard needs.
-pub(crate) struct Held<'a> {
-    store: &'a Store,
-    shard: usize,
-    lanes: Vec<MutexGuard<'a, Lane>>,
-}
-
-impl Held<'_> {
-    /// Every actor of the shard.
-    pub fn iter(&self) -> impl Iterator<Item = &Slot> + '_ {
-        self.lanes.iter().flat_map(|l| l.iter())
-    }
-
-    pub fn len(&self) -> usize {
-        self.lanes.iter().map(|l| l.len()).sum()
-    }
-
-    /// Actors evicted at the cap, ever.
-    pub fn evicted(&self) -> u64 {
-        self.lanes.iter().map(|l| l.evicted).sum()
-    }
-
-    /// Heap bytes: the tables and every actor's own allocations.
-    pub fn heap_bytes(&self) -> usize {
-        self.lanes.iter().map(|l| l.heap_bytes()).sum()
-    }
-
-    pub fn clear(&mut self) {
-        for lane in &mut self.lanes {
-            lane.clear();
-        }
-    }
-
-    /// Which lane holds `id` (`first` looked in first) and its slot's index there; when none
-    /// does, it is added to lane `own`, which the hint then names.
-    #[allow(clippy::too_many_arguments)]
-    fn locate(
-        &mut self,
-        first: usize,
-        own: usize,
-        hash: u64,
-        id: &str,
-        clock: &dyn Clock,
-        policy: impl FnOnce() -> Arc<Policy>,
-        churn: &impl Fn(i64, u64),
-    ) -> (usize, usize) {
-        let order = std::iter::once(first).chain((0..self.lanes.len()).filter(|&k| k != first));
-        for k in order {
-            if let Some(index) = self.lanes[k].index_of(hash, id) {
-                return (k, index);
-            }
-        }
-        if self.lanes.len() > 1 {
-            // At most 8 lanes: the number fits.
-            self.store
-                .hint(self.shard, hash)
-                .store(own as u8 + 1, Ordering::Relaxed);
-            self.store.added_by(own);
-        }
-        let index = add(
-            &mut self.lanes,
-            own,
-            self.store.cap,
-            hash,
-            id,
-            clock,
-            policy,
-            churn,
-        );
-        (own, index)
-    }
-}
-
-/// Shards locked together by [`Store::lock_for`], released on drop.
-pub(crate) struct Locked<'a> {
-    store: &'a Store,
-    held: Vec<Option<Held<'a>>>,
-}
-
-impl Locked<'_> {
-    /// The slot a check of `hash` will most likely use (see [`Lane::candidate`]), if `lock_for`
-    /// was told of it.
-    pub fn candidate(&self, hash: u64) -> Option<&Slot> {
-        let shard = self.store.shard_of(hash);
-        let held = self.held[shard].as_ref()?;
-        held.lanes[self.store.first_lane(shard, hash, || 0)].candidate(hash)
-    }
-
-    /// [`Store::spot`]'s state, for a batch: `lock_for` must have been told of `hash` (locking
-    /// another shard now, out of the ascending order, could wait in a circle with another batch).
-    pub fn actor(
-        &mut self,
-        hash: u64,
-        id: &str,
-        now: u64,
-        clock: &dyn Clock,
-        policy: impl FnOnce() -> Arc<Policy>,
-        churn: &impl Fn(i64, u64),
-    ) -> &mut ActorState {
-        let store = self.store;
-        let shard = store.shard_of(hash);
-        let own = || store.own_lane();
-        let first = store.first_lane(shard, hash, own);
-        let held = self.held[shard]
-            .as_mut()
-            .expect("Store::lock_for was told of every hash the batch checks");
-        held.lanes[first].tick(now, clock, churn);
-        let (k, index) = held.locate(first, own(), hash, id, clock, policy, churn);
-        held.lanes[k].at(index)
     }
 }
 
