@@ -2,7 +2,6 @@
 //! whole-guard reader ([`Store::shards`]) and a batch ([`Store::lock_for`]) need, so none of them
 //! sees an actor in two lanes or a shard over its cap.
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 
 use super::lane::{add, Lane};
@@ -14,7 +13,6 @@ use crate::policy::Policy;
 /// whole shard needs.
 pub(crate) struct Held<'a> {
     pub(super) store: &'a Store,
-    pub(super) shard: usize,
     pub(super) lanes: Vec<MutexGuard<'a, Lane>>,
 }
 
@@ -63,13 +61,7 @@ impl Held<'_> {
                 return (k, index);
             }
         }
-        if self.lanes.len() > 1 {
-            // At most 8 lanes: the number fits.
-            self.store
-                .hint(self.shard, hash)
-                .store(own as u8 + 1, Ordering::Relaxed);
-            self.store.added_by(own);
-        }
+        self.store.placement.added(hash, own);
         let index = add(
             &mut self.lanes,
             own,
@@ -96,7 +88,7 @@ impl Locked<'_> {
     pub fn candidate(&self, hash: u64) -> Option<&Slot> {
         let shard = self.store.shard_of(hash);
         let held = self.held[shard].as_ref()?;
-        held.lanes[self.store.first_lane(shard, hash, || 0)].candidate(hash)
+        held.lanes[self.store.placement.first_lane(hash, || 0)].candidate(hash)
     }
 
     /// [`Store::spot`]'s state, for a batch: `lock_for` must have been told of `hash` (locking
@@ -112,8 +104,8 @@ impl Locked<'_> {
     ) -> &mut ActorState {
         let store = self.store;
         let shard = store.shard_of(hash);
-        let own = || store.own_lane();
-        let first = store.first_lane(shard, hash, own);
+        let own = || store.placement.own_lane();
+        let first = store.placement.first_lane(hash, own);
         let held = self.held[shard]
             .as_mut()
             .expect("Store::lock_for was told of every hash the batch checks");

@@ -8,7 +8,8 @@
 //! lane of the thread that first checked it, and a shard's hints (one byte per hash bucket,
 //! written when an actor is added) say which. A check reads the hint, locks that one lane for a
 //! few hundred nanoseconds, and never anything else; a thread whose checks keep finding their
-//! actors in one lane goes there without reading the hint ([`usual`]). So threads that each
+//! actors in one lane goes there without reading the hint ([`usual`]); [`placement`] holds those
+//! choices, this module the shards, their locks and the ways in. So threads that each
 //! check their own actors (a consumer per partition, a worker per connection, the engine bench's
 //! threads) each write only their own lanes' lines, and never wait for a cache line the other
 //! core wrote; checks of one actor from any thread still meet in its one lane, and cost what
@@ -31,7 +32,6 @@
 //!   Eviction is therefore by shard, not global, and in batches: the cap holds exactly, and the
 //!   actors evicted are the least recently active of their shard.
 
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::clock::Clock;
@@ -39,11 +39,13 @@ use crate::policy::Policy;
 
 mod held;
 mod lane;
+mod placement;
 mod slot;
 mod usual;
 
 pub(crate) use held::{Held, Locked};
 use lane::Lane;
+use placement::{Placement, Way};
 pub(crate) use slot::{ActorState, Slot};
 
 /// A lane's mutex on its own cache lines, so lanes used by different threads do not slow each
@@ -54,24 +56,13 @@ struct Padded(Mutex<Lane>);
 /// The most lanes a shard has, whatever the core count: adding an actor locks them all.
 const MAX_LANES: usize = 8;
 
-/// [`Store::solo`] once more than one thread has added actors.
-const MANY: usize = usize::MAX;
-
 /// All shards.
 pub(crate) struct Store {
-    /// Shard `s`'s lanes are `lanes[s << lane_bits..][..per_shard]`.
+    /// Shard `s`'s lanes are `lanes[s << lane_bits..][..placement.lanes()]`.
     lanes: Box<[Padded]>,
-    /// Lanes a shard: a power of two.
-    per_shard: usize,
     lane_bits: u32,
-    /// 1 + the lane of the actor added last whose hash falls on the byte, 0 before any: indexed
-    /// by the hash's bits from 32 on, so the shard's own bits come first (none with one lane).
-    hints: Box<[AtomicU8]>,
-    hints_mask: usize,
-    /// 1 + the one lane actors have been added to so far (0: none yet; `MANY`: more than one
-    /// has). Until a second lane gets one, every actor is in that lane and checks need no
-    /// hint: a guard used by one thread reads one line fewer a check.
-    solo: AtomicUsize,
+    /// Which lane each actor is in, and which a thread adds to.
+    placement: Placement,
     shard_mask: usize,
     /// Actors per shard.
     cap: usize,
@@ -94,22 +85,16 @@ impl Store {
         let cap = max_actors.div_ceil(shards);
         // A power of two, so a lane's number is a shift away: 6 cores get 4 lanes.
         let per_shard = 1 << lanes.clamp(1, MAX_LANES).ilog2();
-        let hints_per_shard = match (per_shard, hints) {
-            (1, _) => 0,
-            (_, Some(n)) => n.max(1).next_power_of_two(),
-            (_, None) => cap.clamp(64, 1 << 16).next_power_of_two(),
+        let hints_per_shard = match hints {
+            Some(n) => n.max(1).next_power_of_two(),
+            None => cap.clamp(64, 1 << 16).next_power_of_two(),
         };
         Store {
             lanes: (0..shards * per_shard)
                 .map(|_| Padded(Mutex::new(Lane::new())))
                 .collect(),
-            per_shard,
             lane_bits: per_shard.ilog2(),
-            hints: (0..shards * hints_per_shard)
-                .map(|_| AtomicU8::new(0))
-                .collect(),
-            hints_mask: (shards * hints_per_shard).saturating_sub(1),
-            solo: AtomicUsize::new(0),
+            placement: Placement::new(shards, per_shard, hints_per_shard),
             shard_mask: shards - 1,
             cap,
         }
@@ -151,7 +136,9 @@ impl Store {
         churn: &impl Fn(i64, u64),
     ) -> Spot<'_> {
         let shard = self.shard_of(hash);
-        let (first, way) = self.check_lane(shard, hash, || own.unwrap_or_else(|| self.own_lane()));
+        let (first, way) = self
+            .placement
+            .check_lane(hash, || own.unwrap_or_else(|| self.placement.own_lane()));
         let mut lane = self.lane(shard, first);
         lane.tick(now, clock, churn);
         if let Some(index) = lane.index_of(hash, id) {
@@ -187,12 +174,12 @@ impl Store {
         churn: &impl Fn(i64, u64),
     ) -> Spot<'_> {
         // The hinted lane next (when the usual lane was tried first), then the others.
-        let hinted = self.hinted(shard, hash);
-        let others = (0..self.per_shard).filter(|&k| Some(k) != hinted);
+        let hinted = self.placement.hinted(hash);
+        let others = (0..self.placement.lanes()).filter(|&k| Some(k) != hinted);
         for k in hinted.into_iter().chain(others).filter(|&k| k != first) {
             let lane = self.lane(shard, k);
             if let Some(index) = lane.index_of(hash, id) {
-                if self.per_shard > 1 {
+                if self.placement.lanes() > 1 {
                     usual::found_in(k);
                 }
                 return Spot {
@@ -201,7 +188,7 @@ impl Store {
                 };
             }
         }
-        let own = own.unwrap_or_else(|| self.own_lane());
+        let own = own.unwrap_or_else(|| self.placement.own_lane());
         let mut held = self.lock_shard(shard);
         let (k, index) = held.locate(first, own, hash, id, clock, policy, churn);
         Spot {
@@ -214,7 +201,7 @@ impl Store {
     /// hinted one first).
     pub fn find<R>(&self, hash: u64, id: &str, f: impl FnOnce(&ActorState) -> R) -> Option<R> {
         let shard = self.shard_of(hash);
-        for k in self.search_order(shard, hash) {
+        for k in self.placement.search_order(hash) {
             if let Some(state) = self.lane(shard, k).get(hash, id) {
                 return Some(f(state));
             }
@@ -225,7 +212,8 @@ impl Store {
     /// Forgets `id`; true when the store held it.
     pub fn remove(&self, hash: u64, id: &str) -> bool {
         let shard = self.shard_of(hash);
-        self.search_order(shard, hash)
+        self.placement
+            .search_order(hash)
             .any(|k| self.lane(shard, k).remove(hash, id))
     }
 
@@ -262,90 +250,6 @@ impl Store {
         (hash >> 32) as usize & self.shard_mask
     }
 
-    fn hint(&self, shard: usize, hash: u64) -> &AtomicU8 {
-        // The shard's bits are the lowest of the index: this hint is one of the shard's.
-        debug_assert_eq!((hash >> 32) as usize & self.shard_mask, shard);
-        &self.hints[(hash >> 32) as usize & self.hints_mask]
-    }
-
-    /// The lane to look in first: the one lane every actor is in (see [`Store::sole_lane`]),
-    /// else the hinted one, else `own`'s.
-    #[inline]
-    fn first_lane(&self, shard: usize, hash: u64, own: impl FnOnce() -> usize) -> usize {
-        self.sole_lane()
-            .or_else(|| self.hinted(shard, hash))
-            .unwrap_or_else(own)
-    }
-
-    /// The lane a check looks in first, and why: [`Store::first_lane`], except that a thread
-    /// whose checks have kept finding their actors in one lane (see [`usual`]) goes straight
-    /// there without reading the hint.
-    #[inline]
-    fn check_lane(&self, shard: usize, hash: u64, own: impl FnOnce() -> usize) -> (usize, Way) {
-        if let Some(k) = self.sole_lane() {
-            return (k, Way::Known);
-        }
-        if let Some(k) = usual::trusted() {
-            return (k & (self.per_shard - 1), Way::Usual);
-        }
-        match self.hinted(shard, hash) {
-            Some(k) => (k, Way::Hinted),
-            None => (own(), Way::Known),
-        }
-    }
-
-    /// The lane every actor of every shard is in, when no hint is needed to know it: the only
-    /// lane, or the one lane actors have been added to so far ([`Store::solo`]).
-    #[inline]
-    fn sole_lane(&self) -> Option<usize> {
-        if self.per_shard == 1 {
-            return Some(0);
-        }
-        match self.solo.load(Ordering::Relaxed) {
-            0 | MANY => None,
-            solo => Some(solo - 1),
-        }
-    }
-
-    /// The lane the hint names, if any actor has been added under it.
-    fn hinted(&self, shard: usize, hash: u64) -> Option<usize> {
-        if self.per_shard == 1 {
-            return None;
-        }
-        match self.hint(shard, hash).load(Ordering::Relaxed) {
-            0 => None,
-            k => Some(usize::from(k - 1)),
-        }
-    }
-
-    /// Notes that the thread whose lane is `own` added an actor (see [`Store::solo`]).
-    fn added_by(&self, own: usize) {
-        let solo = self.solo.load(Ordering::Relaxed);
-        if solo == own + 1 || solo == MANY {
-            return;
-        }
-        if solo != 0
-            || self
-                .solo
-                .compare_exchange(0, own + 1, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err_and(|now| now != own + 1)
-        {
-            self.solo.store(MANY, Ordering::Relaxed);
-        }
-    }
-
-    /// The hinted lane (or the first), then the shard's others.
-    fn search_order(&self, shard: usize, hash: u64) -> impl Iterator<Item = usize> {
-        let first = self.first_lane(shard, hash, || 0);
-        std::iter::once(first).chain((0..self.per_shard).filter(move |&k| k != first))
-    }
-
-    /// The lane the calling thread adds new actors to: its usual lane once it leans on one (so
-    /// a thread's actors stay together, whatever number it was given), else its number's.
-    fn own_lane(&self) -> usize {
-        usual::leaning().unwrap_or_else(thread_number) & (self.per_shard - 1)
-    }
-
     fn lane(&self, shard: usize, k: usize) -> MutexGuard<'_, Lane> {
         lock(&self.lanes[shard << self.lane_bits | k].0)
     }
@@ -353,30 +257,11 @@ impl Store {
     fn lock_shard(&self, shard: usize) -> Held<'_> {
         Held {
             store: self,
-            shard,
-            lanes: (0..self.per_shard).map(|k| self.lane(shard, k)).collect(),
+            lanes: (0..self.placement.lanes())
+                .map(|k| self.lane(shard, k))
+                .collect(),
         }
     }
-}
-
-/// The calling thread's number, given on first use: a thread adds the actors it is the first to
-/// check to lane `number % lanes` of their shard.
-fn thread_number() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local!(static NUMBER: usize = NEXT.fetch_add(1, Ordering::Relaxed));
-    // During the thread's own teardown its number is gone: any lane will do.
-    NUMBER.try_with(|n| *n).unwrap_or(0)
-}
-
-/// How a check chose the lane it looked in first, which tells [`usual`] what its finding means.
-#[derive(Clone, Copy)]
-enum Way {
-    /// One lane holds every actor (or the hint named none): nothing to learn.
-    Known,
-    /// The thread's trusted usual lane, without reading the hint.
-    Usual,
-    /// The lane the hint named.
-    Hinted,
 }
 
 /// Where a check's actor is: its lane, locked (with the rest of its shard when it was just
@@ -508,7 +393,7 @@ mod tests {
     fn with_one_lane_a_shard_is_one_table_and_keeps_its_cap() {
         // A one-core machine: no hints at all.
         let store = Store::with_lanes(64, 1, None);
-        assert!(store.hints.is_empty());
+        assert!(store.placement.hints.is_empty());
         for i in 0..64 {
             assert!(check(&store, 0, &format!("a:{i}"), 1_000 + i));
         }
@@ -524,21 +409,27 @@ mod tests {
     fn checks_read_no_hint_while_one_lane_has_all_the_actors() {
         use std::sync::atomic::Ordering::Relaxed;
         let store = Store::with_lanes(1000, 2, Some(1));
-        assert_eq!(store.solo.load(Relaxed), 0);
+        assert_eq!(store.placement.solo.load(Relaxed), 0);
         for i in 0..50 {
             assert!(check(&store, 1, &format!("a:{i}"), 1));
         }
-        assert_eq!(store.solo.load(Relaxed), 2, "lane 1 alone has added");
+        assert_eq!(
+            store.placement.solo.load(Relaxed),
+            2,
+            "lane 1 alone has added"
+        );
         // Its actors are found from the other lane without a hint (the one hint byte names the
         // last actor added, which is every actor's).
-        let first = store.first_lane(0, crate::hash::id_hash("a:0", 7), || 0);
+        let first = store
+            .placement
+            .first_lane(crate::hash::id_hash("a:0", 7), || 0);
         assert_eq!(first, 1);
         for i in 0..50 {
             assert!(!check(&store, 0, &format!("a:{i}"), 2));
         }
         // A second lane adds: from then on checks go by the hints, and find every actor.
         assert!(check(&store, 0, "b", 3));
-        assert_eq!(store.solo.load(Relaxed), super::MANY);
+        assert_eq!(store.placement.solo.load(Relaxed), super::placement::MANY);
         for own in 0..2 {
             assert!(!check(&store, own, "b", 4));
             for i in 0..50 {
@@ -598,7 +489,7 @@ mod tests {
             // The actors live in the lane that is not this thread's number's; the hint byte
             // (one for the shard) names the other lane, added last, so each check below finds
             // its actor by the slow path.
-            let mine = super::thread_number() & 1;
+            let mine = super::placement::thread_number() & 1;
             let theirs = 1 - mine;
             let store = Store::with_lanes(1000, 2, Some(1));
             for i in 0..20 {
