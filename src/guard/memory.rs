@@ -22,7 +22,7 @@ impl Guard {
                     slot.state.escalation,
                     slot.state.baseline,
                     slot.state.last_seen(),
-                    slot.state.window.records().copied(),
+                    slot.state.window.records(),
                 )
             }));
         }
@@ -39,7 +39,7 @@ impl Guard {
         let actors = self.store.find(key.hash, &key.id, |state| {
             let window = &state.window;
             let skip = window.len().saturating_sub(events);
-            let tail = window.records().skip(skip).copied();
+            let tail = window.records().skip(skip);
             ActorSnapshot::new(
                 key.id.to_string(),
                 state.escalation,

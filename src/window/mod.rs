@@ -1,6 +1,7 @@
 //! One actor's sliding window and the running figures every detector reads.
 //!
-//! The window holds one 32-byte [`Record`] per event, oldest first. Every figure a detector needs
+//! The window holds one 32-byte [`Record`] per event, oldest first (8 bytes, the time alone,
+//! while it is uniform and every weight is 1: see below and `ring.rs`). Every figure a detector needs
 //! (events, occurrences per key, distinct targets, target switches, interval hits, total weight and
 //! the sum of squared gaps) is kept up to date as records enter at the back and leave at the front,
 //! so a check costs O(1) amortized whatever the window holds. All sums are exact integers
@@ -21,13 +22,23 @@
 //! the next push that finds one key left drops the map again, and by then every record the
 //! build counted has left, so each record is counted into a map at most once: O(1) amortized
 //! per push.
-
-use std::collections::VecDeque;
+//!
+//! A uniform window whose records all have weight 1 keeps them as times alone (a quarter of
+//! the memory, and of the cache lines a check writes when many actors are live): it turns
+//! compact when it turns uniform (a scan of the records for their weights), and whole again when
+//! a record of another key or weight arrives or it shrinks to [`SMALL`]. A record is made compact
+//! only while it is newer than every record of another key or weight, and made whole again only
+//! by the arrival of such a record, which cannot leave before it: so each record is converted at
+//! most twice while it is in the window, and a push stays O(1) amortized.
 
 use crate::hash::{HashMap, TARGET_BIT};
 use crate::policy::Policy;
 
 mod restore;
+mod ring;
+
+pub(crate) use ring::WEIGHT_ONE;
+use ring::{Layout, Ring};
 
 /// One event as the engine keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +80,8 @@ impl Sum {
 #[derive(Debug, Default, Clone)]
 #[repr(C)]
 pub(crate) struct Window {
-    records: VecDeque<Record>,
+    /// The records, oldest first: a time and nothing else for each while [`Window::compact`].
+    records: Ring,
     /// Occurrences per (action, target) key and per target, in the window, past [`SMALL`]
     /// records; `None` while the window counts by scanning (at most [`SMALL`] records) or while
     /// every record has one key (more than [`SMALL`]: see [`Window::uniform`]). Boxed: a map's
@@ -89,6 +101,9 @@ pub(crate) struct Window {
     switches: u32,
     /// Consecutive pairs whose gap matches `interval_secs` within the tolerance.
     interval_hits: u32,
+    /// The records are kept as times alone ([`Layout::Times`]): the window is uniform and every
+    /// record has weight 1. Sits in what would be padding: the slot stays at three lines.
+    compact: bool,
     weight_total: Sum,
     gap_sq_sum: Sum,
 }
@@ -113,7 +128,7 @@ pub(crate) struct Figures {
 impl Window {
     pub fn new() -> Self {
         Window {
-            records: VecDeque::with_capacity(1),
+            records: Ring::new(),
             ..Window::default()
         }
     }
@@ -122,28 +137,43 @@ impl Window {
         self.records.len()
     }
 
-    pub fn records(&self) -> impl ExactSizeIterator<Item = &Record> + '_ {
-        self.records.iter()
+    /// How the records are kept: times alone while compact (the window's one key and target
+    /// fill in the rest), else whole.
+    fn layout(&self) -> Layout {
+        if self.compact {
+            Layout::Times {
+                key: self.uniform_key(),
+                target: self.newest_target,
+            }
+        } else {
+            Layout::Full
+        }
+    }
+
+    pub fn records(&self) -> impl ExactSizeIterator<Item = Record> + '_ {
+        self.records.iter(self.layout())
     }
 
     /// The record `i` places from the oldest.
-    pub fn get(&self, i: usize) -> Option<&Record> {
-        self.records.get(i)
+    pub fn get(&self, i: usize) -> Option<Record> {
+        self.records.get(self.layout(), i)
     }
 
     /// Makes room for `additional` more records at once (restoring a long window).
     pub fn reserve(&mut self, additional: usize) {
-        self.records.reserve(additional);
+        self.records.reserve(self.layout(), additional);
     }
 
     /// Reads what the next check reads (the figures, and the records it scans: every one while
     /// the window counts by scanning, else the oldest and newest), changing nothing.
     pub fn warm(&self) -> u64 {
         let ends = |r: &Record| r.ts ^ r.key;
-        let records = if self.counts.is_none() && self.records.len() <= SMALL {
-            self.records.iter().fold(0, |x, r| x ^ ends(r))
+        let layout = self.layout();
+        let records = if self.counts.is_none() && self.len() <= SMALL {
+            self.records.iter(layout).fold(0, |x, r| x ^ ends(&r))
         } else {
-            self.records.front().map_or(0, ends) ^ self.records.back().map_or(0, ends)
+            self.records.front(layout).map_or(0, |r| ends(&r))
+                ^ self.records.back(layout).map_or(0, |r| ends(&r))
         };
         records ^ self.gap_sq_sum.0[1] ^ u64::from(self.switches)
     }
@@ -155,7 +185,7 @@ impl Window {
 
     /// The newest record in the window.
     pub fn newest_record(&self) -> Option<Record> {
-        self.records.back().copied()
+        self.records.back(self.layout())
     }
 
     /// Timestamp of the newest record ever pushed, also once the window has emptied.
@@ -186,7 +216,7 @@ impl Window {
     /// Appends a record no older than the newest; past the cap the oldest are forgotten first.
     /// Returns how often the record's (action, target) key is now in the window.
     pub fn push(&mut self, rec: Record, policy: &Policy) -> u32 {
-        while self.records.len() >= policy.max_events {
+        while self.len() >= policy.max_events {
             self.pop_front(policy);
         }
         if self.counts.as_ref().is_some_and(|c| c.len() == 2) {
@@ -200,17 +230,22 @@ impl Window {
                 self.newest_ts = rec.ts;
                 self.weight_total
                     .set(self.weight_total.get() + u128::from(rec.weight));
-                self.records.push_back(rec);
-                return self.records.len() as u32;
+                if rec.weight != WEIGHT_ONE {
+                    // Another weight: the records are kept whole from here on.
+                    self.expand();
+                }
+                self.records.push(self.layout(), rec);
+                return self.len() as u32;
             }
+            self.expand();
             self.leave_uniform();
         }
         // At exactly SMALL records, all of this one's key: the window turns uniform.
         let turns_uniform = !self.mapped()
-            && self.records.len() == SMALL
+            && self.len() == SMALL
             && self
                 .records
-                .iter()
+                .full()
                 .all(|r| r.key == rec.key && r.target == rec.target);
         if self.records.is_empty() {
             self.oldest_ts = rec.ts;
@@ -222,7 +257,7 @@ impl Window {
         self.newest_target = rec.target;
         self.weight_total
             .set(self.weight_total.get() + u128::from(rec.weight));
-        if !self.mapped() && self.records.len() >= SMALL && !turns_uniform {
+        if !self.mapped() && self.len() >= SMALL && !turns_uniform {
             self.map_counts();
         }
         let key_count = if let Some(counts) = self.counts.as_deref_mut() {
@@ -237,16 +272,18 @@ impl Window {
             key_count
         } else {
             let (mut same_key, mut seen_target) = (1, false);
-            for r in &self.records {
+            for r in self.records.full() {
                 same_key += u32::from(r.key == rec.key);
                 seen_target |= r.target == rec.target;
             }
             self.distinct_targets += u32::from(!seen_target);
             same_key
         };
-        self.records.push_back(rec);
+        debug_assert!(!self.compact, "a compact window is uniform");
+        self.records.push(Layout::Full, rec);
         if turns_uniform {
             self.set_uniform_key(rec.key);
+            self.compact_if_unit_weights();
         }
         key_count
     }
@@ -262,7 +299,7 @@ impl Window {
     /// Whether the window counts without a map past [`SMALL`] records: then every record has
     /// one key and one target, and `distinct_targets` and `switches` hold that key.
     fn uniform(&self) -> bool {
-        !self.mapped() && self.records.len() > SMALL
+        !self.mapped() && self.len() > SMALL
     }
 
     /// The one key of a uniform window.
@@ -276,6 +313,29 @@ impl Window {
         self.switches = (key >> 32) as u32;
     }
 
+    /// Keeps the records of a uniform window as times alone when every one has weight 1: a
+    /// scan of the records, made when the window turns uniform (see the module doc).
+    fn compact_if_unit_weights(&mut self) {
+        debug_assert!(self.uniform() && !self.compact);
+        if self.records().all(|r| r.weight == WEIGHT_ONE) {
+            let times = Layout::Times {
+                key: self.uniform_key(),
+                target: self.newest_target,
+            };
+            self.records.relayout(Layout::Full, times);
+            self.compact = true;
+        }
+    }
+
+    /// Keeps the records whole again: before a compact window stops being uniform (its key is
+    /// still readable), or takes a record of another weight.
+    fn expand(&mut self) {
+        if self.compact {
+            self.records.relayout(self.layout(), Layout::Full);
+            self.compact = false;
+        }
+    }
+
     /// The figures a uniform window has, back in their words (before it stops being uniform).
     fn leave_uniform(&mut self) {
         self.distinct_targets = 1;
@@ -285,7 +345,8 @@ impl Window {
     /// Moves to counting with the map: every record's key and target counted once.
     fn map_counts(&mut self) {
         let mut counts = Counts::default();
-        for r in &self.records {
+        debug_assert!(!self.compact, "a compact window keeps no map");
+        for r in self.records.full() {
             *counts.entry(r.key).or_insert(0) += 1;
             *counts.entry(r.target).or_insert(0) += 1;
         }
@@ -299,9 +360,10 @@ impl Window {
         let Some(counts) = self.counts.take() else {
             return;
         };
-        if self.records.len() > SMALL {
+        if self.len() > SMALL {
             let key = counts.keys().find(|&&h| h & TARGET_BIT == 0);
             self.set_uniform_key(*key.expect("a uniform window's map holds its key"));
+            self.compact_if_unit_weights();
         }
     }
 
@@ -313,7 +375,8 @@ impl Window {
 
     fn pop_front(&mut self, policy: &Policy) {
         let was_uniform = self.uniform();
-        let Some(old) = self.records.pop_front() else {
+        let layout = self.layout();
+        let Some(old) = self.records.pop_front(layout) else {
             return;
         };
         self.weight_total
@@ -325,10 +388,10 @@ impl Window {
             }
         } else if was_uniform {
             // The records left all have its target.
-        } else if !self.records.iter().any(|r| r.target == old.target) {
+        } else if !self.records.full().any(|r| r.target == old.target) {
             self.distinct_targets -= 1;
         }
-        if let Some(next) = self.records.front() {
+        if let Some(next) = self.records.front(layout) {
             self.oldest_ts = next.ts;
             let gap = next.ts - old.ts;
             self.gap_sq_sum
@@ -339,11 +402,13 @@ impl Window {
             }
         }
         if was_uniform && !self.uniform() {
+            // SMALL records left: whole again, counted by scanning.
+            self.expand();
             self.leave_uniform();
         }
         if self.records.is_empty() {
             // Give back the memory of a burst once it has passed.
-            self.records.shrink_to(1);
+            self.records.shrink();
             self.unmap_counts();
         }
     }
@@ -375,7 +440,7 @@ impl Window {
         };
         let uniform = self.uniform();
         Figures {
-            events: self.records.len() as u64,
+            events: self.len() as u64,
             key_count: u64::from(key_count),
             distinct_targets: if uniform {
                 1
@@ -384,7 +449,7 @@ impl Window {
             },
             switches: if uniform { 0 } else { u64::from(self.switches) },
             interval_hits: u64::from(self.interval_hits),
-            gaps: self.records.len().saturating_sub(1) as u64,
+            gaps: self.len().saturating_sub(1) as u64,
             gap_sum,
             gap_sq_sum: self.gap_sq_sum.get(),
             weight_total: self.weight_total.get(),
@@ -394,7 +459,7 @@ impl Window {
 
     /// Heap bytes held by this window (records and count map), for memory accounting.
     pub fn heap_bytes(&self) -> usize {
-        self.records.capacity() * std::mem::size_of::<Record>()
+        self.records.heap_bytes()
             + self.counts.as_ref().map_or(0, |c| {
                 std::mem::size_of::<Counts>()
                     + c.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
@@ -409,7 +474,7 @@ mod tests {
 
     /// The figures recounted from the records, as the detectors need them.
     fn recount(w: &Window, key: u64) -> (u64, u64, u64) {
-        let records: Vec<Record> = w.records().copied().collect();
+        let records: Vec<Record> = w.records().collect();
         let key_count = records.iter().filter(|r| r.key == key).count() as u64;
         let mut targets: Vec<u64> = records.iter().map(|r| r.target).collect();
         targets.sort_unstable();
@@ -474,10 +539,7 @@ mod tests {
         }
         // A restore into an empty window ends where the same pushes would.
         let mut restored = Window::new();
-        restored.extend(
-            window.records().copied().collect::<Vec<_>>().into_iter(),
-            &policy,
-        );
+        restored.extend(window.records().collect::<Vec<_>>().into_iter(), &policy);
         let last = *window.newest_record().as_ref().unwrap();
         let f = restored.figures(0);
         assert_eq!((f.distinct_targets, f.switches), {
@@ -490,6 +552,123 @@ mod tests {
         window.expire(ts + 3_600_000_000_000, &policy);
         assert_eq!((window.len(), window.mapped()), (0, false));
         assert_eq!(window.heap_bytes(), std::mem::size_of::<Record>());
+    }
+
+    /// Records and figures recomputed from the records a window should hold.
+    fn model_figures(records: &[Record], key: u64) -> (u64, u64, u64, u128, u128, u64) {
+        let (key_count, targets, switches) = {
+            let mut w = Vec::from(records);
+            let key_count = w.iter().filter(|r| r.key == key).count() as u64;
+            let switches = w.windows(2).filter(|p| p[0].target != p[1].target).count();
+            w.sort_unstable_by_key(|r| r.target);
+            w.dedup_by_key(|r| r.target);
+            (key_count, w.len() as u64, switches as u64)
+        };
+        let gaps = records.windows(2).map(|p| u128::from(p[1].ts - p[0].ts));
+        let weight = records.iter().map(|r| u128::from(r.weight)).sum();
+        (
+            key_count,
+            targets,
+            switches,
+            gaps.map(|g| g * g).sum(),
+            weight,
+            records.len() as u64,
+        )
+    }
+
+    #[test]
+    fn records_read_back_whole_in_both_layouts() {
+        let policy = ten_seconds();
+        let mut window = Window::new();
+        let mut model: Vec<Record> = Vec::new();
+        let (mut ts, mut x) = (0u64, 7u64);
+        let (mut compact_steps, mut expansions) = (0, 0);
+        // Long runs of one key at weight 1 (kept as times), broken now and then by another
+        // key or another weight; pauses that expire part or all of the window; the cap.
+        for step in 0..30_000u64 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let r = x >> 33;
+            ts += match r % 1000 {
+                0..=4 => 6_000_000_000,
+                _ => 1_000_000 + r % 200_000_000,
+            };
+            let odd_key = r % 499 == 0;
+            let rec = Record {
+                ts,
+                key: if odd_key { r % 3 } else { 7 },
+                target: TARGET_BIT | if odd_key { r % 2 } else { 7 },
+                weight: if r % 503 == 0 { 2_500_000 } else { WEIGHT_ONE },
+            };
+            let was_compact = window.compact;
+            window.expire(ts, &policy);
+            let key_count = window.push(rec, &policy);
+            expansions += usize::from(was_compact && !window.compact);
+            compact_steps += usize::from(window.compact);
+            model.retain(|m| m.ts + policy.window_ns > ts);
+            if model.len() >= policy.max_events {
+                model.drain(..=model.len() - policy.max_events);
+            }
+            model.push(rec);
+            let held: Vec<Record> = window.records().collect();
+            assert_eq!(held, model, "step {step}");
+            assert_eq!(window.newest_record(), model.last().copied());
+            assert_eq!(window.get(0), model.first().copied());
+            let f = window.figures(key_count);
+            assert_eq!(
+                (
+                    f.key_count,
+                    f.distinct_targets,
+                    f.switches,
+                    f.gap_sq_sum,
+                    f.weight_total,
+                    f.events
+                ),
+                model_figures(&model, rec.key),
+                "step {step}, compact {}",
+                window.compact
+            );
+            if window.compact {
+                assert_eq!(window.heap_bytes(), window.records.heap_bytes());
+                assert!(model.iter().all(|m| m.weight == WEIGHT_ONE && m.key == 7));
+            }
+        }
+        assert!(
+            compact_steps > 10_000 && expansions > 20,
+            "the layouts were exercised: {compact_steps} compact steps, {expansions} expansions"
+        );
+    }
+
+    #[test]
+    fn a_window_of_one_key_at_weight_one_keeps_a_quarter_of_the_memory() {
+        let policy = ten_seconds();
+        let (mut unit, mut weighted) = (Window::new(), Window::new());
+        for i in 1..=400 {
+            let rec = Record {
+                ts: i * 10_000_000,
+                key: 7,
+                target: TARGET_BIT | 7,
+                weight: WEIGHT_ONE,
+            };
+            unit.push(rec, &policy);
+            weighted.push(
+                Record {
+                    weight: 1 + i % 2 * WEIGHT_ONE,
+                    ..rec
+                },
+                &policy,
+            );
+        }
+        assert!(unit.compact && !weighted.compact);
+        assert_eq!((unit.len(), weighted.len()), (400, 400));
+        assert!(
+            unit.heap_bytes() * 4 <= weighted.heap_bytes(),
+            "{} against {}",
+            unit.heap_bytes(),
+            weighted.heap_bytes()
+        );
+        assert!(unit.heap_bytes() <= 2 * 400 * 8, "{}", unit.heap_bytes());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the same figures as pushing them one by one, but with the count map touched once per run of
 //! equal keys and targets instead of once per record.
 
-use super::{Counts, Record, Window, SMALL};
+use super::{Counts, Layout, Record, Window, SMALL};
 use crate::policy::Policy;
 
 /// Consecutive records with one hash, not yet in the count map.
@@ -45,6 +45,7 @@ impl Window {
         // Counting runs of equal keys needs the map; a window left small or uniform drops it at
         // the end.
         if self.uniform() {
+            self.expand();
             self.leave_uniform();
         }
         if !self.mapped() {
@@ -57,7 +58,7 @@ impl Window {
         let mut weight_total = self.weight_total.get();
         let (mut interval_hits, mut switches) = (self.interval_hits, self.switches);
         let (mut newest_ts, mut newest_target) = (self.newest_ts, self.newest_target);
-        let mut len = self.records.len();
+        let mut len = self.len();
         let mut expires_at = self.oldest_ts.saturating_add(policy.window_ns);
         for mut rec in records {
             rec.ts = rec.ts.max(newest_ts);
@@ -72,13 +73,13 @@ impl Window {
                     Some(&mut self.distinct_targets),
                 );
                 self.expire(rec.ts, policy);
-                while self.records.len() >= policy.max_events {
+                while self.len() >= policy.max_events {
                     self.pop_front(policy);
                 }
                 gap_sq_sum = self.gap_sq_sum.get();
                 weight_total = self.weight_total.get();
                 (interval_hits, switches) = (self.interval_hits, self.switches);
-                len = self.records.len();
+                len = self.len();
                 expires_at = self.oldest_ts.saturating_add(policy.window_ns);
             }
             if len == 0 {
@@ -110,7 +111,7 @@ impl Window {
                     n: 1,
                 };
             }
-            self.records.push_back(rec);
+            self.records.push(Layout::Full, rec);
             len += 1;
         }
         self.gap_sq_sum.set(gap_sq_sum);
@@ -124,7 +125,7 @@ impl Window {
         );
         // One key and one target entry: every record has them, and the window can count
         // without the map (small, or uniform).
-        if self.records.len() <= SMALL || self.counts.as_ref().is_some_and(|c| c.len() == 2) {
+        if self.len() <= SMALL || self.counts.as_ref().is_some_and(|c| c.len() == 2) {
             self.unmap_counts();
         }
     }
