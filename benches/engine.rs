@@ -5,7 +5,8 @@
 //! - the speed-up over the reference engine (tests/common) at 1,000 events per window;
 //! - throughput with 2 threads on distinct actors against 1 thread;
 //! - the size and restore time of a 10,000-event snapshot (the CLI's state);
-//! - heap bytes per idle actor and per event held, and 1,000,000 actors in total.
+//! - heap bytes per idle actor and per event held (and per event of a window of one key at
+//!   weight 1, kept as times alone), and 1,000,000 actors in total.
 //!
 //! ```text
 //! cargo bench --bench engine                 # criterion statistics, then the summary
@@ -578,6 +579,31 @@ fn memory() -> (f64, f64, f64) {
     )
 }
 
+/// Heap bytes per event held by one actor whose 1,000,000 events all have one action and
+/// target and weight 1 (a client polling one route): kept as times alone.
+fn per_event_one_key() -> f64 {
+    let events = 1_000_000u64;
+    let mut c = Config::default();
+    c.guard.window_secs = 31_536_000.0;
+    c.guard.burst_max_events = events / 2;
+    c.guard.max_events_per_actor = Some(events);
+    let before = LIVE.load(Ordering::Relaxed);
+    let guard = Guard::from_config(c)
+        .unwrap()
+        .with_clock(ManualClock::new(at(START + 31_536_000_000_000_000)));
+    for i in 0..events {
+        black_box(guard.check(&Event::new(
+            "poller",
+            "GET",
+            "/items/17",
+            at(START + i * 1_000),
+        )));
+    }
+    let bytes = (LIVE.load(Ordering::Relaxed) - before) as f64;
+    drop(guard);
+    bytes / events as f64
+}
+
 /// Throughput on one and two threads, beside what the machine itself scales to (one run; for
 /// alternating rounds with intervals, `--scaling --pairs N`).
 fn scaling() {
@@ -772,6 +798,10 @@ fn summary() {
     );
     let (per_actor, per_event, total_mib) = memory();
     println!("memory: {per_actor:.0} bytes per idle actor (1 event), {per_event:.1} bytes per event held");
+    println!(
+        "  one actor's 1,000,000 events of one action and target, weight 1 (a client polling one route): {:.1} bytes an event",
+        per_event_one_key()
+    );
     println!("  1,000,000 actors: {total_mib:.0} MiB of heap (goal < 512 MiB)");
     let (restore_us, bytes_per_event) = snapshot_of_a_repeated_command();
     println!(

@@ -400,6 +400,37 @@ fn one_actor_sending_a_million_events_stays_within_its_cap() {
 }
 
 #[test]
+fn a_client_polling_one_route_keeps_a_quarter_of_the_memory_an_event() {
+    // 40,000 events each: one actor polls one route; the other alternates two routes, so its
+    // events must be kept whole. Both read back whole (the snapshot holds every event).
+    let config = "[guard]\nwindow_secs = 3600\nburst_max_events = 50000\n\
+                  repetition_max_count = 50000\nweight_max_total = 1e9\n\
+                  max_events_per_actor = 100000\n";
+    let heap = |targets: &[&str]| {
+        let (guard, clock) = toml_guard(config);
+        let empty = guard.stats().heap_bytes;
+        for i in 0..40_000usize {
+            clock.advance(Duration::from_millis(50));
+            let target = targets[i % targets.len()];
+            let event = Event::new("client", "GET", target, clock.time());
+            assert_eq!(guard.check(&event), Decision::Allow);
+        }
+        let stats = guard.stats();
+        assert_eq!(stats.events, 40_000);
+        let snapshot = guard.export();
+        assert_eq!(snapshot.events(), 40_000);
+        (stats.heap_bytes - empty) as f64 / 40_000.0
+    };
+    let polling = heap(&["/items/{id}"]);
+    let mixed = heap(&["/items/{id}", "/cart"]);
+    assert!(
+        polling < 14.0,
+        "{polling:.1} bytes an event polling one route"
+    );
+    assert!(mixed > 30.0, "{mixed:.1} bytes an event on two routes");
+}
+
+#[test]
 fn actors_whose_window_passed_are_dropped() {
     let (guard, clock) = toml_guard("[guard]\nwindow_secs = 1\nescalation_max_level = 0\n");
     for i in 0..5000 {
