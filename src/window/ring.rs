@@ -161,10 +161,14 @@ impl Ring {
         (0..self.len).map(move |i| self.at(layout, i))
     }
 
-    /// The records of a ring in [`Layout::Full`], oldest first: the window's scans of its few
-    /// records, as two runs of slots.
+    /// The records of a ring in [`Layout::Full`] (only: in [`Layout::Times`] a slot holds four
+    /// times), oldest first: the window's scans of its few records, as two runs of slots.
     #[inline]
     pub fn full(&self) -> impl Iterator<Item = &Record> + '_ {
+        debug_assert!(
+            self.len <= self.slots.len(),
+            "a ring of times read as full records"
+        );
         let (wrapped, from_head) = self.slots.split_at(self.head >> 2);
         let run = from_head.len().min(self.len);
         from_head[..run].iter().chain(&wrapped[..self.len - run])
