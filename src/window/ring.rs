@@ -192,8 +192,27 @@ impl Ring {
     /// Removes and returns the oldest record.
     #[inline]
     pub fn pop_front(&mut self, layout: Layout) -> Option<Record> {
-        let rec = self.front(layout)?;
-        self.head = (self.head + (1 << layout.shift())) & self.word_mask();
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.word_mask();
+        let rec = match layout {
+            Layout::Full => {
+                let rec = self.slots[self.head >> 2];
+                self.head = (self.head + 4) & mask;
+                rec
+            }
+            Layout::Times { key, target } => {
+                let ts = word(&self.slots[self.head >> 2], self.head & 3);
+                self.head = (self.head + 1) & mask;
+                Record {
+                    ts,
+                    key,
+                    target,
+                    weight: WEIGHT_ONE,
+                }
+            }
+        };
         self.len -= 1;
         Some(rec)
     }
