@@ -78,13 +78,19 @@ struct Deep {
     i: usize,
 }
 
+/// A guard whose actors keep `events` events: a year's window, capped at `events`.
+fn deep_config(events: u64) -> Config {
+    let mut c = Config::default();
+    c.guard.window_secs = 31_536_000.0;
+    c.guard.burst_max_events = events / 2;
+    c.guard.max_events_per_actor = Some(events);
+    c.max_actors = 16;
+    c
+}
+
 impl Deep {
     fn new(events: u64) -> Deep {
-        let mut c = Config::default();
-        c.guard.window_secs = 31_536_000.0;
-        c.guard.burst_max_events = events / 2;
-        c.guard.max_events_per_actor = Some(events);
-        c.max_actors = 16;
+        let c = deep_config(events);
         let clock = ManualClock::new(at(START + 10 * 31_536_000_000_000_000));
         let mut deep = Deep {
             guard: Guard::from_config(c).unwrap().with_clock(clock),
@@ -583,12 +589,8 @@ fn memory() -> (f64, f64, f64) {
 /// target and weight 1 (a client polling one route): kept as times alone.
 fn per_event_one_key() -> f64 {
     let events = 1_000_000u64;
-    let mut c = Config::default();
-    c.guard.window_secs = 31_536_000.0;
-    c.guard.burst_max_events = events / 2;
-    c.guard.max_events_per_actor = Some(events);
     let before = LIVE.load(Ordering::Relaxed);
-    let guard = Guard::from_config(c)
+    let guard = Guard::from_config(deep_config(events))
         .unwrap()
         .with_clock(ManualClock::new(at(START + 31_536_000_000_000_000)));
     for i in 0..events {

@@ -45,7 +45,6 @@ impl Window {
         // Counting runs of equal keys needs the map; a window left small or uniform drops it at
         // the end.
         if self.uniform() {
-            self.expand();
             self.leave_uniform();
         }
         if !self.mapped() {

@@ -16,7 +16,7 @@ use super::Record;
 pub(crate) const WEIGHT_ONE: u64 = 1_000_000;
 
 /// How a ring's words make records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Layout {
     /// Time, key, target, weight.
     Full,
@@ -248,9 +248,6 @@ impl Ring {
     /// Rewrites every record from one layout into another, which must hold them all: once, when
     /// a window's records start or stop sharing one key (see the window's amortized bound).
     pub fn relayout(&mut self, from: Layout, to: Layout) {
-        if from == to {
-            return;
-        }
         let words = self.len << to.shift();
         let mut next = Ring::with_slots(words.div_ceil(4));
         for rec in self.iter(from) {
